@@ -1,0 +1,43 @@
+/* options — command-line flags with environment-variable equivalents.
+ *
+ * Each subcommand declares a table of options; options_parse() fills the
+ * targets first from defaults (already in the targets), then from the
+ * environment (RAGD_PORT, …), then from the command line, so a flag always
+ * wins over the environment. Unknown flags and bad values are errors with a
+ * message that names the flag, never silently ignored. `--help` prints the
+ * table, generated from the same declarations, so help can't go stale.
+ */
+#ifndef RAGD_APP_OPTIONS_H
+#define RAGD_APP_OPTIONS_H
+
+#include <stdbool.h>
+
+typedef enum { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL } option_type;
+
+typedef struct option_spec {
+    const char *name;     /* "port" for --port */
+    const char *env;      /* "RAGD_PORT", or NULL */
+    option_type type;
+    void *target;         /* const char **, int *, double *, bool * */
+    const char *help;
+    long min, max;        /* OPT_INT range (both 0: unchecked) */
+} option_spec;
+
+typedef struct command_info {
+    const char *name;     /* "serve" */
+    const char *args;     /* positional arguments for the usage line, or "" */
+    const char *summary;  /* one sentence */
+} command_info;
+
+enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_ERROR = 2 };
+
+/* Parse argv (argv[0] is the subcommand name). Positional arguments are moved
+ * to the front of argv[1..]; *npositional receives their count. Returns
+ * OPTIONS_OK, OPTIONS_HELP (help was printed: exit 0) or OPTIONS_ERROR (a
+ * message was printed: exit 2). */
+int options_parse(const command_info *cmd, const option_spec *specs, int nspecs, int argc,
+                  char **argv, int *npositional);
+
+void options_print_help(const command_info *cmd, const option_spec *specs, int nspecs);
+
+#endif
