@@ -1,0 +1,143 @@
+/* store — the embedded passage store: vectors, passage texts and metadata in
+ * one data directory, with exact (SIMD) and approximate (HNSW) vector search,
+ * BM25 lexical search and their fusion, partitioned by topic.
+ *
+ * A data directory holds two files:
+ *   ingest.log  append-only log of every passage added (key, metadata, text,
+ *               vector), one checksummed record each. It is the durable
+ *               source of truth while ingesting: an interrupted build resumes
+ *               from it, a torn tail record (kill -9 mid-write) is discarded.
+ *   store.bin   the committed, read-only snapshot built from the log: header
+ *               (magic, format version, model identity, dim, counts), passage
+ *               table, texts, vectors grouped by topic, BM25 postings and one
+ *               HNSW graph per topic, every section checksummed. Written as
+ *               store.bin.tmp, fsynced, renamed over store.bin, directory
+ *               fsynced — a reader sees the old snapshot or the new, never a mix.
+ * Opening maps store.bin read-only (no re-parsing) and verifies its checksums.
+ *
+ * Passage ids are the order in which passages were first added to the log, so
+ * they stay the same across re-runs of the same ingest. Topics are partitions:
+ * a query with a topic scans only that topic's vectors / graph / postings.
+ *
+ * Threads: a store is immutable once opened; any number of threads may search
+ * it at once. A writer is single-threaded; an advisory lock on ingest.log
+ * keeps a second writer out of the same directory.
+ */
+#ifndef RAGD_STORE_STORE_H
+#define RAGD_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/tokenizer.h"
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_MAX_K 1000 /* largest k a query may ask for */
+
+typedef struct store store;
+
+typedef struct store_passage {
+    uint32_t id;            /* ignored by store_writer_add (the store assigns ids) */
+    const char *article_id; /* stable id of the source article */
+    const char *heading;
+    const char *date;       /* ISO 8601, "2015-01-31" */
+    const char *topic;      /* partition name ("business", "sports"); never NULL or "" */
+    const char *text;       /* the passage's text (UTF-8) */
+    int passage_index;      /* position of this passage within its article */
+} store_passage;
+
+typedef enum { SEARCH_HYBRID, SEARCH_VECTOR, SEARCH_LEXICAL } search_mode;
+
+typedef struct search_hit {
+    uint32_t passage_id;
+    /* vector: cosine similarity; lexical: BM25 score; hybrid: reciprocal-rank
+     * fusion score sum(1 / (60 + rank)) over the two lists. */
+    float score;
+} search_hit;
+
+typedef struct store_query {
+    const float *vector; /* store_dim() floats, unit length; may be NULL in lexical mode */
+    const char *text;    /* the query text for BM25; may be NULL in vector mode */
+    size_t text_len;
+    const char *topic;   /* NULL = all partitions */
+    int k;               /* 1 … STORE_MAX_K */
+    search_mode mode;
+    bool approximate;    /* use the HNSW graphs instead of the exact scan */
+    int ef_search;       /* HNSW beam width; <= 0 = default (max(64, 2k)) */
+} store_query;
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Open the committed store in data_dir. tok normalises BM25 query words (the
+ * same tokenizer the store was built with; may be NULL if only vector search
+ * is used). expected_model (NULL = accept any) must equal the model identity
+ * the store was built with. Refuses with a message naming the cause and the
+ * fix (re-run `ragd ingest`) on: a missing store, another format version, a
+ * different model or dim, a bad checksum or a truncated file. */
+store *store_open(const char *data_dir, const tokenizer *tok, const char *expected_model,
+                  char *err, size_t errlen);
+/* True if data_dir holds a committed store (not validated). */
+bool store_exists(const char *data_dir);
+void store_close(store *s);
+
+const char *store_model(const store *s);
+int store_dim(const store *s);
+/* Passages in topic (NULL = all); 0 for an unknown topic. */
+size_t store_count(const store *s, const char *topic);
+/* Partition names, sorted; *names points into the store (do not free).
+ * Returns the count. */
+int store_topics(const store *s, const char *const **names);
+bool store_has_topic(const store *s, const char *topic);
+/* Fill out with pointers into the mapped file (valid until store_close).
+ * Returns 0, or -1 if id is out of range. */
+int store_get(const store *s, uint32_t id, store_passage *out);
+/* The stored unit vector of a passage (store_dim() floats), NULL if out of range. */
+const float *store_vector(const store *s, uint32_t id);
+
+/* Best q->k passages, best first, into hits (room for q->k). Returns the
+ * number of hits (fewer than k when the partition is small or, in lexical
+ * mode, few passages share a word with the query; 0 for an unknown topic), or
+ * -1 with err set on a malformed query (bad k, missing vector/text for the
+ * mode, no tokenizer for lexical search). */
+int store_search(const store *s, const store_query *q, search_hit *hits, char *err,
+                 size_t errlen);
+
+/* ---- writing (used by ingest): resumable and idempotent ---------------- */
+
+typedef struct store_writer store_writer;
+
+/* Open (creating data_dir if needed) for adding passages. Replays ingest.log:
+ * every record durably written by an earlier, possibly interrupted run is
+ * kept; a torn or corrupt tail is cut off. Refuses a log or store built with
+ * another model, dim or format version (message says to use another
+ * --data-dir or delete it). tok is used at commit to build BM25 (must be the
+ * tokenizer queries will use). Fails if another writer holds the directory. */
+store_writer *store_writer_open(const char *data_dir, const char *model, int dim,
+                                const tokenizer *tok, char *err, size_t errlen);
+/* True if a passage with this key was already added (in this run or an
+ * earlier one): the caller can skip encoding it. Keys are caller-defined,
+ * e.g. a hash of the passage text and metadata. */
+bool store_writer_has(const store_writer *w, const char *passage_key);
+/* Append one passage (p->id is ignored) with its dim-float vector (unit
+ * length). A key already present is skipped and returns 0. Returns 0, or -1
+ * with err set (I/O error, bad field). */
+int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
+                     const float *vec, char *err, size_t errlen);
+/* Passages in the log (earlier runs included). */
+size_t store_writer_count(const store_writer *w);
+/* Make every record added so far durable (fsync the log) without building. */
+int store_writer_sync(store_writer *w, char *err, size_t errlen);
+/* fsync the log, build BM25 and HNSW over every logged passage, write
+ * store.bin.tmp, fsync, rename over store.bin, fsync the directory. If the
+ * committed store already covers exactly the log, nothing is rewritten.
+ * Returns 0, or -1 with err set (the previous store.bin is left intact). */
+int store_writer_commit(store_writer *w, char *err, size_t errlen);
+/* Close without committing: the log stays for a later resume. */
+void store_writer_close(store_writer *w);
+
+/* HNSW build parameters used by commit (defaults: M=16, ef_construction=100,
+ * threads=0 meaning one per core). Call before commit. */
+void store_writer_set_hnsw(store_writer *w, int m, int ef_construction, int threads);
+
+#endif
