@@ -21,11 +21,18 @@
 #include <stdint.h>
 
 /* One question and the context articles to answer it from. Nothing is owned:
- * the strings must outlive the llm_generate call. */
+ * the strings must outlive the llm_generate call. The fields after ncontext
+ * are optional (zero them, or initialise positionally with the first three):
+ * heading/date give the prompt template each article's title and date, and a
+ * per-prompt seed lets a model service batch requests that carry different
+ * seeds into one llm_generate call. */
 typedef struct llm_prompt {
     const char *question;
     const char *const *context;
     int ncontext;
+    const char *const *heading; /* NULL, or ncontext entries (each may be NULL) */
+    const char *const *date;    /* NULL, or ncontext entries (each may be NULL) */
+    uint64_t seed;              /* 0 = use llm_generate's seed */
 } llm_prompt;
 
 /* Called for every piece of answer text as it is produced; prompt = index in
@@ -48,9 +55,13 @@ llm *llm_mock_new(void);
 llm *llm_openai_new(const char *base_url, const char *model, const char *api_key,
                     double timeout_s, char *err, size_t errlen);
 
-/* Answer every prompt of the batch, in order, streaming through emit.
- * seed: 0 = random; otherwise the mock's output is a pure function of
- * (prompts, seed) (a real LLM receives it as the request's "seed").
+/* Answer every prompt of the batch, streaming through emit. Pieces of
+ * different prompts may interleave (the mock answers a batch round-robin, one
+ * article of every prompt per round, as the Python system did); the pieces of
+ * one prompt always arrive in order.
+ * seed: 0 = random; otherwise the mock's answer to a prompt is a pure function
+ * of (its context, its seed), whatever else is in the batch (a real LLM
+ * receives the seed as the request's "seed", which most servers honour).
  * Returns 0 ok, 1 cancelled by emit, -1 error (err set). */
 int llm_generate(llm *m, const llm_prompt *prompts, int nprompts, uint64_t seed,
                  llm_emit_fn emit, void *ctx, char *err, size_t errlen);
