@@ -12,6 +12,11 @@
 
 #include <stddef.h>
 
+/* Register the families now (the server calls this at start-up so /metrics
+ * lists them before the first request; observe() also does it once). Tests
+ * that call metrics_reset() call this again. */
+void http_metrics_register(void);
+
 void http_metrics_observe(const char *handler, const char *method, int status, double seconds,
                           size_t request_bytes, size_t response_bytes);
 
