@@ -318,6 +318,7 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 2;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, /* first, so every message goes through it */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 4096),
@@ -325,7 +326,6 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header_bytes ? cfg->max_header_bytes : 32 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_END);
     if (!s->daemon) {

@@ -1,0 +1,95 @@
+/* server_opts — shared serving options and process life (see server_opts.h). */
+#include "app/server_opts.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "obs/log.h"
+#include "util/util.h"
+
+void server_opts_defaults(server_opts *o, int port) {
+    *o = (server_opts){.host = "0.0.0.0", .port = port, .http_threads = 2, .max_body_kb = 1024,
+                       .max_connections = 4096, .timeout_s = 30, .max_header_kb = 32,
+                       .api_key = NULL, .cors_origin = NULL, .log_level = "info",
+                       .loki_url = NULL};
+}
+
+void server_opts_specs(server_opts *o, option_spec *s) {
+    int i = 0;
+    s[i++] = (option_spec){"host", "RAGD_HOST", OPT_STRING, &o->host, "address to listen on", 0, 0};
+    s[i++] = (option_spec){"port", "RAGD_PORT", OPT_INT, &o->port, "port to listen on (0: any free port)", 0, 65535};
+    s[i++] = (option_spec){"http-threads", "RAGD_HTTP_THREADS", OPT_INT, &o->http_threads, "HTTP event-loop threads", 1, 64};
+    s[i++] = (option_spec){"max-body-kb", "RAGD_MAX_BODY_KB", OPT_INT, &o->max_body_kb, "largest request body, KiB (413 past it)", 1, 1 << 20};
+    s[i++] = (option_spec){"max-connections", "RAGD_MAX_CONNECTIONS", OPT_INT, &o->max_connections, "concurrent connections", 1, 1 << 20};
+    s[i++] = (option_spec){"timeout", "RAGD_TIMEOUT", OPT_INT, &o->timeout_s, "seconds an idle or slow client may hold a connection", 1, 3600};
+    s[i++] = (option_spec){"max-header-kb", "RAGD_MAX_HEADER_KB", OPT_INT, &o->max_header_kb, "memory per connection for the request line and headers, KiB", 4, 1024};
+    s[i++] = (option_spec){"api-key", "RAGD_API_KEY", OPT_STRING, &o->api_key, "require 'Authorization: Bearer KEY' (all but /health, /ready, /metrics)", 0, 0};
+    s[i++] = (option_spec){"cors-origin", "RAGD_CORS_ORIGIN", OPT_STRING, &o->cors_origin, "Access-Control-Allow-Origin value (off when unset)", 0, 0};
+    s[i++] = (option_spec){"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &o->log_level, "debug, info, warn or error", 0, 0};
+    s[i++] = (option_spec){"loki-url", "RAGD_LOKI_URL", OPT_STRING, &o->loki_url, "push logs to this Loki (http://host:3100)", 0, 0};
+}
+
+int server_opts_apply_logging(const server_opts *o, const char *role) {
+    log_level level;
+    if (log_parse_level(o->log_level, &level) < 0) {
+        fprintf(stderr, "ragd %s: --log-level must be debug, info, warn or error, got '%s'\n", role,
+                o->log_level);
+        return -1;
+    }
+    log_set_level(level);
+    return 0;
+}
+
+void server_opts_stop_logging(void) {}
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { stop_requested = sig; }
+
+void server_wait_for_signal(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    while (!stop_requested) sigsuspend(&none);
+}
+
+http_server *server_start(const server_opts *o, const char *role, const route_list *routes) {
+    signal(SIGPIPE, SIG_IGN);
+    http_config cfg = HTTP_CONFIG_DEFAULTS;
+    cfg.role = role;
+    cfg.host = o->host;
+    cfg.port = o->port;
+    cfg.threads = o->http_threads;
+    cfg.max_body = (size_t)o->max_body_kb * 1024;
+    cfg.max_connections = o->max_connections;
+    cfg.connection_timeout_s = o->timeout_s;
+    cfg.max_header_bytes = (size_t)o->max_header_kb * 1024;
+    cfg.api_key = o->api_key;
+    cfg.cors_origin = o->cors_origin;
+    char err[256];
+    http_server *s = http_server_start(&cfg, routes->items, routes->n, err, sizeof err);
+    if (!s) {
+        log_error("ragd %s: %s", role, err);
+        return NULL;
+    }
+    log_fields(LOG_INFO, "listening",
+               (log_field[]){LOG_STR("role", role), LOG_STR("host", o->host),
+                             LOG_INT("port", http_server_port(s)),
+                             LOG_STR("auth", o->api_key && *o->api_key ? "api-key" : "none")},
+               4);
+    return s;
+}
+
+int server_run(const server_opts *o, const char *role, const route_list *routes) {
+    http_server *s = server_start(o, role, routes);
+    if (!s) return 1;
+    server_wait_for_signal();
+    log_info("stopping on signal %d", (int)stop_requested);
+    http_server_stop(s);
+    return 0;
+}

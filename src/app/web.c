@@ -1,0 +1,93 @@
+/* web — common routes (see web.h). The README and API reference are rendered
+ * from Markdown once, at the first request, and then served from memory. */
+#include "app/web.h"
+
+#include <md4c-html.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/embedded.h"
+#include "app/version.h"
+#include "obs/metrics.h"
+#include "util/util.h"
+
+static const char page_head[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    "<title>%s</title><style>"
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "pre,code{font:14px/1.4 ui-monospace,monospace;background:#f5f5f5}pre{padding:.8rem;overflow:auto}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
+    "h1,h2,h3{line-height:1.2}</style></head><body>\n";
+
+static void md_out(const MD_CHAR *text, MD_SIZE size, void *ctx) { buf_append(ctx, text, size); }
+
+char *web_markdown_page(const char *title, const char *markdown, size_t len) {
+    buf page = BUF_INIT;
+    buf_printf(&page, page_head, title);
+    if (md_html(markdown, (MD_SIZE)len, md_out, &page, MD_DIALECT_GITHUB, 0) != 0)
+        buf_puts(&page, "<p>(the document could not be rendered)</p>");
+    buf_puts(&page, "</body></html>\n");
+    return buf_detach(&page);
+}
+
+static pthread_once_t render_once = PTHREAD_ONCE_INIT;
+static char *readme_html, *api_html;
+static time_t started_at;
+
+static void render_pages(void) {
+    readme_html = web_markdown_page("ragd", (const char *)embedded_readme, embedded_readme_len);
+    api_html = web_markdown_page("ragd API", (const char *)embedded_api_md, embedded_api_md_len);
+}
+
+static void get_index(http_request *r, void *ctx) {
+    pthread_once(&render_once, render_pages);
+    http_respond(r, 200, "text/html; charset=utf-8", readme_html, strlen(readme_html));
+}
+
+static void get_docs(http_request *r, void *ctx) {
+    pthread_once(&render_once, render_pages);
+    http_respond(r, 200, "text/html; charset=utf-8", api_html, strlen(api_html));
+}
+
+static void get_openapi(http_request *r, void *ctx) {
+    http_respond(r, 200, "application/json", (const char *)embedded_openapi, embedded_openapi_len);
+}
+
+static void get_health(http_request *r, void *ctx) {
+    web_role *role = ctx;
+    json_t *h = json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "role", role->role, "version",
+                          RAGD_VERSION, "uptime_s", (json_int_t)(time(NULL) - started_at));
+    if (role->describe) role->describe(role->ctx, h);
+    http_respond_json(r, 200, h);
+}
+
+static void get_ready(http_request *r, void *ctx) {
+    web_role *role = ctx;
+    buf why = BUF_INIT;
+    if (role->ready && !role->ready(role->ctx, &why)) {
+        http_respond_overloaded(r, 503, 5, why.data ? why.data : "not ready");
+    } else {
+        http_respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    }
+    buf_free(&why);
+}
+
+static void get_metrics(http_request *r, void *ctx) {
+    buf out = BUF_INIT;
+    metrics_render(&out);
+    http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "",
+                 out.len);
+    buf_free(&out);
+}
+
+void web_add_routes(route_list *routes, web_role *role) {
+    if (!started_at) started_at = time(NULL);
+    routes_add(routes, "GET", "/", get_index, NULL, 0);
+    routes_add(routes, "GET", "/docs", get_docs, NULL, 0);
+    routes_add(routes, "GET", "/openapi.json", get_openapi, NULL, 0);
+    routes_add(routes, "GET", "/health", get_health, role, 0);
+    routes_add(routes, "GET", "/ready", get_ready, role, 0);
+    routes_add(routes, "GET", "/metrics", get_metrics, NULL, 0);
+}
