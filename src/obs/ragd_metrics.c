@@ -1,0 +1,113 @@
+/* ragd_metrics — registration of ragd's own metrics (see ragd_metrics.h).
+ *
+ * Buckets follow what each measures on this kind of hardware: batch sizes are
+ * powers of two up to the model service's largest batch; encoder and search
+ * times span sub-millisecond (one short text, exact search over a topic) to
+ * seconds (a full 256-piece batch on a small CPU); LLM times reach a minute
+ * because real backends stream for that long.
+ */
+#include "obs/ragd_metrics.h"
+
+#include "util/util.h"
+
+metric_series *ragd_encode_batch_size;
+metric_series *ragd_encode_seconds;
+metric_series *ragd_tokens_encoded_total;
+metric *ragd_queue_depth;
+metric *ragd_queue_wait_seconds;
+metric *ragd_search_seconds;
+metric_series *ragd_llm_seconds;
+metric_series *ragd_llm_first_event_seconds;
+metric *ragd_store_passages;
+metric *ragd_model_up;
+metric_series *ragd_log_lines_dropped_total;
+metric_series *ragd_log_lines_pushed_total;
+
+static const double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+static const double fast_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+static const double llm_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                     2.5,   5,    10,    20,   30,  60};
+
+#define NB(a) ((int)ARRAY_LEN(a))
+
+void ragd_metrics_register(void) {
+    static const char *const queue[] = {"queue"};
+    static const char *const mode[] = {"mode"};
+    static const char *const topic[] = {"topic"};
+    static const char *const url[] = {"url"};
+    ragd_encode_batch_size = metric_with(
+        metric_histogram("ragd_encode_batch_size", "Texts per encoder batch.", batch_buckets,
+                         NB(batch_buckets), 0, NULL),
+        NULL);
+    ragd_encode_seconds = metric_with(
+        metric_histogram("ragd_encode_seconds", "Encoder time per batch in seconds.",
+                         fast_buckets, NB(fast_buckets), 0, NULL),
+        NULL);
+    ragd_tokens_encoded_total = metric_with(
+        metric_counter("ragd_tokens_encoded_total", "Word pieces run through the encoder.", 0,
+                       NULL),
+        NULL);
+    ragd_queue_depth =
+        metric_gauge("ragd_queue_depth", "Jobs waiting in a work queue.", 1, queue);
+    ragd_queue_wait_seconds = metric_histogram(
+        "ragd_queue_wait_seconds", "Time a job waited in a work queue before it started.",
+        fast_buckets, NB(fast_buckets), 1, queue);
+    ragd_search_seconds =
+        metric_histogram("ragd_search_seconds", "Store search time in seconds by retrieval mode.",
+                         fast_buckets, NB(fast_buckets), 1, mode);
+    ragd_llm_seconds = metric_with(
+        metric_histogram("ragd_llm_seconds", "LLM call time, start to last event, in seconds.",
+                         llm_buckets, NB(llm_buckets), 0, NULL),
+        NULL);
+    ragd_llm_first_event_seconds = metric_with(
+        metric_histogram("ragd_llm_first_event_seconds",
+                         "LLM call time to its first event, in seconds.", llm_buckets,
+                         NB(llm_buckets), 0, NULL),
+        NULL);
+    ragd_store_passages =
+        metric_gauge("ragd_store_passages", "Passages in the store by topic.", 1, topic);
+    ragd_model_up = metric_gauge(
+        "ragd_model_up", "Whether a model service answered its last health check (1) or not (0).",
+        1, url);
+    ragd_log_lines_dropped_total = metric_with(
+        metric_counter("ragd_log_lines_dropped_total",
+                       "Log lines dropped because Loki was unreachable or too slow.", 0, NULL),
+        NULL);
+    ragd_log_lines_pushed_total = metric_with(
+        metric_counter("ragd_log_lines_pushed_total", "Log lines Loki accepted.", 0, NULL),
+        NULL);
+}
+
+void ragd_metrics_encode(size_t batch_size, size_t tokens, double seconds) {
+    if (!ragd_encode_batch_size) return;
+    metric_observe(ragd_encode_batch_size, (double)batch_size);
+    metric_observe(ragd_encode_seconds, seconds);
+    metric_add(ragd_tokens_encoded_total, (double)tokens);
+}
+
+void ragd_metrics_queue(const char *queue, double depth) {
+    if (ragd_queue_depth) metric_set(metric_with(ragd_queue_depth, &queue), depth);
+}
+
+void ragd_metrics_queue_wait(const char *queue, double seconds) {
+    if (ragd_queue_wait_seconds) metric_observe(metric_with(ragd_queue_wait_seconds, &queue), seconds);
+}
+
+void ragd_metrics_search(const char *mode, double seconds) {
+    if (ragd_search_seconds) metric_observe(metric_with(ragd_search_seconds, &mode), seconds);
+}
+
+void ragd_metrics_llm(double first_event_seconds, double total_seconds) {
+    if (!ragd_llm_seconds) return;
+    if (first_event_seconds >= 0) metric_observe(ragd_llm_first_event_seconds, first_event_seconds);
+    metric_observe(ragd_llm_seconds, total_seconds);
+}
+
+void ragd_metrics_store_passages(const char *topic, double passages) {
+    if (ragd_store_passages) metric_set(metric_with(ragd_store_passages, &topic), passages);
+}
+
+void ragd_metrics_model_up(const char *url, int up) {
+    if (ragd_model_up) metric_set(metric_with(ragd_model_up, &url), up ? 1 : 0);
+}

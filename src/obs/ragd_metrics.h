@@ -1,0 +1,56 @@
+/* ragd_metrics — ragd's own metrics, one place for their names so the
+ * dashboards in deploy/grafana and the code agree.
+ *
+ *   ragd_encode_batch_size           histogram  texts per encoder batch
+ *   ragd_encode_seconds              histogram  encoder time per batch
+ *   ragd_tokens_encoded_total        counter    word pieces encoded
+ *   ragd_queue_depth{queue}          gauge      jobs waiting ("encode", "llm")
+ *   ragd_queue_wait_seconds{queue}   histogram  time from enqueue to start
+ *   ragd_search_seconds{mode}        histogram  store search ("hybrid", "vector", "lexical")
+ *   ragd_llm_seconds                 histogram  LLM call, start to last event
+ *   ragd_llm_first_event_seconds     histogram  LLM call, start to first event
+ *   ragd_store_passages{topic}       gauge      passages in the store per topic
+ *   ragd_model_up{url}               gauge      1/0: a model service as the gateway sees it
+ *   ragd_log_lines_dropped_total     counter    log lines the Loki client had to drop
+ *   ragd_log_lines_pushed_total      counter    log lines Loki accepted
+ *   (ragd_build_info{version} and process_* come from process_metrics.h)
+ *
+ * ragd_metrics_register() (every role calls it at start-up, before serving)
+ * fills the globals below: unlabelled metrics as ready series, labelled ones
+ * as families for metric_with(). Until then they are NULL, and the helper
+ * functions below do nothing — code that also runs in unit tests without a
+ * registry uses the helpers rather than the globals.
+ */
+#ifndef RAGD_OBS_RAGD_METRICS_H
+#define RAGD_OBS_RAGD_METRICS_H
+
+#include <stddef.h>
+
+#include "obs/metrics.h"
+
+extern metric_series *ragd_encode_batch_size;
+extern metric_series *ragd_encode_seconds;
+extern metric_series *ragd_tokens_encoded_total;
+extern metric *ragd_queue_depth;       /* {queue} */
+extern metric *ragd_queue_wait_seconds; /* {queue} */
+extern metric *ragd_search_seconds;    /* {mode} */
+extern metric_series *ragd_llm_seconds;
+extern metric_series *ragd_llm_first_event_seconds;
+extern metric *ragd_store_passages; /* {topic} */
+extern metric *ragd_model_up;       /* {url} */
+extern metric_series *ragd_log_lines_dropped_total;
+extern metric_series *ragd_log_lines_pushed_total;
+
+/* Register every family above (idempotent; again after metrics_reset()). */
+void ragd_metrics_register(void);
+
+/* NULL-safe helpers, one per event. */
+void ragd_metrics_encode(size_t batch_size, size_t tokens, double seconds);
+void ragd_metrics_queue(const char *queue, double depth);
+void ragd_metrics_queue_wait(const char *queue, double seconds);
+void ragd_metrics_search(const char *mode, double seconds);
+void ragd_metrics_llm(double first_event_seconds, double total_seconds);
+void ragd_metrics_store_passages(const char *topic, double passages);
+void ragd_metrics_model_up(const char *url, int up);
+
+#endif
