@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# build.sh [release|sanitize] — configure and build ragd into build/ (or
+# build-sanitize/ with AddressSanitizer + UndefinedBehaviorSanitizer).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+kind=${1:-release}
+case "$kind" in
+  release)  dir="$root/build";          flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  sanitize) dir="$root/build-sanitize"; flags=(-DCMAKE_BUILD_TYPE=Debug -DRAGD_SANITIZE=ON) ;;
+  *) echo "usage: build.sh [release|sanitize]" >&2; exit 2 ;;
+esac
+cmake -S "$root" -B "$dir" "${flags[@]}" >/dev/null
+cmake --build "$dir" -j"$(nproc)"
