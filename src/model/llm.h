@@ -22,8 +22,9 @@
 
 /* One question and the context articles to answer it from. Nothing is owned:
  * the strings must outlive the llm_generate call. The fields after ncontext
- * are optional (zero them, or initialise positionally with the first three):
- * heading/date give the prompt template each article's title and date, and a
+ * are optional — leave them zero; initialise with designated initializers
+ * ({.question = q, .context = c, .ncontext = n}), since -Wextra rejects a
+ * positional initializer that stops early. heading/date give the prompt template each article's title and date, and a
  * per-prompt seed lets a model service batch requests that carry different
  * seeds into one llm_generate call. */
 typedef struct llm_prompt {
