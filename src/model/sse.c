@@ -99,7 +99,8 @@ static bool too_big(const sse_parser *p) {
 }
 
 int sse_parser_feed(sse_parser *p, const char *bytes, size_t len, char *err, size_t errlen) {
-    if (p->stopped) return p->stopped;
+    if (p->stopped < 0) return seterr(err, errlen, "server-sent events: the stream failed earlier");
+    if (p->stopped) return 1;
     size_t i = 0;
     if (len && p->after_cr) {
         p->after_cr = 0;

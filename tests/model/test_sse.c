@@ -184,6 +184,9 @@ static void test_event_size_limit(void **state) {
     rc = sse_parser_feed(&p, big, sizeof big, err, sizeof err);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err, "larger than 64 bytes"));
+    /* A failed stream stays failed. */
+    assert_int_equal(sse_parser_feed(&p, "\n\n", 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "failed earlier"));
     assert_int_equal(c.count, 1);
     sse_parser_free(&p);
     buf_free(&c.text);
