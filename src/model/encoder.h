@@ -53,4 +53,15 @@ int encoder_embed(encoder *e, int n, const char *const *texts, const size_t *len
 int encoder_embed_ids(encoder *e, int n, const int32_t *const *ids, const int *lens, float *out,
                       char *err, size_t errlen);
 
+/* The BERT inside, for benchmarks and tests (bert_set_backend, threads). */
+struct bert;
+struct bert *encoder_bert(encoder *e);
+
+/* The identity a store records for the vectors it holds: the real model's
+ * name, or the twin's when running on random weights, so that a store built on
+ * one is refused by the other. */
+static inline const char *encoder_identity(const encoder_info *info) {
+    return info->real_weights ? ENCODER_MODEL_NAME : "minilm-l6-h384-random";
+}
+
 #endif

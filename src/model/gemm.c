@@ -1,0 +1,330 @@
+/* gemm — see gemm.h.
+ *
+ * Our kernel follows the usual register-tile design (Goto/BLIS, llama.cpp's
+ * sgemm): for a tile of C, the rows of A are first transposed into a small
+ * buffer ([k][12], so one broadcast per row per step comes from one cache
+ * line), then every 32-column panel of packed W is swept over them; a 12×32
+ * block of C lives in 24 zmm registers for the whole k loop and is written
+ * once, with the epilogue applied. The k loop always runs in the same order,
+ * so a row's result does not depend on which other rows share its tile: batch
+ * composition never changes a vector.
+ *
+ * The ISA is chosen once at run time (__builtin_cpu_supports); each kernel is
+ * compiled for its ISA by a target attribute, so the binary runs anywhere.
+ */
+#include "model/gemm.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/simd_math.h"
+#include "util/util.h"
+
+#define MR 12 /* rows per register tile (and per transposed A block) */
+
+/* Defined by OpenBLAS (not in every cblas.h). */
+void openblas_set_num_threads(int);
+
+typedef void (*panel_fn)(int mr, int k, const float *apack, const float *b, const float *bias,
+                         float *c, int ldc, gemm_epilogue epi, const float *r, int ldr);
+
+/* ---- portable kernel ---------------------------------------------------- */
+
+static float gelu1(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+static void panel_portable(int mr, int k, const float *apack, const float *b, const float *bias,
+                           float *c, int ldc, gemm_epilogue epi, const float *r, int ldr) {
+    for (int i = 0; i < mr; i++) {
+        float acc[GEMM_NR] = {0};
+        for (int p = 0; p < k; p++) {
+            float a = apack[p * MR + i];
+            const float *bp = b + (size_t)p * GEMM_NR;
+            for (int j = 0; j < GEMM_NR; j++) acc[j] += a * bp[j];
+        }
+        for (int j = 0; j < GEMM_NR; j++) {
+            float v = acc[j] + bias[j];
+            if (epi == GEMM_EPI_BIAS_ADD) v += r[(size_t)i * ldr + j];
+            if (epi == GEMM_EPI_BIAS_GELU) v = gelu1(v);
+            c[(size_t)i * ldc + j] = v;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+/* ---- AVX-512: 12×32 tile in 24 accumulators ---------------------------- */
+
+static inline __attribute__((always_inline)) RAGD_AVX512 void
+tile512(const int mr, int k, const float *apack, const float *b, const float *bias, float *c,
+        int ldc, gemm_epilogue epi, const float *r, int ldr) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+        if (i < mr) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        b += GEMM_NR;
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++)
+            if (i < mr) {
+                __m512 a = _mm512_set1_ps(apack[i]);
+                c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+                c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+            }
+        apack += MR;
+    }
+    __m512 bias0 = _mm512_loadu_ps(bias), bias1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++)
+        if (i < mr) {
+            __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
+            if (epi == GEMM_EPI_BIAS_ADD) {
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r + (size_t)i * ldr));
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + (size_t)i * ldr + 16));
+            } else if (epi == GEMM_EPI_BIAS_GELU) {
+                v0 = gelu512(v0);
+                v1 = gelu512(v1);
+            }
+            _mm512_storeu_ps(c + (size_t)i * ldc, v0);
+            _mm512_storeu_ps(c + (size_t)i * ldc + 16, v1);
+        }
+}
+
+#define TILE512(n)                                                                                 \
+    case n:                                                                                        \
+        tile512(n, k, apack, b, bias, c, ldc, epi, r, ldr);                                        \
+        break;
+
+static RAGD_AVX512 void panel_avx512(int mr, int k, const float *apack, const float *b,
+                                     const float *bias, float *c, int ldc, gemm_epilogue epi,
+                                     const float *r, int ldr) {
+    switch (mr) {
+        TILE512(1) TILE512(2) TILE512(3) TILE512(4) TILE512(5) TILE512(6)
+        TILE512(7) TILE512(8) TILE512(9) TILE512(10) TILE512(11) TILE512(12)
+    }
+}
+
+static RAGD_AVX512 void gelu_avx512(float *x, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, m, gelu512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* ---- AVX2: 3×32 tiles (12 accumulators), four per 12-row block ---------- */
+
+#define RAGD_AVX2 __attribute__((target("avx2,fma")))
+
+static inline __attribute__((always_inline)) RAGD_AVX2 void
+tile256(const int mr, int k, const float *apack, const float *b, const float *bias, float *c,
+        int ldc, gemm_epilogue epi, const float *r, int ldr) {
+    __m256 acc[3][4];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+        if (i < mr)
+            for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        __m256 bv[4];
+        for (int j = 0; j < 4; j++) bv[j] = _mm256_load_ps(b + 8 * j);
+        b += GEMM_NR;
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++)
+            if (i < mr) {
+                __m256 a = _mm256_broadcast_ss(apack + i);
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm256_fmadd_ps(a, bv[j], acc[i][j]);
+            }
+        apack += MR;
+    }
+    for (int i = 0; i < mr; i++) {
+        for (int j = 0; j < 4; j++) {
+            __m256 v = _mm256_add_ps(acc[i][j], _mm256_loadu_ps(bias + 8 * j));
+            if (epi == GEMM_EPI_BIAS_ADD)
+                v = _mm256_add_ps(v, _mm256_loadu_ps(r + (size_t)i * ldr + 8 * j));
+            _mm256_storeu_ps(c + (size_t)i * ldc + 8 * j, v);
+        }
+        if (epi == GEMM_EPI_BIAS_GELU)
+            for (int j = 0; j < GEMM_NR; j++) c[(size_t)i * ldc + j] = gelu1(c[(size_t)i * ldc + j]);
+    }
+}
+
+static RAGD_AVX2 void panel_avx2(int mr, int k, const float *apack, const float *b,
+                                 const float *bias, float *c, int ldc, gemm_epilogue epi,
+                                 const float *r, int ldr) {
+    for (int i0 = 0; i0 < mr; i0 += 3) {
+        int n = mr - i0 < 3 ? mr - i0 : 3;
+        const float *ri = r ? r + (size_t)i0 * ldr : NULL;
+        float *ci = c + (size_t)i0 * ldc;
+        if (n == 3)
+            tile256(3, k, apack + i0, b, bias, ci, ldc, epi, ri, ldr);
+        else if (n == 2)
+            tile256(2, k, apack + i0, b, bias, ci, ldc, epi, ri, ldr);
+        else
+            tile256(1, k, apack + i0, b, bias, ci, ldc, epi, ri, ldr);
+    }
+}
+
+#endif
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static struct {
+    pthread_once_t once;
+    panel_fn panel;
+    const char *name;
+    bool avx512;
+} isa = {.once = PTHREAD_ONCE_INIT};
+
+static void detect(void) {
+    isa.panel = panel_portable;
+    isa.name = "portable";
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+        isa.panel = panel_avx512;
+        isa.name = "avx512";
+        isa.avx512 = true;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        isa.panel = panel_avx2;
+        isa.name = "avx2";
+    }
+#endif
+    /* OpenBLAS is called from our own threads, one product slice each. */
+    openblas_set_num_threads(1);
+}
+
+const char *gemm_own_kernel_name(void) {
+    pthread_once(&isa.once, detect);
+    return isa.name;
+}
+
+int gemm_force_kernel(const char *name) {
+    pthread_once(&isa.once, detect);
+    if (!strcmp(name, "portable")) {
+        isa.panel = panel_portable;
+        isa.name = "portable";
+        return 0;
+    }
+#if defined(__x86_64__)
+    if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        isa.panel = panel_avx2;
+        isa.name = "avx2";
+        return 0;
+    }
+    if (!strcmp(name, "avx512") && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512dq")) {
+        isa.panel = panel_avx512;
+        isa.name = "avx512";
+        return 0;
+    }
+#endif
+    return -1;
+}
+
+gemm_backend gemm_default_backend(void) {
+    pthread_once(&isa.once, detect);
+    /* bench/encode: our AVX-512 kernel beats OpenBLAS on every shape of this
+     * model; without AVX-512 OpenBLAS's tuned kernels are the safer choice. */
+    return isa.avx512 ? GEMM_OWN : GEMM_OPENBLAS;
+}
+
+const char *gemm_backend_name(gemm_backend b) {
+    switch (b) {
+    case GEMM_OWN: return "own";
+    case GEMM_OPENBLAS: return "openblas";
+    default: return "auto";
+    }
+}
+
+void gelu_inplace(float *x, int n) {
+    pthread_once(&isa.once, detect);
+#if defined(__x86_64__)
+    if (isa.avx512) {
+        gelu_avx512(x, n);
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) x[i] = gelu1(x[i]);
+}
+
+/* ---- matrices and tiles -------------------------------------------------- */
+
+void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, int k) {
+    pthread_once(&isa.once, detect);
+    m->n = n;
+    m->k = k;
+    m->w = w;
+    m->bias = bias;
+    size_t bytes = (size_t)n * (size_t)k * sizeof(float);
+    m->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!m->packed) abort(); /* as xmalloc: out of memory is fatal */
+    for (int p0 = 0; p0 < n; p0 += GEMM_NR) {
+        float *dst = m->packed + (size_t)p0 * k;
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < GEMM_NR; j++) dst[(size_t)kk * GEMM_NR + j] = w[(size_t)(p0 + j) * k + kk];
+    }
+}
+
+void gemm_matrix_free(gemm_matrix *m) {
+    free(m->packed);
+    m->packed = NULL;
+}
+
+static void own_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0, int n1,
+                     float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
+    int k = W->k;
+    /* One transposed 12-row block of A at a time, on the stack (72 KB at
+     * GEMM_MAX_K: it stays in L1/L2 while the panels sweep over it). */
+    float apack[MR * GEMM_MAX_K] __attribute__((aligned(64)));
+    for (int i0 = m0; i0 < m1; i0 += MR) {
+        int mr = m1 - i0 < MR ? m1 - i0 : MR;
+        for (int i = 0; i < mr; i++) {
+            const float *a = A + (size_t)(i0 + i) * lda;
+            for (int p = 0; p < k; p++) apack[p * MR + i] = a[p];
+        }
+        for (int j0 = n0; j0 < n1; j0 += GEMM_NR)
+            isa.panel(mr, k, apack, W->packed + (size_t)j0 * k, W->bias + j0,
+                      C + (size_t)i0 * ldc + j0, ldc, epi,
+                      epi == GEMM_EPI_BIAS_ADD ? R + (size_t)i0 * ldr + j0 : NULL, ldr);
+    }
+}
+
+static void openblas_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0,
+                          int n1, float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
+    int m = m1 - m0, n = n1 - n0;
+    float *c = C + (size_t)m0 * ldc + n0;
+    /* With a residual, C may alias R: fold R into C first, then accumulate
+     * the product onto it (beta = 1). */
+    float beta = 0.0f;
+    if (epi == GEMM_EPI_BIAS_ADD) {
+        for (int i = 0; i < m; i++) {
+            const float *r = R + (size_t)(m0 + i) * ldr + n0;
+            float *ci = c + (size_t)i * ldc;
+            for (int j = 0; j < n; j++) ci[j] = r[j] + W->bias[n0 + j];
+        }
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, W->k, 1.0f, A + (size_t)m0 * lda,
+                lda, W->w + (size_t)n0 * W->k, W->k, beta, c, ldc);
+    if (epi == GEMM_EPI_BIAS_ADD) return;
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < n; j++) ci[j] += W->bias[n0 + j];
+        if (epi == GEMM_EPI_BIAS_GELU) gelu_inplace(ci, n);
+    }
+}
+
+void gemm_tile(gemm_backend backend, const gemm_matrix *W, const float *A, int lda, int m0, int m1,
+               int n0, int n1, float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
+    pthread_once(&isa.once, detect);
+    if (m1 <= m0 || n1 <= n0) return;
+    if (backend == GEMM_AUTO) backend = gemm_default_backend();
+    if (backend == GEMM_OPENBLAS)
+        openblas_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
+    else
+        own_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
+}
