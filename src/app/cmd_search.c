@@ -1,10 +1,150 @@
-/* cmd_search — placeholder until its subsystem lands: says so and fails. */
+/* cmd_search — `ragd search "text"`: the passages of the store that best
+ * match a query, as the gateway would retrieve them for /ask (hybrid BM25 +
+ * vectors by default; --mode vector|lexical isolates each half). Prints one
+ * hit per paragraph (rank, score, topic, date, heading, a snippet), or one
+ * JSON object per line with --json. */
 #include <stdio.h>
+#include <string.h>
 
 #include "app/commands.h"
+#include "app/options.h"
+#include "ingest/ingest.h"
+#include "model/encoder.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/util.h"
+
+enum { SNIPPET_BYTES = 240 };
+
+/* The first SNIPPET_BYTES of text on one line, cut at a character boundary. */
+static void snippet(const char *text, buf *out) {
+    size_t n = strlen(text);
+    size_t cut = n > SNIPPET_BYTES ? SNIPPET_BYTES : n;
+    while (cut < n && ((unsigned char)text[cut] & 0xC0) == 0x80) cut--;
+    for (size_t i = 0; i < cut; i++) buf_putc(out, text[i] == '\n' ? ' ' : text[i]);
+    if (cut < n) buf_puts(out, "\xE2\x80\xA6");
+}
+
+static int parse_mode(const char *s, search_mode *mode) {
+    if (!strcmp(s, "hybrid")) *mode = SEARCH_HYBRID;
+    else if (!strcmp(s, "vector")) *mode = SEARCH_VECTOR;
+    else if (!strcmp(s, "lexical")) *mode = SEARCH_LEXICAL;
+    else return -1;
+    return 0;
+}
+
+static void print_hit(int rank, const search_hit *h, const store_passage *p, bool json) {
+    buf line = BUF_INIT;
+    if (json) {
+        buf_printf(&line, "{\"rank\":%d,\"id\":%u,\"score\":%.6g,\"article_id\":\"", rank,
+                   h->passage_id, (double)h->score);
+        buf_json_escape(&line, p->article_id, strlen(p->article_id));
+        buf_printf(&line, "\",\"passage_index\":%d,\"topic\":\"", p->passage_index);
+        buf_json_escape(&line, p->topic, strlen(p->topic));
+        buf_puts(&line, "\",\"date\":\"");
+        buf_json_escape(&line, p->date, strlen(p->date));
+        buf_puts(&line, "\",\"heading\":\"");
+        buf_json_escape(&line, p->heading, strlen(p->heading));
+        buf_puts(&line, "\",\"text\":\"");
+        buf_json_escape(&line, p->text, strlen(p->text));
+        buf_puts(&line, "\"}\n");
+    } else {
+        buf_printf(&line, "%2d. %.4f  %-8s  %s  %s  [article %s, passage %d]\n    ", rank,
+                   (double)h->score, p->topic, p->date, p->heading, p->article_id,
+                   p->passage_index);
+        snippet(p->text, &line);
+        buf_puts(&line, "\n\n");
+    }
+    fwrite(line.data, 1, line.len, stdout);
+    buf_free(&line);
+}
 
 int cmd_search(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "ragd %s: not available in this build yet\n", argv[0]);
-    return 1;
+    const char *data_dir = "./data";
+    const char *model_dir = NULL;
+    const char *topic = NULL;
+    const char *mode_name = "hybrid";
+    int k = 5, threads = 0;
+    bool json = false, approximate = false;
+    const option_spec specs[] = {
+        {"top-k", NULL, OPT_INT, &k, "hits to print", 1, STORE_MAX_K},
+        {"k", NULL, OPT_INT, &k, "same as --top-k", 1, STORE_MAX_K},
+        {"topic", NULL, OPT_STRING, &topic, "search only this partition (business, sports)", 0, 0},
+        {"mode", NULL, OPT_STRING, &mode_name, "hybrid, vector or lexical", 0, 0},
+        {"approximate", NULL, OPT_BOOL, &approximate, "vector half through HNSW instead of exact", 0, 0},
+        {"json", NULL, OPT_BOOL, &json, "one JSON object per hit", 0, 0},
+        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "store directory", 0, 0},
+        {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
+         "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
+        {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
+    };
+    const command_info info = {"search", "\"query text\"",
+                               "Print the passages of the store that best match the query."};
+    int npos;
+    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
+    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
+    if (npos != 1) {
+        fprintf(stderr, "ragd search: give exactly one query (quote it), see 'ragd search --help'\n");
+        return 2;
+    }
+    const char *query = argv[1];
+    search_mode mode;
+    if (parse_mode(mode_name, &mode) < 0) {
+        fprintf(stderr, "ragd search: --mode must be hybrid, vector or lexical, got '%s'\n",
+                mode_name);
+        return 2;
+    }
+    if (topic && !*topic) topic = NULL;
+    char err[1024];
+    encoder *enc = encoder_open(model_dir, threads, err, sizeof err);
+    if (!enc) {
+        fprintf(stderr, "ragd search: %s\n", err);
+        return 1;
+    }
+    store *s = store_open(data_dir, encoder_tokenizer(enc), ingest_model_identity(enc), err,
+                          sizeof err);
+    if (!s) {
+        fprintf(stderr, "ragd search: %s\n", err);
+        encoder_close(enc);
+        return 1;
+    }
+    rc = 1;
+    float vec[ENCODER_DIM];
+    search_hit *hits = xmalloc((size_t)k * sizeof *hits);
+    store_query q = {.text = query, .text_len = strlen(query), .topic = topic, .k = k,
+                     .mode = mode, .approximate = approximate};
+    if (topic && !store_has_topic(s, topic)) {
+        const char *const *names;
+        int nt = store_topics(s, &names);
+        buf known = BUF_INIT;
+        for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
+        fprintf(stderr, "ragd search: no topic '%s' in the store (topics: %s)\n", topic,
+                known.len ? known.data : "none");
+        buf_free(&known);
+        goto out;
+    }
+    if (mode != SEARCH_LEXICAL) {
+        size_t len = strlen(query);
+        if (encoder_embed(enc, 1, &query, &len, vec, NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "ragd search: %s\n", err);
+            goto out;
+        }
+        q.vector = vec;
+    }
+    int n = store_search(s, &q, hits, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "ragd search: %s\n", err);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        store_passage p;
+        if (store_get(s, hits[i].passage_id, &p) == 0) print_hit(i + 1, &hits[i], &p, json);
+    }
+    if (!n && !json) printf("no passage matches\n");
+    rc = 0;
+out:
+    free(hits);
+    store_close(s);
+    encoder_close(enc);
+    return rc;
 }

@@ -65,7 +65,8 @@ void options_print_help(const command_info *cmd, const option_spec *specs, int n
         const option_spec *o = &specs[i];
         char flag[64];
         const char *meta = o->type == OPT_BOOL ? "" : o->type == OPT_STRING ? " S" : " N";
-        snprintf(flag, sizeof flag, "--%s%s", o->name, meta);
+        /* a one-letter name is a short flag: -k */
+        snprintf(flag, sizeof flag, "%s%s%s", o->name[1] ? "--" : "-", o->name, meta);
         char deflt[96] = "";
         switch (o->type) {
         case OPT_STRING: {
@@ -106,12 +107,14 @@ int options_parse(const command_info *cmd, const option_spec *specs, int nspecs,
             options_print_help(cmd, specs, nspecs);
             return OPTIONS_HELP;
         }
-        if (arg[1] != '-') {
+        /* -k VALUE: a spec with a one-letter name */
+        bool short_flag = arg[1] != '-' && arg[2] == '\0';
+        if (arg[1] != '-' && !short_flag) {
             fprintf(stderr, "ragd %s: unknown option '%s' (see 'ragd %s --help')\n", cmd->name,
                     arg, cmd->name);
             return OPTIONS_ERROR;
         }
-        const char *name = arg + 2;
+        const char *name = arg + (short_flag ? 1 : 2);
         const char *eq = strchr(name, '=');
         size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
         const option_spec *o = NULL;
@@ -133,12 +136,12 @@ int options_parse(const command_info *cmd, const option_spec *specs, int nspecs,
             }
         }
         if (!o) {
-            fprintf(stderr, "ragd %s: unknown option '--%.*s' (see 'ragd %s --help')\n", cmd->name,
-                    (int)namelen, name, cmd->name);
+            fprintf(stderr, "ragd %s: unknown option '%s%.*s' (see 'ragd %s --help')\n", cmd->name,
+                    short_flag ? "-" : "--", (int)namelen, name, cmd->name);
             return OPTIONS_ERROR;
         }
         char source[80];
-        snprintf(source, sizeof source, "--%s", o->name);
+        snprintf(source, sizeof source, "%s%s", o->name[1] ? "--" : "-", o->name);
         const char *value;
         if (o->type == OPT_BOOL && !eq) {
             value = negated ? "false" : "true";

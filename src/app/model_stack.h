@@ -1,0 +1,41 @@
+/* model_stack — everything a process needs to play the model role: the
+ * encoder, its batcher, the LLM and the worker pool /llm_ask runs on, built
+ * from flags. `ragd model` serves it over HTTP; `ragd serve` also calls it
+ * in-process. */
+#ifndef RAGD_APP_MODEL_STACK_H
+#define RAGD_APP_MODEL_STACK_H
+
+#include "app/llm_opts.h"
+#include "app/model_routes.h"
+#include "app/options.h"
+#include "model/batcher.h"
+#include "model/encoder.h"
+
+typedef struct encoder_opts {
+    const char *model_dir;
+    int threads;
+    int max_batch_tokens;
+    int batch_wait_us;
+    int max_queue;
+    int max_texts;
+    int max_text_kb;
+    int llm_workers;
+} encoder_opts;
+
+#define ENCODER_OPTS_COUNT 8
+void encoder_opts_defaults(encoder_opts *o);
+void encoder_opts_specs(encoder_opts *o, option_spec *specs);
+
+typedef struct model_stack {
+    encoder *encoder;
+    batcher *batcher;
+    llm *llm;
+    workqueue *llm_workers;
+    model_service service;
+} model_stack;
+
+/* 0, or -1 after printing why. */
+int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd);
+void model_stack_close(model_stack *m);
+
+#endif
