@@ -28,16 +28,32 @@
 
 enum ascii_class { A_DROP, A_SPACE, A_PUNCT, A_UPPER, A_LETTER, A_DIGIT };
 
-static uint8_t ascii_class_of(unsigned c) {
-    if (c == '\t' || c == '\n' || c == '\r' || c == ' ') return A_SPACE;
-    if (c < 32 || c == 127) return A_DROP;
-    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-        (c >= 123 && c <= 126))
-        return A_PUNCT;
-    if (c >= 'A' && c <= 'Z') return A_UPPER;
-    if (c >= 'a' && c <= 'z') return A_LETTER;
-    return A_DIGIT;
-}
+/* Class of each ASCII byte: \t \n \r ' ' split, other controls are dropped,
+ * 33-47 58-64 91-96 123-126 are punctuation (BERT's ASCII ranges). */
+#define X A_DROP
+#define S A_SPACE
+#define P A_PUNCT
+#define U A_UPPER
+#define L A_LETTER
+#define D A_DIGIT
+static const uint8_t ascii_class_table[128] = {
+    X, X, X, X, X, X, X, X, X, S, S, X, X, S, X, X,
+    X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+    S, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+    D, D, D, D, D, D, D, D, D, D, P, P, P, P, P, P,
+    P, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,
+    U, U, U, U, U, U, U, U, U, U, U, P, P, P, P, P,
+    P, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, P, P, P, P, X,
+};
+#undef X
+#undef S
+#undef P
+#undef U
+#undef L
+#undef D
+
+static inline uint8_t ascii_class_of(unsigned c) { return ascii_class_table[c]; }
 
 typedef struct {
     bert_word_fn fn;
@@ -77,7 +93,11 @@ static void flush_word(splitter *s) {
             bool offsets = s->n <= BERT_WORD_INLINE_CHARS;
             for (size_t i = 0; i < s->n; i++) {
                 if (offsets) s->offset[i] = (uint16_t)len;
-                len += (size_t)utf8proc_encode_char(s->cp[i], (utf8proc_uint8_t *)s->utf8 + len);
+                if (s->cp[i] < 0x80)
+                    s->utf8[len++] = (char)s->cp[i];
+                else
+                    len += (size_t)utf8proc_encode_char(s->cp[i],
+                                                        (utf8proc_uint8_t *)s->utf8 + len);
             }
             if (offsets) s->offset[s->n] = (uint16_t)len;
             w.utf8 = s->utf8;

@@ -4,7 +4,8 @@
  * the piece of id i is simply arena + offset[i] (no per-piece allocation).
  * The table holds (hash, id) slots, a power of two at least twice the
  * vocabulary, probed linearly; the 32-bit hash in the slot lets a probe skip
- * almost every string comparison. Continuation pieces ("##ing") are keyed by
+ * almost every string comparison, and a per-id key (offset, length, kind)
+ * makes the remaining one a single memcmp. Continuation pieces ("##ing") are keyed by
  * the bytes after "##" with a different hash seed, so a lookup never has to
  * build the prefixed string.
  */
@@ -19,9 +20,17 @@ typedef struct {
     int32_t id;    /* -1: empty slot */
 } vocab_slot;
 
+/* Where an id's key lives: its bytes without "##", and its kind. */
+typedef struct {
+    uint32_t offset; /* key start in arena */
+    uint16_t len;
+    uint16_t continuation;
+} vocab_key;
+
 struct wordpiece_vocab {
     char *arena;      /* the file, lines NUL-terminated in place */
     uint32_t *offset; /* id -> piece start in arena */
+    vocab_key *key;   /* id -> key, so a probe compares without strlen */
     int count;
     vocab_slot *slots;
     size_t mask; /* slot count - 1 */
@@ -41,14 +50,15 @@ static uint64_t key_hash(const char *bytes, size_t len, bool continuation) {
     return h ^ (h >> 29);
 }
 
-static void key_of(const wordpiece_vocab *v, int32_t id, const char **bytes, size_t *len,
-                   bool *continuation) {
-    const char *piece = v->arena + v->offset[id];
+static vocab_key key_of_piece(const char *arena, uint32_t offset) {
+    const char *piece = arena + offset;
     size_t n = strlen(piece);
-    *continuation = n > CONTINUATION_PREFIX_LEN &&
-                    memcmp(piece, CONTINUATION_PREFIX, CONTINUATION_PREFIX_LEN) == 0;
-    *bytes = *continuation ? piece + CONTINUATION_PREFIX_LEN : piece;
-    *len = *continuation ? n - CONTINUATION_PREFIX_LEN : n;
+    bool continuation = n > CONTINUATION_PREFIX_LEN &&
+                        memcmp(piece, CONTINUATION_PREFIX, CONTINUATION_PREFIX_LEN) == 0;
+    size_t skip = continuation ? CONTINUATION_PREFIX_LEN : 0;
+    return (vocab_key){.offset = offset + (uint32_t)skip,
+                       .len = (uint16_t)(n - skip),
+                       .continuation = continuation};
 }
 
 /* The slot holding this key, or the empty slot where it would go. */
@@ -60,11 +70,10 @@ static vocab_slot *slot_for(const wordpiece_vocab *v, const char *bytes, size_t 
         vocab_slot *s = &v->slots[i];
         if (s->id < 0) return s;
         if (s->hash != tag) continue;
-        const char *kb;
-        size_t kl;
-        bool kc;
-        key_of(v, s->id, &kb, &kl, &kc);
-        if (kc == continuation && kl == len && memcmp(kb, bytes, len) == 0) return s;
+        const vocab_key *k = &v->key[s->id];
+        if (k->continuation == continuation && k->len == len &&
+            memcmp(v->arena + k->offset, bytes, len) == 0)
+            return s;
     }
 }
 
@@ -95,15 +104,24 @@ wordpiece_vocab *wordpiece_vocab_load(const char *path, char *err, size_t errlen
     v->arena = arena;
     v->offset = xmalloc(lines * sizeof *v->offset);
     size_t start = 0;
+    size_t longest = 0;
     for (size_t i = 0; i <= size && (size_t)v->count < lines; i++) {
         if (i < size && arena[i] != '\n') continue;
         size_t end = i;
+        if (end - start > longest) longest = end - start;
         /* A vocabulary saved on Windows keeps its CR: it is not part of a piece. */
         if (end > start && arena[end - 1] == '\r') end--;
         arena[end] = '\0';
         v->offset[v->count++] = (uint32_t)start;
         start = i + 1;
     }
+    if (longest > UINT16_MAX) {
+        wordpiece_vocab_free(v);
+        seterr(err, errlen, "vocabulary %s: a line of %zu bytes is not a word piece", path, longest);
+        return NULL;
+    }
+    v->key = xmalloc((size_t)v->count * sizeof *v->key);
+    for (int32_t id = 0; id < v->count; id++) v->key[id] = key_of_piece(arena, v->offset[id]);
 
     size_t slots = 1;
     while (slots < 2 * (size_t)v->count) slots <<= 1;
@@ -111,14 +129,12 @@ wordpiece_vocab *wordpiece_vocab_load(const char *path, char *err, size_t errlen
     for (size_t i = 0; i < slots; i++) v->slots[i].id = -1;
     v->mask = slots - 1;
     for (int32_t id = 0; id < v->count; id++) {
-        const char *kb;
-        size_t kl;
-        bool kc;
-        key_of(v, id, &kb, &kl, &kc);
-        vocab_slot *s = slot_for(v, kb, kl, kc);
-        s->hash = (uint32_t)key_hash(kb, kl, kc);
+        const vocab_key *k = &v->key[id];
+        const char *bytes = arena + k->offset;
+        vocab_slot *s = slot_for(v, bytes, k->len, k->continuation);
+        s->hash = (uint32_t)key_hash(bytes, k->len, k->continuation);
         s->id = id; /* a duplicate line takes over the earlier id */
-        if (kl > v->max_len[kc]) v->max_len[kc] = kl;
+        if (k->len > v->max_len[k->continuation]) v->max_len[k->continuation] = k->len;
     }
     return v;
 }
@@ -126,6 +142,7 @@ wordpiece_vocab *wordpiece_vocab_load(const char *path, char *err, size_t errlen
 void wordpiece_vocab_free(wordpiece_vocab *v) {
     if (!v) return;
     free(v->slots);
+    free(v->key);
     free(v->offset);
     free(v->arena);
     free(v);

@@ -239,6 +239,17 @@ static void test_words(void **state) {
     assert_string_equal(l.words[1], "σας");
     assert_string_equal(l.words[2], "σ");
 
+    /* NFD's canonical ordering of kept marks (U+1D16D class 226 after U+1D165
+     * class 216), not across a class-0 mark that is then stripped (U+034F);
+     * Hangul syllables decompose to jamo */
+    l.n = 0;
+    s = "x\xf0\x9d\x85\xad\xf0\x9d\x85\xa5 x\xf0\x9d\x85\xad\xcd\x8f\xf0\x9d\x85\xa5 \xed\x95\x9c";
+    tokenizer_words(t, s, strlen(s), collect, &l);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.words[0], "x\xf0\x9d\x85\xa5\xf0\x9d\x85\xad");
+    assert_string_equal(l.words[1], "x\xf0\x9d\x85\xad\xf0\x9d\x85\xa5");
+    assert_string_equal(l.words[2], "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab");
+
     /* a word over the inline buffer comes out whole, lower-cased */
     char big[301];
     memset(big, 'Q', 300);
