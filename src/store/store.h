@@ -64,8 +64,15 @@ typedef struct store_query {
     int k;               /* 1 … STORE_MAX_K */
     search_mode mode;
     bool approximate;    /* use the HNSW graphs instead of the exact scan */
-    int ef_search;       /* HNSW beam width; <= 0 = default (max(64, 2k)) */
+    int ef_search;       /* HNSW beam width; <= 0 = default (max(128, 2k)) */
 } store_query;
+
+/* How BM25 splits text into words: the store calls this for passages at
+ * commit and for query text. store_open()/store_writer_open() use the
+ * tokenizer's tokenizer_words(); the *_split variants take any splitter
+ * (tests, tools that index without a vocabulary). */
+typedef void (*store_split_fn)(const void *splitter, const char *text, size_t len,
+                               tokenizer_word_fn fn, void *fn_ctx);
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -77,6 +84,8 @@ typedef struct store_query {
  * different model or dim, a bad checksum or a truncated file. */
 store *store_open(const char *data_dir, const tokenizer *tok, const char *expected_model,
                   char *err, size_t errlen);
+store *store_open_split(const char *data_dir, store_split_fn split, const void *splitter,
+                        const char *expected_model, char *err, size_t errlen);
 /* True if data_dir holds a committed store (not validated). */
 bool store_exists(const char *data_dir);
 void store_close(store *s);
@@ -115,6 +124,9 @@ typedef struct store_writer store_writer;
  * tokenizer queries will use). Fails if another writer holds the directory. */
 store_writer *store_writer_open(const char *data_dir, const char *model, int dim,
                                 const tokenizer *tok, char *err, size_t errlen);
+store_writer *store_writer_open_split(const char *data_dir, const char *model, int dim,
+                                      store_split_fn split, const void *splitter, char *err,
+                                      size_t errlen);
 /* True if a passage with this key was already added (in this run or an
  * earlier one): the caller can skip encoding it. Keys are caller-defined,
  * e.g. a hash of the passage text and metadata. */

@@ -1,0 +1,19 @@
+/* store_internal — what the reader (store.c) shares with the writer
+ * (writer.c) beyond the public API. */
+#ifndef RAGD_STORE_STORE_INTERNAL_H
+#define RAGD_STORE_STORE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "store/format.h"
+
+/* Check magic, format version, header CRC and (if given) model and dim of a
+ * store.bin header; 0, or -1 with a message naming path and the fix. */
+int store_check_header(const disk_header *h, size_t file_size, const char *path,
+                       const char *expected_model, int expected_dim, char *err, size_t errlen);
+
+/* The reader's header fields the writer needs to decide "nothing changed". */
+typedef struct store store;
+const disk_header *store_header(const store *s);
+
+#endif

@@ -1,0 +1,622 @@
+/* writer — ingest's side of the store: the append-only log and commit.
+ *
+ * Every store_writer_add() appends one record {magic, length, CRCs, payload}
+ * to ingest.log with a single write(2). kill -9 can only leave a torn last
+ * record, which the next open detects by its checksum and cuts off; every
+ * earlier record is kept, so an interrupted ingest resumes where it stopped
+ * (store_writer_has() tells the caller what to skip). Passage ids are record
+ * numbers, so they are stable across runs.
+ *
+ * Commit builds the whole snapshot from the log: rows grouped by topic,
+ * strings, vectors, BM25 postings and one HNSW graph per topic, written to
+ * store.bin.tmp, fsynced, renamed over store.bin, and the directory fsynced.
+ * A crash anywhere in commit leaves the previous store.bin (and the log)
+ * intact; a stale store.bin.tmp is simply overwritten next time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "obs/log.h"
+#include "store/bm25.h"
+#include "store/format.h"
+#include "store/hnsw.h"
+#include "store/store.h"
+#include "store/store_internal.h"
+#include "util/util.h"
+
+#define MAX_FIELD_LEN (64u << 20)
+
+struct store_writer {
+    char *dir;
+    char log_path[PATH_MAX];
+    int log_fd;
+    char model[MODEL_ID_MAX + 1];
+    int dim;
+    store_split_fn split;
+    const void *splitter;
+    hnsw_params hnsw;
+    uint64_t end; /* bytes of valid log */
+    bool dirty;   /* appended since the last fsync */
+    /* One entry per record: its offset and key; keys indexed by a hash table. */
+    uint64_t *rec_off;
+    char **keys;
+    uint32_t n, cap;
+    uint32_t *slots; /* record index + 1; 0 = empty */
+    uint32_t slots_cap;
+    buf rec;
+};
+
+static uint64_t key_hash(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+static int64_t key_find(const store_writer *w, const char *key, size_t n, uint32_t *slot) {
+    uint32_t i = (uint32_t)key_hash(key, n) & (w->slots_cap - 1);
+    while (w->slots[i]) {
+        const char *k = w->keys[w->slots[i] - 1];
+        if (strlen(k) == n && memcmp(k, key, n) == 0) return w->slots[i] - 1;
+        i = (i + 1) & (w->slots_cap - 1);
+    }
+    if (slot) *slot = i;
+    return -1;
+}
+
+static void key_grow(store_writer *w) {
+    uint32_t cap = w->slots_cap ? w->slots_cap * 2 : 1024;
+    uint32_t *slots = xcalloc(cap, sizeof *slots);
+    for (uint32_t r = 0; r < w->n; r++) {
+        uint32_t i = (uint32_t)key_hash(w->keys[r], strlen(w->keys[r])) & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = r + 1;
+    }
+    free(w->slots);
+    w->slots = slots;
+    w->slots_cap = cap;
+}
+
+/* Remember record n (at offset off) under key; false if the key is known. */
+static bool remember(store_writer *w, const char *key, size_t klen, uint64_t off) {
+    if ((uint64_t)(w->n + 1) * 2 > w->slots_cap) key_grow(w);
+    uint32_t slot;
+    if (key_find(w, key, klen, &slot) >= 0) return false;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 1024;
+        w->rec_off = xrealloc(w->rec_off, (size_t)w->cap * sizeof *w->rec_off);
+        w->keys = xrealloc(w->keys, (size_t)w->cap * sizeof *w->keys);
+    }
+    w->rec_off[w->n] = off;
+    w->keys[w->n] = xstrndup(key, klen);
+    w->slots[slot] = ++w->n;
+    return true;
+}
+
+/* A parsed log record: pointers into the mapped log. */
+typedef struct record {
+    const char *f[LOG_FIELDS];
+    uint32_t len[LOG_FIELDS];
+    int32_t passage_index;
+    const uint8_t *vec; /* dim floats, possibly unaligned */
+} record;
+
+/* Parse the record at off in a log of size bytes; returns its total length,
+ * or 0 if it is torn or corrupt. */
+static size_t parse_record(const uint8_t *log, size_t size, size_t off, int dim, record *r) {
+    disk_log_record h;
+    if (size - off < sizeof h) return 0;
+    memcpy(&h, log + off, sizeof h);
+    if (h.magic != LOG_RECORD_MAGIC ||
+        store_crc32(&h, offsetof(disk_log_record, header_crc)) != h.header_crc ||
+        h.payload_len > size - off - sizeof h)
+        return 0;
+    const uint8_t *p = log + off + sizeof h;
+    if (store_crc32(p, h.payload_len) != h.payload_crc) return 0;
+    size_t fixed = LOG_FIELDS * 4 + 4;
+    if (h.payload_len < fixed) return 0;
+    memcpy(r->len, p, LOG_FIELDS * 4);
+    memcpy(&r->passage_index, p + LOG_FIELDS * 4, 4);
+    size_t need = fixed + (size_t)dim * 4;
+    for (int i = 0; i < LOG_FIELDS; i++) need += r->len[i];
+    if (need != h.payload_len) return 0;
+    const uint8_t *q = p + fixed;
+    for (int i = 0; i < LOG_FIELDS; i++) {
+        r->f[i] = (const char *)q;
+        q += r->len[i];
+    }
+    r->vec = q;
+    return sizeof h + h.payload_len;
+}
+
+static int fsync_dir(const char *dir, char *err, size_t errlen) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return seterr(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0) return seterr(err, errlen, "cannot fsync %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int make_dirs(const char *dir) {
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int init_log_header(store_writer *w, char *err, size_t errlen) {
+    disk_log_header h = {0};
+    memcpy(h.magic, LOG_MAGIC, 8);
+    h.version = STORE_FORMAT_VERSION;
+    h.dim = (uint32_t)w->dim;
+    memcpy(h.model, w->model, strlen(w->model));
+    h.crc = store_crc32(&h, offsetof(disk_log_header, crc));
+    if (ftruncate(w->log_fd, 0) != 0 || pwrite(w->log_fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+        fsync(w->log_fd) != 0)
+        return seterr(err, errlen, "cannot write %s: %s", w->log_path, strerror(errno));
+    w->end = sizeof h;
+    return fsync_dir(w->dir, err, errlen);
+}
+
+static int check_log_header(store_writer *w, const disk_log_header *h, char *err, size_t errlen) {
+    const char *hint = "remove the data directory (or choose another --data-dir) to rebuild";
+    if (memcmp(h->magic, LOG_MAGIC, 8) != 0 ||
+        store_crc32(h, offsetof(disk_log_header, crc)) != h->crc)
+        return seterr(err, errlen, "%s is not a ragd ingest log or its header is corrupted; %s",
+                      w->log_path, hint);
+    if (h->version != STORE_FORMAT_VERSION)
+        return seterr(err, errlen, "%s has format version %u but this ragd writes version %d; %s",
+                      w->log_path, h->version, STORE_FORMAT_VERSION, hint);
+    char model[MODEL_ID_MAX + 1];
+    memcpy(model, h->model, MODEL_ID_MAX);
+    model[MODEL_ID_MAX] = '\0';
+    if (strcmp(model, w->model) != 0)
+        return seterr(err, errlen,
+                      "%s was written with model \"%s\" but this ingest uses \"%s\"; %s",
+                      w->log_path, model, w->model, hint);
+    if ((int)h->dim != w->dim)
+        return seterr(err, errlen, "%s holds %u-dimensional vectors but the model gives %d; %s",
+                      w->log_path, h->dim, w->dim, hint);
+    return 0;
+}
+
+/* Read every intact record; cut a torn or corrupt tail. */
+static int replay(store_writer *w, size_t size, char *err, size_t errlen) {
+    if (size < sizeof(disk_log_header)) return init_log_header(w, err, errlen);
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, w->log_fd, 0);
+    if (map == MAP_FAILED) return seterr(err, errlen, "cannot map %s: %s", w->log_path, strerror(errno));
+    const uint8_t *log = map;
+    disk_log_header h;
+    memcpy(&h, log, sizeof h);
+    if (check_log_header(w, &h, err, errlen) != 0) {
+        munmap(map, size);
+        return -1;
+    }
+    size_t off = sizeof h;
+    record r;
+    uint32_t dups = 0;
+    for (;;) {
+        size_t len = parse_record(log, size, off, w->dim, &r);
+        if (len == 0) break;
+        if (!remember(w, r.f[LF_KEY], r.len[LF_KEY], off)) dups++;
+        off += len;
+    }
+    munmap(map, size);
+    if (dups) log_warn("%s: %u duplicate records ignored", w->log_path, dups);
+    if (off < size) {
+        log_warn("%s: discarding %zu bytes of torn or corrupt records after %u intact ones "
+                 "(an interrupted ingest)",
+                 w->log_path, size - off, w->n);
+        if (ftruncate(w->log_fd, (off_t)off) != 0 || fsync(w->log_fd) != 0)
+            return seterr(err, errlen, "cannot truncate %s: %s", w->log_path, strerror(errno));
+    }
+    w->end = off;
+    return 0;
+}
+
+store_writer *store_writer_open_split(const char *data_dir, const char *model, int dim,
+                                      store_split_fn split, const void *splitter, char *err,
+                                      size_t errlen) {
+    if (model == NULL || model[0] == '\0' || strlen(model) > MODEL_ID_MAX) {
+        seterr(err, errlen, "model identity must be 1..%d bytes", MODEL_ID_MAX);
+        return NULL;
+    }
+    if (dim <= 0 || dim > 65536) {
+        seterr(err, errlen, "bad vector dimension %d", dim);
+        return NULL;
+    }
+    if (make_dirs(data_dir) != 0) {
+        seterr(err, errlen, "cannot create %s: %s", data_dir, strerror(errno));
+        return NULL;
+    }
+    store_writer *w = xcalloc(1, sizeof *w);
+    w->dir = xstrdup(data_dir);
+    w->log_fd = -1;
+    snprintf(w->model, sizeof w->model, "%s", model);
+    w->dim = dim;
+    w->split = split;
+    w->splitter = splitter;
+    w->hnsw = (hnsw_params){.m = 16, .ef_construction = 100, .threads = 0, .seed = 0x5eed};
+    snprintf(w->log_path, sizeof w->log_path, "%s/%s", data_dir, LOG_FILE);
+    key_grow(w);
+
+    char store_path[PATH_MAX];
+    snprintf(store_path, sizeof store_path, "%s/%s", data_dir, STORE_FILE);
+    bool has_store = file_exists(store_path);
+    if (has_store && !file_exists(w->log_path)) {
+        seterr(err, errlen,
+               "%s has a store but no %s to add to; remove the directory to rebuild it",
+               data_dir, LOG_FILE);
+        goto fail;
+    }
+    if (has_store) {
+        /* Refuse early (before any encoding) if the committed store is of
+         * another model or version: its message is the clearest. */
+        disk_header h;
+        int fd = open(store_path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h) {
+            int rc = store_check_header(&h, (size_t)st.st_size, store_path, model, dim, err, errlen);
+            close(fd);
+            if (rc != 0 && h.version != STORE_FORMAT_VERSION) goto fail;
+            if (rc != 0 && memcmp(h.magic, STORE_MAGIC, 8) == 0 &&
+                store_crc32(&h, offsetof(disk_header, header_crc)) == h.header_crc)
+                goto fail; /* intact header, other model or dim */
+            /* A corrupted store.bin is rebuilt from the log at commit. */
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    w->log_fd = open(w->log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (w->log_fd < 0) {
+        seterr(err, errlen, "cannot open %s: %s", w->log_path, strerror(errno));
+        goto fail;
+    }
+    if (flock(w->log_fd, LOCK_EX | LOCK_NB) != 0) {
+        seterr(err, errlen, "%s is being written by another ingest (locked)", w->log_path);
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(w->log_fd, &st) != 0) {
+        seterr(err, errlen, "cannot stat %s: %s", w->log_path, strerror(errno));
+        goto fail;
+    }
+    if (replay(w, (size_t)st.st_size, err, errlen) != 0) goto fail;
+    return w;
+fail:
+    store_writer_close(w);
+    return NULL;
+}
+
+void store_writer_set_hnsw(store_writer *w, int m, int ef_construction, int threads) {
+    if (m > 0) w->hnsw.m = m;
+    if (ef_construction > 0) w->hnsw.ef_construction = ef_construction;
+    w->hnsw.threads = threads;
+}
+
+bool store_writer_has(const store_writer *w, const char *passage_key) {
+    return key_find(w, passage_key, strlen(passage_key), NULL) >= 0;
+}
+
+size_t store_writer_count(const store_writer *w) { return w->n; }
+
+int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
+                     const float *vec, char *err, size_t errlen) {
+    if (passage_key == NULL || passage_key[0] == '\0')
+        return seterr(err, errlen, "a passage needs a non-empty key");
+    if (store_writer_has(w, passage_key)) return 0;
+    if (w->n == UINT32_MAX - 1) return seterr(err, errlen, "store is full");
+    const char *f[LOG_FIELDS] = {passage_key, p->article_id, p->heading, p->date, p->topic, p->text};
+    if (p->topic == NULL || p->topic[0] == '\0')
+        return seterr(err, errlen, "passage %s has no topic", passage_key);
+    uint32_t len[LOG_FIELDS];
+    for (int i = 0; i < LOG_FIELDS; i++) {
+        size_t l = f[i] ? strlen(f[i]) : 0;
+        if (l > MAX_FIELD_LEN) return seterr(err, errlen, "passage %s: field too long", passage_key);
+        len[i] = (uint32_t)l;
+    }
+    buf_clear(&w->rec);
+    disk_log_record h = {.magic = LOG_RECORD_MAGIC};
+    buf_append(&w->rec, &h, sizeof h);
+    buf_append(&w->rec, len, sizeof len);
+    int32_t pi = p->passage_index;
+    buf_append(&w->rec, &pi, 4);
+    for (int i = 0; i < LOG_FIELDS; i++)
+        if (len[i]) buf_append(&w->rec, f[i], len[i]);
+    buf_append(&w->rec, vec, (size_t)w->dim * sizeof *vec);
+    h.payload_len = (uint32_t)(w->rec.len - sizeof h);
+    h.payload_crc = store_crc32(w->rec.data + sizeof h, h.payload_len);
+    h.header_crc = store_crc32(&h, offsetof(disk_log_record, header_crc));
+    memcpy(w->rec.data, &h, sizeof h);
+    if (write_all(w->log_fd, w->rec.data, w->rec.len) != 0) {
+        int e = errno;
+        /* Keep the log clean: drop whatever part of the record made it out. */
+        if (ftruncate(w->log_fd, (off_t)w->end) != 0) log_error("cannot cut %s back: %s", w->log_path, strerror(errno));
+        return seterr(err, errlen, "cannot append to %s: %s", w->log_path, strerror(e));
+    }
+    remember(w, passage_key, len[LF_KEY], w->end);
+    w->end += w->rec.len;
+    w->dirty = true;
+    return 0;
+}
+
+int store_writer_sync(store_writer *w, char *err, size_t errlen) {
+    if (!w->dirty) return 0;
+    if (fsync(w->log_fd) != 0)
+        return seterr(err, errlen, "cannot fsync %s: %s", w->log_path, strerror(errno));
+    w->dirty = false;
+    return 0;
+}
+
+/* ---- commit -------------------------------------------------------------- */
+
+typedef struct out_file {
+    int fd;
+    uint64_t off;
+    const char *path;
+} out_file;
+
+static int out_section(out_file *o, disk_header *h, int kind, const void *data, size_t len) {
+    static const uint8_t zeros[SECTION_ALIGN];
+    size_t pad = (SECTION_ALIGN - o->off % SECTION_ALIGN) % SECTION_ALIGN;
+    if (pad && write_all(o->fd, zeros, pad) != 0) return -1;
+    o->off += pad;
+    h->sections[kind] = (disk_section){.offset = o->off, .size = len, .crc = store_crc32(data, len)};
+    if (write_all(o->fd, data, len) != 0) return -1;
+    o->off += len;
+    return 0;
+}
+
+static uint64_t add_string(buf *strings, const char *s, size_t n) {
+    uint64_t off = strings->len;
+    buf_append(strings, s, n);
+    buf_putc(strings, '\0');
+    return off;
+}
+
+typedef struct topic_tmp {
+    const char *name;
+    uint32_t len, count, start;
+} topic_tmp;
+
+static int cmp_topic(const void *a, const void *b) {
+    const topic_tmp *x = a, *y = b;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static bool snapshot_current(store_writer *w) {
+    char err[512];
+    store *s = store_open_split(w->dir, NULL, NULL, w->model, err, sizeof err);
+    if (s == NULL) return false;
+    const disk_header *h = store_header(s);
+    bool same = h->log_records == w->n && h->log_bytes == w->end && (int)h->dim == w->dim;
+    store_close(s);
+    return same;
+}
+
+static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
+    uint32_t n = w->n;
+    record *recs = xcalloc(n ? n : 1, sizeof *recs);
+    for (uint32_t i = 0; i < n; i++)
+        parse_record(log, w->end, w->rec_off[i], w->dim, &recs[i]);
+
+    /* Topics, sorted by name; each record's topic index. */
+    topic_tmp *topics = NULL;
+    uint32_t n_topics = 0, topics_cap = 0;
+    uint32_t *rec_topic = xmalloc(((size_t)n + 1) * sizeof *rec_topic);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t t = 0;
+        while (t < n_topics && !(topics[t].len == recs[i].len[LF_TOPIC] &&
+                                 memcmp(topics[t].name, recs[i].f[LF_TOPIC], topics[t].len) == 0))
+            t++;
+        if (t == n_topics) {
+            if (n_topics == topics_cap) {
+                topics_cap = topics_cap ? topics_cap * 2 : 8;
+                topics = xrealloc(topics, topics_cap * sizeof *topics);
+            }
+            topics[n_topics++] = (topic_tmp){recs[i].f[LF_TOPIC], recs[i].len[LF_TOPIC], 0, 0};
+        }
+        topics[t].count++;
+        rec_topic[i] = t;
+    }
+    /* Sort topics by name, remapping record topic indices. */
+    topic_tmp *sorted = xmalloc((n_topics + 1) * sizeof *sorted);
+    memcpy(sorted, topics, n_topics * sizeof *sorted);
+    qsort(sorted, n_topics, sizeof *sorted, cmp_topic);
+    uint32_t *remap = xmalloc((n_topics + 1) * sizeof *remap);
+    for (uint32_t t = 0; t < n_topics; t++)
+        for (uint32_t u = 0; u < n_topics; u++)
+            if (cmp_topic(&topics[t], &sorted[u]) == 0) remap[t] = u;
+    uint32_t start = 0;
+    for (uint32_t t = 0; t < n_topics; t++) {
+        sorted[t].start = start;
+        start += sorted[t].count;
+    }
+
+    /* Rows: grouped by topic, by id within a topic. */
+    uint32_t *row_ids = xmalloc(((size_t)n + 1) * sizeof *row_ids);
+    uint32_t *row_of = xmalloc(((size_t)n + 1) * sizeof *row_of);
+    uint32_t *fill = xcalloc(n_topics + 1, sizeof *fill);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t t = remap[rec_topic[i]];
+        rec_topic[i] = t;
+        row_of[i] = sorted[t].start + fill[t]++;
+        row_ids[row_of[i]] = i;
+    }
+
+    buf strings = BUF_INIT;
+    disk_topic *dtopics = xcalloc(n_topics + 1, sizeof *dtopics);
+    for (uint32_t t = 0; t < n_topics; t++)
+        dtopics[t] = (disk_topic){add_string(&strings, sorted[t].name, sorted[t].len),
+                                  sorted[t].start, sorted[t].count};
+    disk_passage *dp = xcalloc((size_t)n + 1, sizeof *dp);
+    size_t dim = (size_t)w->dim;
+    float *vectors = xmalloc(((size_t)n * dim + 1) * sizeof *vectors);
+    for (uint32_t i = 0; i < n; i++) {
+        const record *r = &recs[i];
+        dp[i].article_id = add_string(&strings, r->f[LF_ARTICLE], r->len[LF_ARTICLE]);
+        dp[i].heading = add_string(&strings, r->f[LF_HEADING], r->len[LF_HEADING]);
+        dp[i].date = add_string(&strings, r->f[LF_DATE], r->len[LF_DATE]);
+        dp[i].text = add_string(&strings, r->f[LF_TEXT], r->len[LF_TEXT]);
+        dp[i].text_len = r->len[LF_TEXT];
+        dp[i].row = row_of[i];
+        dp[i].topic = rec_topic[i];
+        dp[i].passage_index = r->passage_index;
+        memcpy(vectors + (size_t)row_of[i] * dim, r->vec, dim * sizeof *vectors);
+    }
+    if (strings.len == 0) buf_putc(&strings, '\0');
+
+    /* BM25 over heading + text of every row. */
+    buf bm = BUF_INIT;
+    if (w->split != NULL) {
+        bm25_builder *b = bm25_builder_new(w->split, w->splitter);
+        for (uint32_t row = 0; row < n; row++) {
+            const record *r = &recs[row_ids[row]];
+            bm25_builder_add_text(b, r->f[LF_HEADING], r->len[LF_HEADING]);
+            bm25_builder_add_text(b, r->f[LF_TEXT], r->len[LF_TEXT]);
+            bm25_builder_end_doc(b);
+        }
+        bm25_builder_finish(b, &bm);
+    } else {
+        /* No splitter: an index with no terms (lexical search finds nothing). */
+        bm25_builder *b = bm25_builder_new(NULL, NULL);
+        for (uint32_t row = 0; row < n; row++) bm25_builder_end_doc(b);
+        bm25_builder_finish(b, &bm);
+    }
+
+    /* HNSW: u64 offsets and lengths per topic, then 8-aligned graphs. */
+    buf hn = BUF_INIT;
+    buf_reserve(&hn, (size_t)n_topics * 16);
+    memset(hn.data, 0, (size_t)n_topics * 16);
+    hn.len = (size_t)n_topics * 16;
+    for (uint32_t t = 0; t < n_topics; t++) {
+        while (hn.len % 8) buf_putc(&hn, 0);
+        uint64_t off = hn.len;
+        hnsw_build(vectors + (size_t)sorted[t].start * dim, sorted[t].count, dim, &w->hnsw, &hn);
+        uint64_t len = hn.len - off;
+        memcpy(hn.data + (size_t)t * 8, &off, 8);
+        memcpy(hn.data + ((size_t)n_topics + t) * 8, &len, 8);
+    }
+
+    disk_header h = {0};
+    memcpy(h.magic, STORE_MAGIC, 8);
+    h.version = STORE_FORMAT_VERSION;
+    h.dim = (uint32_t)w->dim;
+    memcpy(h.model, w->model, strlen(w->model));
+    h.n_passages = n;
+    h.n_topics = n_topics;
+    h.log_records = n;
+    h.log_bytes = w->end;
+    h.hnsw_m = (uint32_t)w->hnsw.m;
+    h.hnsw_ef_construction = (uint32_t)w->hnsw.ef_construction;
+
+    char tmp[PATH_MAX], final[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/%s", w->dir, STORE_TMP_FILE);
+    snprintf(final, sizeof final, "%s/%s", w->dir, STORE_FILE);
+    int rc = -1;
+    out_file o = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), .off = 0, .path = tmp};
+    if (o.fd < 0) {
+        seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    disk_header blank = {0};
+    if (write_all(o.fd, &blank, sizeof blank) != 0) goto io_error;
+    o.off = sizeof blank;
+    if (out_section(&o, &h, SEC_TOPICS, dtopics, (size_t)n_topics * sizeof *dtopics) != 0 ||
+        out_section(&o, &h, SEC_PASSAGES, dp, (size_t)n * sizeof *dp) != 0 ||
+        out_section(&o, &h, SEC_STRINGS, strings.data, strings.len) != 0 ||
+        out_section(&o, &h, SEC_ROW_IDS, row_ids, (size_t)n * 4) != 0 ||
+        out_section(&o, &h, SEC_VECTORS, vectors, (size_t)n * dim * sizeof *vectors) != 0 ||
+        out_section(&o, &h, SEC_BM25, bm.data, bm.len) != 0 ||
+        out_section(&o, &h, SEC_HNSW, hn.data, hn.len) != 0)
+        goto io_error;
+    h.header_crc = store_crc32(&h, offsetof(disk_header, header_crc));
+    if (pwrite(o.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fsync(o.fd) != 0) goto io_error;
+    if (close(o.fd) != 0) {
+        o.fd = -1;
+        goto io_error;
+    }
+    o.fd = -1;
+    if (rename(tmp, final) != 0) {
+        seterr(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        goto done;
+    }
+    rc = fsync_dir(w->dir, err, errlen);
+    goto done;
+io_error:
+    seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    if (o.fd >= 0) close(o.fd);
+    unlink(tmp);
+done:
+    free(recs);
+    free(topics);
+    free(sorted);
+    free(remap);
+    free(rec_topic);
+    free(row_ids);
+    free(row_of);
+    free(fill);
+    free(dtopics);
+    free(dp);
+    free(vectors);
+    buf_free(&strings);
+    buf_free(&bm);
+    buf_free(&hn);
+    return rc;
+}
+
+int store_writer_commit(store_writer *w, char *err, size_t errlen) {
+    if (store_writer_sync(w, err, errlen) != 0) return -1;
+    if (snapshot_current(w)) return 0;
+    void *map = mmap(NULL, w->end, PROT_READ, MAP_SHARED, w->log_fd, 0);
+    if (map == MAP_FAILED) return seterr(err, errlen, "cannot map %s: %s", w->log_path, strerror(errno));
+    double t0 = now_seconds();
+    int rc = build_and_write(w, map, err, errlen);
+    munmap(map, w->end);
+    if (rc == 0)
+        log_info("store: committed %u passages to %s/%s in %.2f s", w->n, w->dir, STORE_FILE,
+                 now_seconds() - t0);
+    return rc;
+}
+
+void store_writer_close(store_writer *w) {
+    if (w == NULL) return;
+    if (w->log_fd >= 0) close(w->log_fd); /* closing drops the flock */
+    for (uint32_t i = 0; i < w->n; i++) free(w->keys[i]);
+    free(w->keys);
+    free(w->rec_off);
+    free(w->slots);
+    buf_free(&w->rec);
+    free(w->dir);
+    free(w);
+}

@@ -1,0 +1,222 @@
+/* test_store_lexical — BM25 ranks the obvious passage first, scores follow
+ * the formula, passages sharing no word are never returned, the topic filter
+ * holds for lexical search, and hybrid search is reciprocal rank fusion of
+ * the two halves. Uses the real tokenizer when the shared vocabulary is
+ * there (its normalisation: case, accents, punctuation). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "store_test_util.h"
+
+#define DIM 32
+
+static const struct {
+    const char *heading, *text, *topic;
+} docs[] = {
+    {"Rates", "The central bank raised interest rates again to fight inflation.", "business"},
+    {"Final", "The football team won the cup final after a penalty shoot-out.", "sports"},
+    {"Markets", "Stock markets fell as oil prices dropped sharply on Monday.", "business"},
+    {"Cricket", "Pakistan beat England in the cricket test at Lord's.", "sports"},
+    {"Oil", "Oil oil oil: crude oil prices hit a record as oil demand grew.", "business"},
+    {"Tennis", "The tennis champion retired after the final match of the season.", "sports"},
+    {"Banks", "Banks reported higher profits thanks to interest income.", "business"},
+};
+#define N_DOCS (int)(sizeof docs / sizeof docs[0])
+
+typedef struct fixture {
+    char *dir;
+    float vecs[N_DOCS][DIM];
+    store *s;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = test_tempdir();
+    char err[512];
+    uint64_t rng = 5;
+    store_writer *w = store_writer_open_split(f->dir, "m", DIM, test_split, NULL, err, sizeof err);
+    if (w == NULL) return -1;
+    for (int i = 0; i < N_DOCS; i++) {
+        test_unit_vector(&rng, f->vecs[i], DIM);
+        char key[16];
+        snprintf(key, sizeof key, "d%d", i);
+        store_passage p = {.article_id = key, .heading = docs[i].heading, .date = "2015-01-01",
+                           .topic = docs[i].topic, .text = docs[i].text};
+        if (store_writer_add(w, key, &p, f->vecs[i], err, sizeof err) != 0) return -1;
+    }
+    if (store_writer_commit(w, err, sizeof err) != 0) return -1;
+    store_writer_close(w);
+    f->s = store_open_split(f->dir, test_split, NULL, "m", err, sizeof err);
+    *state = f;
+    return f->s ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    store_close(f->s);
+    test_rmdir(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static int lexical(fixture *f, const char *text, const char *topic, search_hit *hits, int k) {
+    char err[256];
+    store_query q = {.text = text, .text_len = strlen(text), .topic = topic, .k = k,
+                     .mode = SEARCH_LEXICAL};
+    return store_search(f->s, &q, hits, err, sizeof err);
+}
+
+static void test_obvious_document_first(void **state) {
+    fixture *f = *state;
+    search_hit hits[N_DOCS];
+    assert_true(lexical(f, "who won the football cup?", NULL, hits, N_DOCS) >= 1);
+    assert_int_equal(hits[0].passage_id, 1);
+    assert_true(lexical(f, "CRICKET England", NULL, hits, N_DOCS) >= 1);
+    assert_int_equal(hits[0].passage_id, 3);
+    /* Term frequency counts: the passage saying "oil" five times beats the one saying it once. */
+    int n = lexical(f, "oil", NULL, hits, N_DOCS);
+    assert_int_equal(n, 2);
+    assert_int_equal(hits[0].passage_id, 4);
+    assert_int_equal(hits[1].passage_id, 2);
+    assert_true(hits[0].score > hits[1].score);
+    /* Headings are indexed too. */
+    assert_int_equal(lexical(f, "tennis", NULL, hits, N_DOCS), 1);
+    assert_int_equal(hits[0].passage_id, 5);
+}
+
+static void test_bm25_formula(void **state) {
+    fixture *f = *state;
+    search_hit hits[N_DOCS];
+    /* "cricket": df = 1 of N = 7; passage 3 has heading + text words. */
+    assert_int_equal(lexical(f, "cricket", NULL, hits, N_DOCS), 1);
+    double total = 0;
+    int lens[N_DOCS];
+    for (int i = 0; i < N_DOCS; i++) {
+        int c = 0;
+        const char *parts[2] = {docs[i].heading, docs[i].text};
+        for (int p = 0; p < 2; p++) {
+            bool in = false;
+            for (const char *s = parts[p]; *s; s++) {
+                bool a = isalnum((unsigned char)*s);
+                if (a && !in) c++;
+                in = a;
+            }
+        }
+        lens[i] = c;
+        total += c;
+    }
+    double avgdl = total / N_DOCS, k1 = 1.2, b = 0.75, tf = 2; /* heading + text */
+    double idf = log(1 + (N_DOCS - 1 + 0.5) / (1 + 0.5));
+    double want = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lens[3] / avgdl));
+    assert_float_equal(hits[0].score, want, 1e-4);
+}
+
+static void test_no_shared_word_no_hit(void **state) {
+    fixture *f = *state;
+    search_hit hits[N_DOCS];
+    assert_int_equal(lexical(f, "zebra xylophone", NULL, hits, N_DOCS), 0);
+    assert_int_equal(lexical(f, "", NULL, hits, N_DOCS), 0);
+}
+
+static void test_lexical_topic_filter(void **state) {
+    fixture *f = *state;
+    search_hit hits[N_DOCS];
+    /* "final" is in two sports passages, "interest" in two business ones. */
+    int n = lexical(f, "final interest", "sports", hits, N_DOCS);
+    assert_int_equal(n, 2);
+    for (int i = 0; i < n; i++) assert_string_equal(docs[hits[i].passage_id].topic, "sports");
+    n = lexical(f, "final interest", "business", hits, N_DOCS);
+    assert_int_equal(n, 2);
+    for (int i = 0; i < n; i++) assert_string_equal(docs[hits[i].passage_id].topic, "business");
+}
+
+static void test_hybrid_is_rank_fusion(void **state) {
+    fixture *f = *state;
+    char err[256];
+    search_hit hyb[N_DOCS], vec[N_DOCS], lex[N_DOCS];
+    const char *text = "oil prices";
+    /* The vector of passage 2 ("Stock markets fell as oil prices…"). */
+    store_query q = {.vector = f->vecs[2], .text = text, .text_len = strlen(text), .k = N_DOCS,
+                     .mode = SEARCH_VECTOR};
+    int nv = store_search(f->s, &q, vec, err, sizeof err);
+    q.mode = SEARCH_LEXICAL;
+    int nl = store_search(f->s, &q, lex, err, sizeof err);
+    q.mode = SEARCH_HYBRID;
+    int nh = store_search(f->s, &q, hyb, err, sizeof err);
+    assert_int_equal(nv, N_DOCS);
+    assert_int_equal(nh, N_DOCS); /* every passage is in the vector list */
+    assert_int_equal(vec[0].passage_id, 2);
+    assert_float_equal(vec[0].score, 1.0, 1e-5); /* cosine of a vector with itself */
+    for (int h = 0; h < nh; h++) {
+        double want = 0;
+        for (int i = 0; i < nv; i++)
+            if (vec[i].passage_id == hyb[h].passage_id) want += 1.0 / (60 + i + 1);
+        for (int i = 0; i < nl; i++)
+            if (lex[i].passage_id == hyb[h].passage_id) want += 1.0 / (60 + i + 1);
+        assert_float_equal(hyb[h].score, want, 1e-6);
+        if (h > 0) assert_true(hyb[h - 1].score >= hyb[h].score);
+    }
+    /* Passage 4 says "oil" five times (lexical rank 1); passage 2 is first by
+     * vector and second by BM25, so it wins the fusion. */
+    assert_int_equal(lex[0].passage_id, 4);
+    assert_int_equal(lex[1].passage_id, 2);
+    assert_int_equal(hyb[0].passage_id, 2);
+    assert_float_equal(hyb[0].score, 1.0 / 61 + 1.0 / 62, 1e-6);
+}
+
+/* The real tokenizer as the splitter: accents, case and punctuation fold. */
+static void test_with_real_tokenizer(void **state) {
+    (void)state;
+    const char *shared = getenv("RAGD_SHARED_DIR");
+    char vocab[512], err[512];
+    snprintf(vocab, sizeof vocab, "%s/models/all-MiniLM-L6-v2/vocab.txt", shared ? shared : "../shared");
+    tokenizer *tok = tokenizer_open(vocab, err, sizeof err);
+    if (tok == NULL) fail_msg("tokenizer: %s", err);
+    char *dir = test_tempdir();
+    store_writer *w = store_writer_open(dir, "m", DIM, tok, err, sizeof err);
+    assert_non_null(w);
+    float v[DIM];
+    uint64_t rng = 1;
+    const char *texts[] = {"Café Society: a new restaurant opens in Karachi.",
+                           "PSX-100 index closes higher; investors cheer."};
+    for (int i = 0; i < 2; i++) {
+        test_unit_vector(&rng, v, DIM);
+        char key[8];
+        snprintf(key, sizeof key, "t%d", i);
+        store_passage p = {.article_id = key, .heading = "", .date = "", .topic = "business",
+                           .text = texts[i]};
+        assert_int_equal(store_writer_add(w, key, &p, v, err, sizeof err), 0);
+    }
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    store *s = store_open(dir, tok, "m", err, sizeof err);
+    assert_non_null(s);
+    search_hit hits[2];
+    store_query q = {.text = "CAFE", .text_len = 4, .k = 2, .mode = SEARCH_LEXICAL};
+    assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
+    assert_int_equal(hits[0].passage_id, 0);
+    q.text = "psx";
+    q.text_len = 3;
+    assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
+    assert_int_equal(hits[0].passage_id, 1);
+    store_close(s);
+    tokenizer_close(tok);
+    test_rmdir(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_obvious_document_first),
+        cmocka_unit_test(test_bm25_formula),
+        cmocka_unit_test(test_no_shared_word_no_hit),
+        cmocka_unit_test(test_lexical_topic_filter),
+        cmocka_unit_test(test_hybrid_is_rank_fusion),
+        cmocka_unit_test(test_with_real_tokenizer),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
