@@ -82,6 +82,7 @@ int cmd_serve(int argc, char **argv) {
         return 2;
     }
     if (server_opts_apply_logging(&so, "serve") < 0) return 2;
+    server_block_signals();
     ragd_metrics_register();
     process_metrics_register(RAGD_VERSION);
 

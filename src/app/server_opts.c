@@ -1,7 +1,10 @@
 /* server_opts — shared serving options and process life (see server_opts.h). */
 #include "app/server_opts.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,19 +46,56 @@ int server_opts_apply_logging(const server_opts *o, const char *role) {
 
 void server_opts_stop_logging(void) {}
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { stop_requested = sig; }
+/* Stop signals are blocked in every thread and taken by one signal thread
+ * with sigwait(): with a handler instead, the kernel may run it on any of the
+ * server's threads and the main thread would never learn of it. Before the
+ * server is up (the encoder loading, a first-start ingest) a signal ends the
+ * process at once, which is safe: ingest is resumable and survives kill -9. */
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
+static int stop_signal;
+static bool serving;
+
+static void stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+static void *signal_thread(void *arg) {
+    sigset_t set;
+    stop_signals(&set);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        pthread_mutex_lock(&stop_mu);
+        if (!serving) {
+            pthread_mutex_unlock(&stop_mu);
+            log_warn("interrupted by signal %d before serving; exiting", sig);
+            _exit(128 + sig);
+        }
+        stop_signal = sig;
+        pthread_cond_broadcast(&stop_cv);
+        pthread_mutex_unlock(&stop_mu);
+    }
+    return NULL;
+}
+
+void server_block_signals(void) {
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t t;
+    pthread_create(&t, NULL, signal_thread, NULL);
+    pthread_detach(t);
+}
 
 void server_wait_for_signal(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    while (!stop_requested) sigsuspend(&none);
+    pthread_mutex_lock(&stop_mu);
+    serving = true;
+    while (!stop_signal) pthread_cond_wait(&stop_cv, &stop_mu);
+    pthread_mutex_unlock(&stop_mu);
 }
 
 http_server *server_start(const server_opts *o, const char *role, const route_list *routes) {
@@ -89,7 +129,7 @@ int server_run(const server_opts *o, const char *role, const route_list *routes)
     http_server *s = server_start(o, role, routes);
     if (!s) return 1;
     server_wait_for_signal();
-    log_info("stopping on signal %d", (int)stop_requested);
+    log_info("stopping on signal %d", stop_signal);
     http_server_stop(s);
     return 0;
 }

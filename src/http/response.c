@@ -72,11 +72,12 @@ void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
         if (!atomic_load(&r->cancelled)) log_error("request %s answered twice", r->id);
     } else {
         r->answered = true;
-        apply_headers(r, resp);
         r->status = status;
         if (!r->conn) {
+            /* The connection (and maybe the server) is gone: nothing to send. */
             MHD_destroy_response(resp);
         } else {
+            apply_headers(r, resp);
             r->response = resp;
             if (r->suspended) {
                 r->suspended = false;
