@@ -340,31 +340,45 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
 
 int http_server_port(const http_server *s) { return s->port; }
 
-void http_server_stop(http_server *s) {
-    if (!s) return;
-    atomic_store(&s->stopping, true);
-    /* Parked connections are not polled, so libmicrohttpd could not close them:
-     * cancel their work and wake them so the daemon can wind them down. */
-    MHD_quiesce_daemon(s->daemon);
+/* Wake every parked connection with something to finish on. Returns how many
+ * requests are still live. */
+static int wake_parked(http_server *s) {
+    int live = 0;
     pthread_mutex_lock(&s->live_mu);
     for (http_request *r = s->live; r; r = r->live_next) {
+        live++;
         atomic_store(&r->cancelled, true);
         pthread_mutex_lock(&r->mu);
-        if (!r->response && r->conn && !r->answered) {
-            /* Answer 503 so the parked connection has something to finish with. */
+        if (!r->response && r->conn && !r->answered && r->dispatched) {
             r->answered = true;
-            static const char body[] = "{\"error\":{\"code\":\"unavailable\",\"message\":\"server shutting down\"}}";
-            r->response = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+            static const char body[] =
+                "{\"error\":{\"code\":\"unavailable\",\"message\":\"server shutting down\"}}";
+            r->response = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+                                                          MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r->response, "Content-Type", "application/json");
             r->status = 503;
         }
         if (r->streaming) r->stream_ended = true;
-        if (r->suspended || r->reader_suspended) {
+        if (r->conn && (r->suspended || r->reader_suspended)) {
             r->suspended = r->reader_suspended = false;
             MHD_resume_connection(r->conn);
         }
         pthread_mutex_unlock(&r->mu);
     }
     pthread_mutex_unlock(&s->live_mu);
+    return live;
+}
+
+void http_server_stop(http_server *s) {
+    if (!s) return;
+    atomic_store(&s->stopping, true);
+    /* Stop accepting; then, because libmicrohttpd refuses to stop while any
+     * connection is parked (parked connections are not polled, so it could not
+     * close them), answer and wake every parked request and give the event
+     * loop up to 10 s to send those answers before the daemon goes. */
+    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    for (int i = 0; i < 1000 && wake_parked(s) > 0; i++) usleep(10 * 1000);
     MHD_stop_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
     server_free(s);
 }
