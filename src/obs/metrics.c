@@ -292,26 +292,32 @@ void metric_observe(metric_series *s, double v) {
 }
 
 double metric_value(const metric_series *s) {
-    metric_series *w = (metric_series *)s;
-    return bits_double(atomic_load_explicit(&w->value_bits, memory_order_relaxed));
+    return bits_double(atomic_load_explicit(&s->value_bits, memory_order_relaxed));
 }
 
 uint64_t metric_count(const metric_series *s) {
-    metric_series *w = (metric_series *)s;
     const metric *m = s->family;
-    if (m->kind == KIND_SUMMARY) return atomic_load_explicit(&w->count, memory_order_relaxed);
+    if (m->kind == KIND_SUMMARY) return atomic_load_explicit(&s->count, memory_order_relaxed);
     if (m->kind != KIND_HISTOGRAM) return 0;
     uint64_t n = 0;
     for (int i = 0; i <= m->nbounds; i++)
-        n += atomic_load_explicit(&w->buckets[i], memory_order_relaxed);
+        n += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
     return n;
 }
 
 void metrics_add_collector(metrics_collector_fn fn, void *ctx) {
+    pthread_mutex_lock(&registry_lock);
+    /* Registering the same collector twice would print its families twice,
+     * which Prometheus rejects: the second registration is a no-op. */
+    for (collector *c = collectors_first; c; c = c->next) {
+        if (c->fn == fn && c->ctx == ctx) {
+            pthread_mutex_unlock(&registry_lock);
+            return;
+        }
+    }
     collector *c = xcalloc(1, sizeof *c);
     c->fn = fn;
     c->ctx = ctx;
-    pthread_mutex_lock(&registry_lock);
     if (collectors_last) collectors_last->next = c;
     else collectors_first = c;
     collectors_last = c;

@@ -221,6 +221,7 @@ static void test_collector_text_follows_families(void **state) {
     static double value = 42;
     metric_gauge("demo_first", "First.", 0, NULL);
     metrics_add_collector(collect_demo, &value);
+    metrics_add_collector(collect_demo, &value); /* twice: still rendered once */
     char *text = render();
     assert_string_equal(text, "# HELP demo_first First.\n# TYPE demo_first gauge\ndemo_first 0.0\n"
                               "# HELP demo_collected From a collector.\n"

@@ -49,8 +49,12 @@ static int setup(void **state) {
 
 static void test_help_and_types(void **state) {
     (void)state;
+    process_metrics_register("1.2.3-test"); /* a second registration adds nothing */
     buf out = BUF_INIT;
     metrics_render(&out);
+    const char *first = strstr(out.data, "# TYPE process_open_fds gauge\n");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "# TYPE process_open_fds gauge\n"));
     const char *expected[] = {
         "# TYPE process_virtual_memory_bytes gauge\n",
         "# TYPE process_resident_memory_bytes gauge\n",
