@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '== %s\n' "$*"; }
+say() { printf '== [%3ds] %s\n' "$SECONDS" "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; failures=$((failures + 1)); }
 skip_all() { printf 'SKIP: %s\n' "$*"; exit 77; }
 
@@ -71,6 +71,27 @@ promtool check config "$src/deploy/prometheus.yml" || fail "promtool check confi
 promtool check config "$src/deploy/compose/prometheus.yml" || fail "promtool check config deploy/compose/prometheus.yml"
 promtool check rules "$src/deploy/alerts.yml" || fail "promtool check rules deploy/alerts.yml"
 (cd "$src/deploy" && promtool test rules alerts_test.yml) || fail "promtool test rules deploy/alerts_test.yml"
+
+# ---- Prometheus, started early: its targets are filled in once ragd listens ----
+prom_port=$(free_port)
+prom="http://127.0.0.1:$prom_port"
+cat >"$work/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: ragd
+    file_sd_configs:
+      - files: ["$work/targets-serve.json", "$work/targets-gateway.json"]
+  - job_name: ragd-model
+    file_sd_configs:
+      - files: ["$work/targets-model.json"]
+EOF
+promtool check config "$work/prometheus.yml" >/dev/null || fail "generated prometheus.yml is invalid"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
+  --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+say "prometheus on $prom"
 
 # ---- Loki: a real Grafana Loki if there is one ----
 loki_bin=${RAGD_LOKI_BIN:-}
@@ -102,7 +123,7 @@ with open(sys.argv[1], encoding="cp1252", errors="surrogateescape", newline="") 
     rows = list(csv.reader(f))
 header, body = rows[0], rows[1:]
 topic = header.index("NewsType")
-picked = [r for r in body if r[topic] == "business"][:15] + [r for r in body if r[topic] == "sports"][:15]
+picked = [r for r in body if r[topic] == "business"][:6] + [r for r in body if r[topic] == "sports"][:6]
 with open(sys.argv[2], "w", encoding="cp1252", errors="surrogateescape", newline="") as f:
     csv.writer(f, lineterminator="\r\n").writerows([header] + picked)
 EOF
@@ -140,32 +161,15 @@ start_role() {
 start_role serve serve --data-dir "$work/data"
 start_role model model
 start_role gateway gateway --data-dir "$work/data" --model-url "http://127.0.0.1:$port_model"
-
-# ---- 3. Prometheus scraping the three roles, with deploy/'s job names ----
-prom_port=$(free_port)
-cat >"$work/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: ragd
-    static_configs:
-      - targets: ["127.0.0.1:$port_serve"]
-        labels: {role: serve}
-      - targets: ["127.0.0.1:$port_gateway"]
-        labels: {role: gateway}
-  - job_name: ragd-model
-    static_configs:
-      - targets: ["127.0.0.1:$port_model"]
-        labels: {role: model}
-EOF
-promtool check config "$work/prometheus.yml" >/dev/null || fail "generated prometheus.yml is invalid"
-prom="http://127.0.0.1:$prom_port"
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
-  --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
-pids+=($!)
-say "prometheus on $prom"
 wait_for curl -sf "$prom/-/ready" || { tail -20 "$work/prometheus.log"; fail "Prometheus did not become ready"; exit 1; }
+
+# ---- 3. Prometheus now scrapes the three roles, with deploy/'s job names ----
+write_targets() { # file role port
+  printf '[{"targets": ["127.0.0.1:%s"], "labels": {"role": "%s"}}]\n' "$3" "$2" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+write_targets "$work/targets-serve.json" serve "$port_serve"
+write_targets "$work/targets-gateway.json" gateway "$port_gateway"
+write_targets "$work/targets-model.json" model "$port_model"
 all_up() {
   curl -sf "$prom/api/v1/targets" | python3 -c '
 import json, sys
@@ -173,6 +177,7 @@ t = json.load(sys.stdin)["data"]["activeTargets"]
 sys.exit(0 if len(t) == 3 and all(x["health"] == "up" for x in t) else 1)'
 }
 wait_for all_up || { curl -s "$prom/api/v1/targets"; fail "not every ragd role is up in Prometheus"; exit 1; }
+say "Prometheus scrapes all three roles"
 
 # ---- 4. traffic ----
 say "sending traffic"
@@ -181,9 +186,8 @@ ask() { # port body [extra curl args]
   curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     --data "$body" "$@" "http://127.0.0.1:$port/ask"
 }
-questions=("Which companies reported profits?" "Who won the cricket match?"
-           "What happened to the oil price?" "Which team scored the most goals?")
-for round in 1 2 3; do
+questions=("Which companies reported profits?" "Who won the cricket match?")
+for round in 1 2; do
   for port in "$port_serve" "$port_gateway"; do
     for q in "${questions[@]}"; do
       for mode in hybrid vector lexical; do
