@@ -15,11 +15,12 @@
 #  6. Loki: Grafana Loki is not packaged in Debian 12 (Debian's `loki` package
 #     is an unrelated genetics tool) and cannot be downloaded here, so unless
 #     a Grafana Loki binary is found (RAGD_LOKI_BIN, or `loki` on PATH that
-#     reports "loki, version"), that half is skipped with a message and every
-#     LogQL expression is instead syntax-checked with Grafana's own LogQL
-#     grammar (@grafana/lezer-logql from npm). With a Grafana Loki, the roles
-#     push their logs to it (--loki-url) and every LogQL expression must
-#     return data from it.
+#     reports "loki, version"), that half is skipped with a message: the roles
+#     then push (--loki-url) to a listener that records the pushes, which must
+#     hold JSON log lines in app/role/level streams from every role, and every
+#     LogQL expression is syntax-checked with Grafana's own LogQL grammar
+#     (@grafana/lezer-logql from npm). With a Grafana Loki, the roles push to
+#     it and every LogQL expression must return data from it.
 #
 # Environment: RAGD_BIN (the ragd binary), RAGD_SOURCE_DIR, RAGD_SHARED_DIR.
 # Exit 0 pass, 1 fail, 77 skipped (Prometheus cannot be installed, or a ragd
@@ -99,6 +100,7 @@ if [ -z "$loki_bin" ] && command -v loki >/dev/null && loki -version 2>&1 | grep
   loki_bin=$(command -v loki)
 fi
 loki_url=""
+capture_pushes=0
 if [ -n "$loki_bin" ]; then
   say "starting Grafana Loki ($loki_bin)"
   loki_port=$(free_port)
@@ -112,6 +114,29 @@ if [ -n "$loki_bin" ]; then
   if ! wait_for curl -sf "$loki_url/ready"; then
     fail "Loki did not become ready"; tail -20 "$work/loki.log"; loki_url=""
   fi
+fi
+if [ -z "$loki_url" ]; then
+  # No Loki: the roles push to a listener that records what they send, so the
+  # --loki-url wiring and the push payloads are still checked (not Loki itself).
+  capture_port=$(free_port)
+  python3 - "$capture_port" "$work/pushes.jsonl" >"$work/capture.log" 2>&1 <<'EOF' &
+import http.server, sys
+class Push(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        ok = self.path == "/loki/api/v1/push" and \
+            self.headers.get("Content-Type", "").startswith("application/json")
+        with open(sys.argv[2], "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(204 if ok else 400)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Push).serve_forever()
+EOF
+  pids+=($!)
+  loki_url="http://127.0.0.1:$capture_port"
+  capture_pushes=1
 fi
 
 # ---- 2. ragd: a slice of the corpus, then the three serving roles ----
@@ -216,7 +241,35 @@ python3 "$helper" promql "$dashboard" "$prom" || fail "dashboard PromQL without 
 # ---- 6. LogQL ----
 python3 "$helper" list "$dashboard" loki >"$work/logql.txt" || fail "cannot list LogQL expressions"
 say "$(wc -l <"$work/logql.txt") LogQL expressions in the dashboard"
-if [ -n "$loki_url" ]; then
+if [ "$capture_pushes" = 1 ]; then
+  say "checking the log lines the roles pushed (--loki-url)"
+  python3 - "$work/pushes.jsonl" <<'EOF' || fail "the roles' Loki pushes are missing or malformed (see above)"
+import json, sys
+seen = {}
+try:
+    bodies = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+except FileNotFoundError:
+    sys.exit("no push reached the listener: is --loki-url wired to loki_start()?")
+for body in bodies:
+    for stream in body["streams"]:
+        labels = stream["stream"]
+        assert labels.get("app") == "ragd", labels
+        role = labels["role"]
+        for ts, line in stream["values"]:
+            assert ts.isdigit() and len(ts) >= 19, ts
+            entry = json.loads(line)
+            assert entry["level"] == labels["level"], (labels, entry)
+            if entry.get("msg") == "request":
+                seen.setdefault(role, set()).add(entry.get("route"))
+for role, route in (("serve", "/ask"), ("gateway", "/ask"), ("model", "/encode")):
+    routes = seen.get(role, set())
+    print(f"{role}: request lines for {sorted(r for r in routes if r)}")
+    if route not in routes:
+        sys.exit(f"no request line for {route} pushed by role {role}")
+print(f"{len(bodies)} pushes, streams labelled app/role/level, every line JSON")
+EOF
+fi
+if [ "$capture_pushes" = 0 ] && [ -n "$loki_url" ]; then
   sleep 2 # the Loki clients batch for a second
   python3 "$helper" logql "$dashboard" "$loki_url" || fail "dashboard LogQL without data (see above)"
 else
