@@ -8,8 +8,20 @@
 #include <strings.h>
 
 static int set_value(const command_info *cmd, const option_spec *o, const char *value,
-                     const char *source) {
+                     const char *source, bool from_env) {
     switch (o->type) {
+    case OPT_STRING_LIST: {
+        option_strings *l = o->target;
+        if (l->provisional) l->n = 0;
+        l->provisional = from_env;
+        if (l->n == OPTION_LIST_MAX) {
+            fprintf(stderr, "ragd %s: %s given more than %d times\n", cmd->name, source,
+                    OPTION_LIST_MAX);
+            return -1;
+        }
+        l->items[l->n++] = value;
+        return 0;
+    }
     case OPT_STRING:
         *(const char **)o->target = value;
         return 0;
@@ -64,7 +76,7 @@ void options_print_help(const command_info *cmd, const option_spec *specs, int n
     for (int i = 0; i < nspecs; i++) {
         const option_spec *o = &specs[i];
         char flag[64];
-        const char *meta = o->type == OPT_BOOL ? "" : o->type == OPT_STRING ? " S" : " N";
+        const char *meta = o->type == OPT_BOOL ? "" : o->type == OPT_STRING || o->type == OPT_STRING_LIST ? " S" : " N";
         /* a one-letter name is a short flag: -k */
         snprintf(flag, sizeof flag, "%s%s%s", o->name[1] ? "--" : "-", o->name, meta);
         char deflt[96] = "";
@@ -77,6 +89,14 @@ void options_print_help(const command_info *cmd, const option_spec *specs, int n
         case OPT_INT: snprintf(deflt, sizeof deflt, " (default: %d)", *(int *)o->target); break;
         case OPT_DOUBLE: snprintf(deflt, sizeof deflt, " (default: %g)", *(double *)o->target); break;
         case OPT_BOOL: break;
+        case OPT_STRING_LIST: {
+            const option_strings *l = o->target;
+            int used = snprintf(deflt, sizeof deflt, " (repeatable%s", l->n ? "; default: " : ")");
+            for (int k = 0; k < l->n && used > 0 && (size_t)used < sizeof deflt; k++)
+                used += snprintf(deflt + used, sizeof deflt - (size_t)used, "%s%s%s", k ? "," : "",
+                                 l->items[k], k + 1 == l->n ? ")" : "");
+            break;
+        }
         }
         printf("  %-26s %s%s", flag, o->help, deflt);
         if (o->env) printf(" [env %s]", o->env);
@@ -89,7 +109,7 @@ int options_parse(const command_info *cmd, const option_spec *specs, int nspecs,
                   char **argv, int *npositional) {
     for (int i = 0; i < nspecs; i++) {
         const char *v = specs[i].env ? getenv(specs[i].env) : NULL;
-        if (v && *v && set_value(cmd, &specs[i], v, specs[i].env) < 0) return OPTIONS_ERROR;
+        if (v && *v && set_value(cmd, &specs[i], v, specs[i].env, true) < 0) return OPTIONS_ERROR;
     }
     int npos = 0;
     bool only_positional = false;
@@ -153,7 +173,7 @@ int options_parse(const command_info *cmd, const option_spec *specs, int nspecs,
             fprintf(stderr, "ragd %s: %s needs a value\n", cmd->name, source);
             return OPTIONS_ERROR;
         }
-        if (set_value(cmd, o, value, source) < 0) return OPTIONS_ERROR;
+        if (set_value(cmd, o, value, source, false) < 0) return OPTIONS_ERROR;
     }
     *npositional = npos;
     return OPTIONS_OK;
