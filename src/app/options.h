@@ -12,13 +12,25 @@
 
 #include <stdbool.h>
 
-typedef enum { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL } option_type;
+typedef enum { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_STRING_LIST } option_type;
+
+/* The target of an OPT_STRING_LIST option: a repeatable flag. Every
+ * occurrence on the command line appends its value; the default and then the
+ * environment's value are the list until a later source replaces them.
+ * Values point into argv or the environment (nothing is copied); splitting a
+ * value on commas is the command's business. */
+#define OPTION_LIST_MAX 32
+typedef struct option_strings {
+    const char *items[OPTION_LIST_MAX];
+    int n;
+    bool provisional;  /* items are the default's or the environment's: replace, don't append */
+} option_strings;
 
 typedef struct option_spec {
     const char *name;     /* "port" for --port */
     const char *env;      /* "RAGD_PORT", or NULL */
     option_type type;
-    void *target;         /* const char **, int *, double *, bool * */
+    void *target;         /* const char **, int *, double *, bool *, option_strings * */
     const char *help;
     long min, max;        /* OPT_INT range (both 0: unchecked) */
 } option_spec;
