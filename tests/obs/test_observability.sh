@@ -9,9 +9,9 @@
 #     roles every second under deploy/prometheus.yml's job names.
 #  4. Traffic: /ask in every mode, JSON and SSE, through serve and gateway;
 #     /health, /ready, /metrics; a 404 and a 422.
-#  5. Every PromQL expression of deploy/grafana/dashboards/ragd.json (and its
-#     template variables) runs through Prometheus's query API: each must
-#     return data.
+#  5. `promtool check metrics` lints each role's /metrics text; every PromQL
+#     expression of deploy/grafana/dashboards/ragd.json (and its template
+#     variables) runs through Prometheus's query API: each must return data.
 #  6. Loki: Grafana Loki is not packaged in Debian 12 (Debian's `loki` package
 #     is an unrelated genetics tool) and cannot be downloaded here, so unless
 #     a Grafana Loki binary is found (RAGD_LOKI_BIN, or `loki` on PATH that
@@ -234,7 +234,16 @@ for round in 1 2; do
 done
 sleep 2.5 # the last round's scrape
 
-# ---- 5. every PromQL expression of the dashboard ----
+# ---- 5. the exposition text itself, and every PromQL expression of the dashboard ----
+for name in serve gateway model; do
+  port_var="port_$name"
+  curl -sf "http://127.0.0.1:${!port_var}/metrics" >"$work/metrics-$name.txt" ||
+    fail "GET /metrics on ragd $name failed"
+  promtool check metrics <"$work/metrics-$name.txt" ||
+    fail "promtool check metrics finds problems in ragd $name's /metrics (see above)"
+done
+say "promtool check metrics: linted the /metrics of every role"
+
 say "running every PromQL expression of deploy/grafana/dashboards/ragd.json"
 python3 "$helper" promql "$dashboard" "$prom" || fail "dashboard PromQL without data (see above)"
 
