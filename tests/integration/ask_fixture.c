@@ -1,11 +1,13 @@
 /* ask_fixture — see ask_fixture.h. */
 #include "ask_fixture.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -123,6 +125,93 @@ int ask_fixture_start(ask_fixture *f, const char *const *extra_args) {
     return start_on(f, &f->server, extra_args);
 }
 
+/* Run `ragd args…` to completion, its output in dir/name.log; exit status. */
+static int run_to_end(const ask_fixture *f, const char *name, const char *const *args) {
+    const char *bin = getenv("RAGD_BIN");
+    if (!bin) return -1;
+    char log_path[128];
+    snprintf(log_path, sizeof log_path, "%s/%s.log", f->dir, name);
+    const char *argv[32] = {bin};
+    int n = 1;
+    for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (rc) {
+        char *log = read_file(log_path, NULL, NULL, 0);
+        fprintf(stderr, "ask_fixture: ragd %s exited %d:\n%s\n", args[0], rc, log ? log : "");
+        free(log);
+    }
+    return rc;
+}
+
+bool ask_fixture_has_gateway(void) {
+    const char *bin = getenv("RAGD_BIN");
+    if (!bin) return false;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' gateway --help 2>/dev/null | grep -q -- --model-url", bin);
+    return system(cmd) == 0;
+}
+
+static int start_split(ask_fixture *f) {
+    const char *ingest[] = {"ingest", "--data-dir", f->data_dir, "--csv", f->csv_path,
+                            "--no-progress", NULL};
+    if (run_to_end(f, "ingest", ingest) != 0) return -1;
+    char urls[2][64];
+    for (int i = 0; i < 2; i++) {
+        const char *model[] = {"model", NULL};
+        if (ragd_start(&f->models[i], model, 120) < 0) return -1;
+        f->nmodels++;
+        ragd_url(&f->models[i], "", urls[i], sizeof urls[i]);
+    }
+    const char *gateway[] = {"gateway", "--data-dir", f->data_dir, "--model-url", urls[0],
+                             "--model-url", urls[1], NULL};
+    if (ragd_start(&f->server, gateway, 60) < 0) return -1;
+    /* ready once its health checks have found the model services */
+    char ready[128];
+    ragd_url(&f->server, "/ready", ready, sizeof ready);
+    for (int i = 0; i < 600; i++) {
+        http_reply r;
+        int rc = http_call("GET", ready, NULL, NULL, 0, NULL, &r);
+        long status = r.status;
+        http_reply_free(&r);
+        if (rc == 0 && status == 200) return 0;
+        usleep(50 * 1000);
+    }
+    fprintf(stderr, "ask_fixture: the gateway never became ready\n");
+    return -1;
+}
+
+int ask_fixture_start_gateway(ask_fixture *f) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/ragd-ask-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        perror("ask_fixture: mkdtemp");
+        return -1;
+    }
+    snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->dir);
+    snprintf(f->csv_path, sizeof f->csv_path, "%s/corpus.csv", f->dir);
+    if (write_corpus(f->csv_path) < 0 || start_split(f) < 0) {
+        ask_fixture_stop(f, true); /* no process outlives a failed start */
+        return -1;
+    }
+    return 0;
+}
+
 int ask_fixture_start_again(ask_fixture *f, ragd_proc *p, const char *const *extra_args) {
     return start_on(f, p, extra_args);
 }
@@ -134,6 +223,11 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int ask_fixture_stop(ask_fixture *f, bool remove_dir) {
     int rc = f->server.pid > 0 ? ragd_stop(&f->server) : 0;
+    for (int i = 0; i < f->nmodels; i++) {
+        int m = f->models[i].pid > 0 ? ragd_stop(&f->models[i]) : 0;
+        if (!rc) rc = m;
+    }
+    f->nmodels = 0;
     if (remove_dir && f->dir[0]) nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

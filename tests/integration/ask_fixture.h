@@ -32,16 +32,25 @@ typedef struct ask_fixture {
     char dir[64];         /* temporary folder: corpus.csv and data/ */
     char data_dir[96];
     char csv_path[96];
-    ragd_proc server;
+    ragd_proc server;     /* the process /ask is asked of: serve, or the gateway */
+    ragd_proc models[2];  /* the gateway deployment's model services */
+    int nmodels;
 } ask_fixture;
 
 /* Make the folder and the CSV; start `ragd serve --data-dir … --csv …
  * extra_args…` (extra_args NULL-terminated, or NULL) and wait until it
  * listens (the first start ingests). 0, or -1 after printing why. */
 int ask_fixture_start(ask_fixture *f, const char *const *extra_args);
+/* The split deployment instead: `ragd ingest` the same corpus, start two
+ * `ragd model` services and `ragd gateway --model-url A --model-url B` as
+ * f->server, and wait until the gateway is ready (it found its models). */
+int ask_fixture_start_gateway(ask_fixture *f);
+/* Whether this ragd has the gateway role (`ragd gateway --help` names --model-url). */
+bool ask_fixture_has_gateway(void);
+
 /* Start another server on the same, already ingested data directory. */
 int ask_fixture_start_again(ask_fixture *f, ragd_proc *p, const char *const *extra_args);
-/* Stop the server; returns its exit status. remove: delete the folder. */
+/* Stop the server (and model services); returns the first non-zero exit status. remove: delete the folder. */
 int ask_fixture_stop(ask_fixture *f, bool remove);
 
 /* POST /ask with body (application/json); sse adds Accept: text/event-stream. */
