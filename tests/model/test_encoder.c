@@ -336,6 +336,38 @@ static void test_bad_ids_refused(void **state) {
     assert_int_equal(encoder_embed_ids(enc, 1, ids, lens, v, err, sizeof err), -1);
 }
 
+/* `ragd embed`: one JSON array of 384 floats per text, the reference vector. */
+static void test_ragd_embed_command(void **state) {
+    const char *bin = getenv("RAGD_BIN");
+    if (!bin || !*bin) {
+        printf("RAGD_BIN not set (run through ctest): skipped\n");
+        skip();
+    }
+    char cmd[8600];
+    snprintf(cmd, sizeof cmd, "printf 'Hello, World!\\r\\n%s\\n' | '%s' embed 2>/dev/null",
+             cases[1].text, bin);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *line = NULL;
+    size_t cap = 0;
+    int lines = 0;
+    while (getline(&line, &cap, p) > 0) {
+        json_error_t jerr;
+        json_t *arr = json_loads(line, 0, &jerr);
+        assert_non_null(arr);
+        assert_int_equal(json_array_size(arr), DIM);
+        float v[DIM];
+        for (int d = 0; d < DIM; d++) v[d] = (float)json_number_value(json_array_get(arr, d));
+        json_decref(arr);
+        assert_true(lines < 2);
+        assert_true(cosine(v, cases[lines].vec) >= 0.9999);
+        lines++;
+    }
+    free(line);
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(lines, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_case_alone),
@@ -347,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_gelu_matches_erff),
         cmocka_unit_test(test_model_folder_rules),
         cmocka_unit_test(test_bad_ids_refused),
+        cmocka_unit_test(test_ragd_embed_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,309 @@
+/* bench_encode — forward-pass throughput of ragd's encoder, and the inputs
+ * its peers (bench/encode_torch.py, bench/encode_ort.js) run on.
+ *
+ * Inputs are token ids made once from the corpus (Articles.csv, read
+ * crudely: cp1252 taken as Latin-1) with ragd's tokenizer, so every engine
+ * runs exactly the same forward passes:
+ *   query     one short question (latency, batch 1)
+ *   h13       headings of exactly 13 pieces (batch 32: the service's case)
+ *   headings  128 corpus headings (~12 pieces)
+ *   passages  128 article openings cut at the 256-piece window
+ * Protocol (identical in the three engines): for each set and batch size,
+ * one warm-up batch, then batches cycling over the inputs until at least
+ * --seconds have passed (and at least one batch). Every line of results is
+ *   RESULT <engine> <set> <batch> <sentences> <tokens> <seconds>
+ *   LATENCY <engine> query <median ms> <tokens>
+ * and bench/encode.sh turns them into the table with ratios. ragd's engine
+ * runs twice, on its own kernels ("ragd") and on OpenBLAS ("ragd-openblas").
+ * With --peak it also prints the share of the machine's fp32 peak reached on
+ * passages (2 FMA units × 16 lanes × 2 flops × clock × threads).
+ *
+ *   bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv Articles.csv]
+ *                [--write-inputs FILE] [--backend own|openblas|both]
+ */
+#include <csv.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/bert.h"
+#include "model/encoder.h"
+#include "util/util.h"
+
+#define NINPUTS 128
+static const int batches[] = {1, 8, 32, 128};
+
+typedef struct id_set {
+    const char *name;
+    int n;
+    int32_t *ids[NINPUTS];
+    int lens[NINPUTS];
+} id_set;
+
+/* ---- a crude corpus read ---------------------------------------------- */
+
+typedef struct corpus {
+    int field, row;
+    char *heading[NINPUTS * 8], *article[NINPUTS * 8];
+    int n;
+    char *cur_article;
+} corpus;
+
+/* Latin-1 bytes to UTF-8 (cp1252's 0x80–0x9F become C1 controls, which the
+ * tokenizer drops: good enough for a benchmark). */
+static char *latin1_to_utf8(const unsigned char *s, size_t len) {
+    char *out = xmalloc(2 * len + 1), *o = out;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x80) {
+            *o++ = (char)s[i];
+        } else {
+            *o++ = (char)(0xC0 | s[i] >> 6);
+            *o++ = (char)(0x80 | (s[i] & 0x3F));
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void on_field(void *data, size_t len, void *ctx) {
+    corpus *c = ctx;
+    if (c->row > 0 && c->n < (int)ARRAY_LEN(c->heading)) {
+        if (c->field == 0) c->cur_article = latin1_to_utf8(data, len);
+        if (c->field == 2) {
+            c->heading[c->n] = latin1_to_utf8(data, len);
+            c->article[c->n++] = c->cur_article;
+            c->cur_article = NULL;
+        }
+    }
+    c->field++;
+}
+
+static void on_row(int ch, void *ctx) {
+    corpus *c = ctx;
+    free(c->cur_article);
+    c->cur_article = NULL;
+    c->field = 0;
+    c->row++;
+}
+
+static int read_corpus(const char *path, corpus *c) {
+    size_t len;
+    char err[256];
+    char *data = read_file(path, &len, err, sizeof err);
+    if (!data) {
+        fprintf(stderr, "bench_encode: %s\n", err);
+        return -1;
+    }
+    struct csv_parser p;
+    csv_init(&p, 0);
+    csv_parse(&p, data, len, on_field, on_row, c);
+    csv_fini(&p, on_field, on_row, c);
+    csv_free(&p);
+    free(data);
+    return c->n > NINPUTS ? 0 : -1;
+}
+
+/* ---- inputs --------------------------------------------------------------- */
+
+static void add_ids(id_set *s, const int32_t *ids, int n) {
+    s->ids[s->n] = xmalloc((size_t)n * sizeof(int32_t));
+    memcpy(s->ids[s->n], ids, (size_t)n * sizeof(int32_t));
+    s->lens[s->n++] = n;
+}
+
+static void make_inputs(const tokenizer *t, const corpus *c, id_set sets[4]) {
+    int32_t ids[ENCODER_MAX_TOKENS];
+    const char *query = "How did the stock market react to the rate decision?";
+    add_ids(&sets[0], ids, tokenizer_encode(t, query, strlen(query), ids, ENCODER_MAX_TOKENS, NULL));
+    for (int i = 0; i < c->n; i++) {
+        int n = tokenizer_encode(t, c->heading[i], strlen(c->heading[i]), ids, ENCODER_MAX_TOKENS,
+                                 NULL);
+        if (n == 13 && sets[1].n < NINPUTS) add_ids(&sets[1], ids, n);
+        if (sets[2].n < NINPUTS) add_ids(&sets[2], ids, n);
+        n = tokenizer_encode(t, c->article[i], strlen(c->article[i]), ids, ENCODER_MAX_TOKENS,
+                             NULL);
+        if (n == ENCODER_MAX_TOKENS && sets[3].n < NINPUTS) add_ids(&sets[3], ids, n);
+    }
+}
+
+static int write_inputs(const char *path, id_set sets[4]) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < sets[s].n; i++) {
+            fprintf(f, "{\"set\":\"%s\",\"ids\":[", sets[s].name);
+            for (int j = 0; j < sets[s].lens[i]; j++)
+                fprintf(f, "%s%d", j ? "," : "", (int)sets[s].ids[i][j]);
+            fprintf(f, "]}\n");
+        }
+    return fclose(f);
+}
+
+/* ---- measuring -------------------------------------------------------------- */
+
+static float *outbuf;
+
+static void run_batch(encoder *e, const id_set *s, int start, int batch, long *tokens) {
+    const int32_t *ids[NINPUTS];
+    int lens[NINPUTS];
+    for (int i = 0; i < batch; i++) {
+        int k = (start + i) % s->n;
+        ids[i] = s->ids[k];
+        lens[i] = s->lens[k];
+        *tokens += lens[i];
+    }
+    char err[256];
+    if (encoder_embed_ids(e, batch, ids, lens, outbuf, err, sizeof err)) {
+        fprintf(stderr, "bench_encode: %s\n", err);
+        exit(1);
+    }
+}
+
+static double measure(encoder *e, const char *engine, const id_set *s, int batch, double seconds,
+                      long *tokens_out) {
+    long tokens = 0;
+    run_batch(e, s, 0, batch < 8 ? batch : 8, &tokens); /* warm-up */
+    tokens = 0;
+    long sentences = 0;
+    double t0 = now_seconds(), t;
+    int start = 0;
+    do {
+        run_batch(e, s, start, batch, &tokens);
+        start += batch;
+        sentences += batch;
+        t = now_seconds() - t0;
+    } while (t < seconds);
+    printf("RESULT %s %s %d %ld %ld %.6f\n", engine, s->name, batch, sentences, tokens, t);
+    fflush(stdout);
+    if (tokens_out) *tokens_out = tokens;
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void latency(encoder *e, const char *engine, const id_set *q) {
+    enum { RUNS = 300 };
+    double ms[RUNS];
+    long tokens = 0;
+    for (int i = 0; i < 20; i++) run_batch(e, q, 0, 1, &tokens);
+    for (int i = 0; i < RUNS; i++) {
+        double t0 = now_seconds();
+        run_batch(e, q, 0, 1, &tokens);
+        ms[i] = (now_seconds() - t0) * 1e3;
+    }
+    qsort(ms, RUNS, sizeof *ms, cmp_double);
+    printf("LATENCY %s query %.4f %d\n", engine, ms[RUNS / 2], q->lens[0]);
+    fflush(stdout);
+}
+
+static double cpu_ghz(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    double mhz = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "cpu MHz", 7) && sscanf(strchr(line, ':') + 1, "%lf", &mhz) == 1) break;
+    if (f) fclose(f);
+    return mhz / 1000;
+}
+
+/* Floating-point operations of one forward pass over a sequence of L tokens:
+ * the dense layers (2 per weight per token) and attention (QKᵀ and PV). */
+static double forward_flops(const bert_config *c, int L) {
+    double H = c->hidden, F = c->ffn;
+    double dense = 2.0 * L * (4 * H * H + 2 * H * F);
+    double attention = 2.0 * 2.0 * L * L * H;
+    return c->layers * (dense + attention);
+}
+
+int main(int argc, char **argv) {
+    const char *model_dir = NULL, *csv_path = NULL, *inputs_path = NULL, *backend = "both";
+    int threads = 2;
+    double seconds = 1.0;
+    bool peak = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--model-dir") && v) model_dir = argv[++i];
+        else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--seconds") && v) seconds = atof(argv[++i]);
+        else if (!strcmp(a, "--csv") && v) csv_path = argv[++i];
+        else if (!strcmp(a, "--write-inputs") && v) inputs_path = argv[++i];
+        else if (!strcmp(a, "--backend") && v) backend = argv[++i];
+        else if (!strcmp(a, "--peak")) peak = true;
+        else {
+            fprintf(stderr,
+                    "usage: bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv F] "
+                    "[--write-inputs FILE] [--backend own|openblas|both] [--peak]\n");
+            return 2;
+        }
+    }
+    char default_csv[4200];
+    if (!csv_path) {
+        const char *shared = getenv("RAGD_SHARED_DIR");
+        snprintf(default_csv, sizeof default_csv, "%s/data/news-articles/Articles.csv",
+                 shared && *shared ? shared : "../shared");
+        csv_path = default_csv;
+    }
+    char err[512] = "";
+    encoder *e = encoder_open(model_dir, threads, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "bench_encode: %s\n", err);
+        return 1;
+    }
+    corpus c = {0};
+    if (read_corpus(csv_path, &c)) {
+        fprintf(stderr, "bench_encode: could not read %d rows of %s\n", NINPUTS, csv_path);
+        return 1;
+    }
+    id_set sets[4] = {{.name = "query"}, {.name = "h13"}, {.name = "headings"}, {.name = "passages"}};
+    make_inputs(encoder_tokenizer(e), &c, sets);
+    for (int i = 0; i < c.n; i++) {
+        free(c.heading[i]);
+        free(c.article[i]);
+    }
+    if (inputs_path) {
+        if (write_inputs(inputs_path, sets)) {
+            fprintf(stderr, "bench_encode: cannot write %s\n", inputs_path);
+            return 1;
+        }
+        encoder_close(e);
+        return 0;
+    }
+    outbuf = xmalloc((size_t)NINPUTS * ENCODER_DIM * sizeof(float));
+    bert *b = encoder_bert(e);
+    const bert_config *cfg = bert_get_config(b);
+    printf("# threads %d, own kernel %s, inputs: h13 %d, headings %d, passages %d\n",
+           bert_threads(b), gemm_own_kernel_name(), sets[1].n, sets[2].n, sets[3].n);
+
+    for (int pass = 0; pass < 2; pass++) {
+        gemm_backend gb = pass == 0 ? GEMM_OWN : GEMM_OPENBLAS;
+        if (strcmp(backend, "both") && strcmp(backend, gemm_backend_name(gb))) continue;
+        const char *engine = pass == 0 ? "ragd" : "ragd-openblas";
+        bert_set_backend(b, gb);
+        latency(e, engine, &sets[0]);
+        measure(e, engine, &sets[1], 32, seconds, NULL);
+        for (int s = 2; s < 4; s++)
+            for (size_t k = 0; k < ARRAY_LEN(batches); k++) {
+                long tokens;
+                double t = measure(e, engine, &sets[s], batches[k], seconds, &tokens);
+                if (peak && s == 3 && batches[k] == 32) {
+                    double flops = forward_flops(cfg, ENCODER_MAX_TOKENS) *
+                                   ((double)tokens / ENCODER_MAX_TOKENS);
+                    double ghz = cpu_ghz();
+                    double peak_flops = bert_threads(b) * 2.0 * 16 * 2 * ghz * 1e9;
+                    printf("PEAK %s passages 32 %.1f GFLOP/s of %.1f (%d threads × 64 × %.3f GHz) "
+                           "= %.1f%%\n",
+                           engine, flops / t / 1e9, peak_flops / 1e9, bert_threads(b), ghz,
+                           100 * flops / t / peak_flops);
+                }
+            }
+    }
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < sets[s].n; i++) free(sets[s].ids[i]);
+    free(outbuf);
+    encoder_close(e);
+    return 0;
+}
