@@ -1,7 +1,8 @@
 /* server_opts — shared serving options and process life (see server_opts.h). */
 #include "app/server_opts.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -46,56 +47,40 @@ int server_opts_apply_logging(const server_opts *o, const char *role) {
 
 void server_opts_stop_logging(void) {}
 
-/* Stop signals are blocked in every thread and taken by one signal thread
- * with sigwait(): with a handler instead, the kernel may run it on any of the
- * server's threads and the main thread would never learn of it. Before the
- * server is up (the encoder loading, a first-start ingest) a signal ends the
- * process at once, which is safe: ingest is resumable and survives kill -9. */
-static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
-static int stop_signal;
-static bool serving;
+/* Stop signals: a handler, run by whichever thread the kernel picks (some
+ * threads, like OpenBLAS's pool, exist before main() and cannot be made to
+ * block them), writes one byte to a pipe that the main thread reads. Before
+ * the server is up (the encoder loading, a first-start ingest) the handler
+ * ends the process at once, which is safe: ingest is resumable and survives
+ * kill -9. write() and _exit() are async-signal-safe. */
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t serving;
+static volatile sig_atomic_t stop_signal;
 
-static void stop_signals(sigset_t *set) {
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-}
-
-static void *signal_thread(void *arg) {
-    sigset_t set;
-    stop_signals(&set);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        pthread_mutex_lock(&stop_mu);
-        if (!serving) {
-            pthread_mutex_unlock(&stop_mu);
-            log_warn("interrupted by signal %d before serving; exiting", sig);
-            _exit(128 + sig);
-        }
-        stop_signal = sig;
-        pthread_cond_broadcast(&stop_cv);
-        pthread_mutex_unlock(&stop_mu);
-    }
-    return NULL;
+static void on_stop_signal(int sig) {
+    if (!serving) _exit(128 + sig);
+    stop_signal = sig;
+    unsigned char byte = (unsigned char)sig;
+    ssize_t ignored = write(signal_pipe[1], &byte, 1);
+    (void)ignored;
 }
 
 void server_block_signals(void) {
-    sigset_t set;
-    stop_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    pthread_t t;
-    pthread_create(&t, NULL, signal_thread, NULL);
-    pthread_detach(t);
+    if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC) != 0) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 void server_wait_for_signal(void) {
-    pthread_mutex_lock(&stop_mu);
-    serving = true;
-    while (!stop_signal) pthread_cond_wait(&stop_cv, &stop_mu);
-    pthread_mutex_unlock(&stop_mu);
+    serving = 1;
+    unsigned char byte;
+    while (read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
 }
 
 http_server *server_start(const server_opts *o, const char *role, const route_list *routes) {
@@ -129,7 +114,7 @@ int server_run(const server_opts *o, const char *role, const route_list *routes)
     http_server *s = server_start(o, role, routes);
     if (!s) return 1;
     server_wait_for_signal();
-    log_info("stopping on signal %d", stop_signal);
+    log_info("stopping on signal %d", (int)stop_signal);
     http_server_stop(s);
     return 0;
 }

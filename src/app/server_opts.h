@@ -42,9 +42,9 @@ int server_run(const server_opts *o, const char *role, const route_list *routes)
 http_server *server_start(const server_opts *o, const char *role, const route_list *routes);
 /* …and wait for SIGINT or SIGTERM (server_block_signals must have run). */
 void server_wait_for_signal(void);
-/* Route SIGINT/SIGTERM to a signal thread: call first thing in a server
- * command, before any other thread exists. Until server_wait_for_signal runs,
- * a stop signal exits at once; afterwards it makes that call return. */
+/* Take over SIGINT/SIGTERM (and ignore SIGPIPE): call first thing in a
+ * server command. Until server_wait_for_signal runs, a stop signal exits at
+ * once; afterwards it makes that call return. */
 void server_block_signals(void);
 
 #endif
