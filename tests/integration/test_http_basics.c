@@ -17,18 +17,22 @@
 
 #include <cmocka.h>
 
+#include "ask_fixture.h"
 #include "harness.h"
 #include "util/util.h"
 
+/* A serve over the fixture's small corpus (ingested on first start). */
+static ask_fixture fixture;
 static ragd_proc server;
 
 static int start_server(void **state) {
-    const char *args[] = {"serve", NULL};
-    return ragd_start(&server, args, 20);
+    if (ask_fixture_start(&fixture, NULL) < 0) return -1;
+    server = fixture.server;
+    return 0;
 }
 
 static int stop_server(void **state) {
-    int rc = ragd_stop(&server);
+    int rc = ask_fixture_stop(&fixture, true);
     if (rc != 0) fprintf(stderr, "ragd serve exited with %d\n", rc);
     return rc == 0 ? 0 : -1;
 }
@@ -240,8 +244,8 @@ static void slow_client_does_not_block_others(void **state) {
 
 static void api_key_guards_all_but_probes(void **state) {
     ragd_proc keyed;
-    const char *args[] = {"serve", "--api-key", "s3cret-key", NULL};
-    assert_int_equal(ragd_start(&keyed, args, 20), 0);
+    const char *args[] = {"--api-key", "s3cret-key", NULL};
+    assert_int_equal(ask_fixture_start_again(&fixture, &keyed, args), 0);
     char url[256];
     http_reply r;
     ragd_url(&keyed, "/", url, sizeof url);
