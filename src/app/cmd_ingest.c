@@ -34,6 +34,10 @@ int cmd_ingest(int argc, char **argv) {
         fprintf(stderr, "ragd ingest: unexpected argument '%s' (see 'ragd ingest --help')\n", argv[1]);
         return 2;
     }
+    if (!file_exists(csv)) { /* before the model loads: fail fast */
+        fprintf(stderr, "ragd ingest: no CSV at %s (give --csv PATH or RAGD_CSV)\n", csv);
+        return 1;
+    }
     char err[1024];
     encoder *enc = encoder_open(model_dir, threads, err, sizeof err);
     if (!enc) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ingest/clean_text.h"
+#include "ingest/cp1252.h"
 #include "ingest/news_date.h"
 
 static void check(const char *in, const char *want) {
@@ -81,6 +82,44 @@ static void test_whitespace_and_characters(void **state) {
     check("<br/>", "");
 }
 
+/* Random mixes of the fragments the cleaner reacts to: valid UTF-8 in gives
+ * valid UTF-8 out, with no double spaces and nothing to trim (and, under
+ * ASan, no read or write out of bounds). */
+static void test_random_fragments(void **state) {
+    (void)state;
+    static const char *const frags[] = {
+        "<", ">", "</", "/>", "/", "strong", "span", "em", "a", "br", "img alt=\"\" ", "=\"",
+        "\"", "'", " ", "\n", "\r\n", "\t", "&amp;", "&#", "&#x41;", ";", "&", "word",
+        "The", ".", "\xC2\xA0", "\xC2\xB4", "\xC2\x85", "\xE2\x80\x99", "<!--", "-->",
+        "<script>", "</script", "dir=\"ltr\"", "<![CDATA[", "]]>", "x", "\xC3\xA9",
+    };
+    uint64_t rng = 42;
+    char in[512];
+    for (int round = 0; round < 5000; round++) {
+        size_t n = 0;
+        int parts = 1 + (int)(rng % 40);
+        for (int k = 0; k < parts; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            const char *f = frags[(rng >> 33) % (sizeof frags / sizeof frags[0])];
+            size_t fl = strlen(f);
+            if (n + fl >= sizeof in) break;
+            memcpy(in + n, f, fl);
+            n += fl;
+        }
+        size_t outn;
+        char *out = clean_text(in, n, &outn);
+        assert_int_equal(strlen(out), outn);
+        assert_true(utf8_valid(out, outn));
+        if (outn) {
+            assert_true(out[0] != ' ' && out[0] != '\n');
+            assert_true(out[outn - 1] != ' ' && out[outn - 1] != '\n');
+        }
+        assert_null(strstr(out, "  "));
+        assert_null(strstr(out, "\xC2\xA0"));
+        free(out);
+    }
+}
+
 static void check_date(const char *in, const char *want) {
     char iso[11], err[200] = "";
     int rc = news_date_parse(in, strlen(in), iso, err, sizeof err);
@@ -121,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_damaged_tags),
         cmocka_unit_test(test_prose_kept),
         cmocka_unit_test(test_whitespace_and_characters),
+        cmocka_unit_test(test_random_fragments),
         cmocka_unit_test(test_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -227,6 +227,39 @@ static void test_utf8_validation(void **state) {
     assert_false(utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
 }
 
+static void count_row(const csv_row *r, void *ctx) {
+    (void)r;
+    ++*(long *)ctx;
+}
+
+static void count_bad(long line, const char *reason, void *ctx) {
+    (void)ctx;
+    assert_true(line >= 1);
+    assert_true(strlen(reason) > 0);
+}
+
+/* Random bytes after a good header: never a crash (ASan), every record
+ * either a row or a reported bad row. */
+static void test_random_input(void **state) {
+    (void)state;
+    static const char alphabet[] = "ab,,\"\"\r\n\n \x93\xA0";
+    uint64_t rng = 7;
+    char in[600];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)sprintf(in, "Article,Date,Heading,NewsType\r\n");
+        size_t len = n + (size_t)(rng % 500);
+        for (; n < len; n++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            in[n] = alphabet[(rng >> 33) % (sizeof alphabet - 1)];
+        }
+        long rows = 0;
+        csv_stats st;
+        char err[256];
+        assert_int_equal(csv_read_buffer(in, n, count_row, count_bad, &rows, &st, err, sizeof err), 0);
+        assert_int_equal(rows, st.rows);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quoted_newlines_and_crlf),
@@ -238,6 +271,7 @@ int main(void) {
         cmocka_unit_test(test_missing_column_is_fatal),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_utf8_validation),
+        cmocka_unit_test(test_random_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
