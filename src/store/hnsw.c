@@ -397,20 +397,26 @@ int hnsw_view_open(hnsw_view *v, const void *blob, size_t len, uint32_t n_expect
     v->level0 = (const uint32_t *)(const void *)(v->levels + pad4(n));
     v->upper_of = v->level0 + (size_t)n * (1 + m0);
     v->upper = v->upper_of + n;
+    if (n > 0 && v->levels[v->entry] != max_level)
+        return seterr(err, errlen, "HNSW graph: entry point not on the top level");
+    /* Every link must name a node of the graph that exists on that level, or
+     * a search would follow it into another node's storage. */
     for (uint32_t i = 0; i < n; i++) {
         const uint32_t *l = v->level0 + (size_t)i * (1 + m0);
         if (l[0] > m0) return seterr(err, errlen, "HNSW graph: node %u has too many links", i);
         for (uint32_t j = 1; j <= l[0]; j++)
             if (l[j] >= n) return seterr(err, errlen, "HNSW graph: link out of range");
-        if (v->levels[i] > 0 && ((size_t)v->upper_of[i] + v->levels[i] > blocks ||
-                                 v->levels[i] > max_level))
+        int lv = v->levels[i];
+        if (lv == 0) continue;
+        if (lv > max_level || (size_t)v->upper_of[i] + (size_t)lv > blocks)
             return seterr(err, errlen, "HNSW graph: bad level table");
-    }
-    for (size_t bl = 0; bl < blocks; bl++) {
-        const uint32_t *l = v->upper + bl * (1 + m);
-        if (l[0] > m) return seterr(err, errlen, "HNSW graph: upper block overfull");
-        for (uint32_t j = 1; j <= l[0]; j++)
-            if (l[j] >= n) return seterr(err, errlen, "HNSW graph: link out of range");
+        for (int L = 1; L <= lv; L++) {
+            const uint32_t *u = v->upper + ((size_t)v->upper_of[i] + (size_t)(L - 1)) * (1 + m);
+            if (u[0] > m) return seterr(err, errlen, "HNSW graph: upper block overfull");
+            for (uint32_t j = 1; j <= u[0]; j++)
+                if (u[j] >= n || v->levels[u[j]] < L)
+                    return seterr(err, errlen, "HNSW graph: link to a node not on its level");
+        }
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* test_store_search — exact search equals a brute-force reference on random
  * data, every SIMD kernel agrees with the portable one, the topic filter
  * never leaks, and HNSW reaches recall@10 >= 0.95 against exact search. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,6 +254,58 @@ static void test_bad_queries_refused(void **state) {
     assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), -1);
 }
 
+/* Searches from several threads at once give the single-threaded answers
+ * (the store is shared read-only; HNSW scratch comes from a locked pool). */
+#define CONC_QUERIES 60
+#define CONC_K 10
+typedef struct conc_job {
+    fixture *f;
+    search_hit hits[CONC_QUERIES][CONC_K];
+    int n[CONC_QUERIES];
+} conc_job;
+
+static void conc_run(conc_job *j) {
+    uint64_t rng = 1234;
+    float q[DIM];
+    char err[256];
+    for (int i = 0; i < CONC_QUERIES; i++) {
+        test_unit_vector(&rng, q, DIM);
+        char text[32];
+        snprintf(text, sizeof text, "number %d", i);
+        store_query sq = {.vector = q, .text = text, .text_len = strlen(text), .k = CONC_K,
+                          .mode = (search_mode)(i % 3), .approximate = i % 2,
+                          .topic = i % 4 ? NULL : topic_names[i % N_TOPICS]};
+        j->n[i] = store_search(j->f->s, &sq, j->hits[i], err, sizeof err);
+    }
+}
+
+static void *conc_thread(void *arg) {
+    conc_run(arg);
+    return NULL;
+}
+
+static void test_concurrent_searches(void **state) {
+    fixture *f = *state;
+    conc_job *solo = calloc(1, sizeof *solo), *jobs = calloc(4, sizeof *jobs);
+    solo->f = f;
+    conc_run(solo);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].f = f;
+        assert_int_equal(pthread_create(&t[i], NULL, conc_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        assert_memory_equal(jobs[i].n, solo->n, sizeof solo->n);
+        for (int q = 0; q < CONC_QUERIES; q++) {
+            assert_true(solo->n[q] > 0);
+            assert_memory_equal(jobs[i].hits[q], solo->hits[q], (size_t)solo->n[q] * sizeof(search_hit));
+        }
+    }
+    free(solo);
+    free(jobs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_equals_brute_force),
@@ -261,6 +314,7 @@ int main(void) {
         cmocka_unit_test(test_hnsw_recall),
         cmocka_unit_test(test_passages_round_trip),
         cmocka_unit_test(test_bad_queries_refused),
+        cmocka_unit_test(test_concurrent_searches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
