@@ -9,9 +9,9 @@
 
 #define D ATTN_HEAD_DIM
 
-static int round16(int n) { return (n + 15) & ~15; }
-
-int attention_scratch_floats(int L) { return round16(L) * (D + 1) + 16; }
+/* AVX-512: packed keys (D × L rounded to 32), a 12-row block of scores and
+ * the block's transposed queries, plus 64 bytes of alignment slack. */
+int attention_scratch_floats(int L) { return ((L + 31) & ~31) * (D + 12) + D * 12 + 16; }
 
 static void attention_portable(const float *q, const float *k, const float *v, int stride, int L,
                                float *out, int ostride, float *scores) {
@@ -40,69 +40,99 @@ static void attention_portable(const float *q, const float *k, const float *v, i
 
 #if defined(__x86_64__)
 
+#define QB 12 /* query rows per block: 24 accumulators, as the GEMM kernel */
+
+/* Both products of a block of 12 queries are register-tiled like the GEMM:
+ * scores S = Q·Kᵀ with the keys packed as panels of 32 ([L/32][d][32]), 12×32
+ * scores in 24 zmm accumulators; then O = P·V with 12 rows × 32 dimensions in
+ * 24 accumulators, one broadcast of P per row and key. */
 static RAGD_AVX512 void attention_avx512(const float *q, const float *k, const float *v,
                                          int stride, int L, float *out, int ostride,
                                          float *scratch) {
-    const int Lp = round16(L);
-    float *kt = scratch;             /* [D][Lp]: key j's dimension d at kt[d*Lp + j] */
-    float *scores = scratch + D * Lp; /* [Lp] */
-    for (int j = 0; j < L; j++)
-        for (int d = 0; d < D; d++) kt[d * Lp + j] = k[(size_t)j * stride + d];
-    for (int j = L; j < Lp; j++)
-        for (int d = 0; d < D; d++) kt[d * Lp + j] = 0;
-    const __m512 scale = _mm512_set1_ps(1.0f / sqrtf((float)D));
-    const __mmask16 tail = (__mmask16)(L % 16 ? (1u << (L % 16)) - 1 : 0xffff);
+    const int Lp = (L + 31) & ~31;
+    float *kt = scratch;            /* [Lp/32][D][32] */
+    float *s = kt + D * Lp;         /* [QB][Lp] scores, then probabilities */
+    float *qp = s + QB * Lp;        /* [D][QB] the block's queries, transposed */
+    for (int j0 = 0; j0 < Lp; j0 += 32)
+        for (int jj = 0; jj < 32; jj++) {
+            const float *kj = k + (size_t)(j0 + jj) * stride;
+            for (int d = 0; d < D; d++) kt[j0 * D + d * 32 + jj] = j0 + jj < L ? kj[d] : 0.0f;
+        }
+    const float scale = 1.0f / sqrtf((float)D);
 
-    for (int i = 0; i < L; i++) {
-        const float *qi = q + (size_t)i * stride;
-        __m512 vmax = _mm512_set1_ps(-INFINITY);
-        for (int j = 0; j < Lp; j += 16) {
-            /* four chains over d so the FMAs overlap */
-            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-            for (int d = 0; d < D; d += 4) {
-                s0 = _mm512_fmadd_ps(_mm512_set1_ps(qi[d]), _mm512_load_ps(kt + d * Lp + j), s0);
-                s1 = _mm512_fmadd_ps(_mm512_set1_ps(qi[d + 1]),
-                                     _mm512_load_ps(kt + (d + 1) * Lp + j), s1);
-                s2 = _mm512_fmadd_ps(_mm512_set1_ps(qi[d + 2]),
-                                     _mm512_load_ps(kt + (d + 2) * Lp + j), s2);
-                s3 = _mm512_fmadd_ps(_mm512_set1_ps(qi[d + 3]),
-                                     _mm512_load_ps(kt + (d + 3) * Lp + j), s3);
+    for (int i0 = 0; i0 < L; i0 += QB) {
+        const int mr = L - i0 < QB ? L - i0 : QB;
+        for (int ii = 0; ii < QB; ii++)
+            for (int d = 0; d < D; d++)
+                qp[d * QB + ii] = ii < mr ? q[(size_t)(i0 + ii) * stride + d] : 0.0f;
+
+        for (int j0 = 0; j0 < Lp; j0 += 32) {
+            __m512 c0[QB], c1[QB];
+#pragma GCC unroll 12
+            for (int ii = 0; ii < QB; ii++) c0[ii] = c1[ii] = _mm512_setzero_ps();
+            const float *b = kt + j0 * D;
+            for (int d = 0; d < D; d++) {
+                __m512 b0 = _mm512_load_ps(b + d * 32), b1 = _mm512_load_ps(b + d * 32 + 16);
+#pragma GCC unroll 12
+                for (int ii = 0; ii < QB; ii++) {
+                    __m512 a = _mm512_set1_ps(qp[d * QB + ii]);
+                    c0[ii] = _mm512_fmadd_ps(a, b0, c0[ii]);
+                    c1[ii] = _mm512_fmadd_ps(a, b1, c1[ii]);
+                }
             }
-            __m512 s = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
-                                     scale);
-            if (j + 16 > L) s = _mm512_mask_blend_ps(tail, _mm512_set1_ps(-INFINITY), s);
-            _mm512_store_ps(scores + j, s);
-            vmax = _mm512_max_ps(vmax, s);
+#pragma GCC unroll 12
+            for (int ii = 0; ii < QB; ii++) {
+                _mm512_store_ps(s + ii * Lp + j0, c0[ii]);
+                _mm512_store_ps(s + ii * Lp + j0 + 16, c1[ii]);
+            }
         }
-        const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-        __m512 vsum = _mm512_setzero_ps();
-        for (int j = 0; j < Lp; j += 16) {
-            __m512 e = exp512(_mm512_sub_ps(_mm512_load_ps(scores + j), max));
-            if (j + 16 > L) e = _mm512_maskz_mov_ps(tail, e);
-            _mm512_store_ps(scores + j, e);
-            vsum = _mm512_add_ps(vsum, e);
+
+        float inv[QB];
+        const __m512 vscale = _mm512_set1_ps(scale);
+        for (int ii = 0; ii < mr; ii++) {
+            float *row = s + ii * Lp;
+            for (int j = L; j < Lp; j++) row[j] = -INFINITY; /* keys past the sequence */
+            __m512 vmax = _mm512_set1_ps(-INFINITY);
+            for (int j = 0; j < Lp; j += 16) {
+                __m512 x = _mm512_mul_ps(_mm512_load_ps(row + j), vscale);
+                _mm512_store_ps(row + j, x);
+                vmax = _mm512_max_ps(vmax, x);
+            }
+            const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+            __m512 vsum = _mm512_setzero_ps();
+            for (int j = 0; j < Lp; j += 16) {
+                __m512 e = exp512(_mm512_sub_ps(_mm512_load_ps(row + j), max));
+                if (j + 16 > L) /* exactly 0 past the sequence */
+                    e = _mm512_maskz_mov_ps((__mmask16)(L - j >= 16 ? 0xffff : (1u << (L - j)) - 1), e);
+                _mm512_store_ps(row + j, e);
+                vsum = _mm512_add_ps(vsum, e);
+            }
+            inv[ii] = 1.0f / _mm512_reduce_add_ps(vsum);
         }
-        const float inv = 1.0f / _mm512_reduce_add_ps(vsum);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-        int j = 0;
-        for (; j + 2 <= L; j += 2) {
-            const float *v0 = v + (size_t)j * stride, *v1 = v0 + stride;
-            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
-            a0 = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0), a0);
-            a1 = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16), a1);
-            b0 = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1), b0);
-            b1 = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16), b1);
+        for (int ii = mr; ii < QB; ii++) /* rows past the sequence: weight 0 */
+            for (int j = 0; j < L; j++) s[ii * Lp + j] = 0.0f;
+
+        __m512 o0[QB], o1[QB];
+#pragma GCC unroll 12
+        for (int ii = 0; ii < QB; ii++) o0[ii] = o1[ii] = _mm512_setzero_ps();
+        for (int j = 0; j < L; j++) {
+            const float *vj = v + (size_t)j * stride;
+            __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16);
+#pragma GCC unroll 12
+            for (int ii = 0; ii < QB; ii++) {
+                __m512 p = _mm512_set1_ps(s[ii * Lp + j]);
+                o0[ii] = _mm512_fmadd_ps(p, v0, o0[ii]);
+                o1[ii] = _mm512_fmadd_ps(p, v1, o1[ii]);
+            }
         }
-        if (j < L) {
-            const float *v0 = v + (size_t)j * stride;
-            __m512 p0 = _mm512_set1_ps(scores[j]);
-            a0 = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0), a0);
-            a1 = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16), a1);
-        }
-        const __m512 vinv = _mm512_set1_ps(inv);
-        float *oi = out + (size_t)i * ostride;
-        _mm512_storeu_ps(oi, _mm512_mul_ps(_mm512_add_ps(a0, b0), vinv));
-        _mm512_storeu_ps(oi + 16, _mm512_mul_ps(_mm512_add_ps(a1, b1), vinv));
+#pragma GCC unroll 12
+        for (int ii = 0; ii < QB; ii++)
+            if (ii < mr) {
+                __m512 w = _mm512_set1_ps(inv[ii]);
+                float *oi = out + (size_t)(i0 + ii) * ostride;
+                _mm512_storeu_ps(oi, _mm512_mul_ps(o0[ii], w));
+                _mm512_storeu_ps(oi + 16, _mm512_mul_ps(o1[ii], w));
+            }
     }
 }
 

@@ -19,8 +19,8 @@
  * the products to run at full speed, small enough that the activations
  * (~15 KB a token) stay modest for a batch of 128 passages. */
 #define GROUP_TOKENS 4096
-/* Rows of a product tile (a multiple of the kernel's 12-row blocks). */
-#define TILE_ROWS 96
+/* Rows of a product tile (a multiple of the kernel's 14-row blocks). */
+#define TILE_ROWS 112
 /* Packed weight bytes one tile sweeps; sized to stay in a core's L2. */
 #define TILE_WEIGHT_BYTES (512 * 1024)
 

@@ -2,9 +2,9 @@
  *
  * Our kernel follows the usual register-tile design (Goto/BLIS, llama.cpp's
  * sgemm): for a tile of C, the rows of A are first transposed into a small
- * buffer ([k][12], so one broadcast per row per step comes from one cache
- * line), then every 32-column panel of packed W is swept over them; a 12×32
- * block of C lives in 24 zmm registers for the whole k loop and is written
+ * buffer ([k][14], so one broadcast per row per step comes from one cache
+ * line), then every 32-column panel of packed W is swept over them; a 14×32
+ * block of C lives in 28 zmm registers for the whole k loop and is written
  * once, with the epilogue applied. The k loop always runs in the same order,
  * so a row's result does not depend on which other rows share its tile: batch
  * composition never changes a vector.
@@ -23,7 +23,7 @@
 #include "model/simd_math.h"
 #include "util/util.h"
 
-#define MR 12 /* rows per register tile (and per transposed A block) */
+#define MR 14 /* rows per register tile (and per transposed A block) */
 
 /* Defined by OpenBLAS (not in every cblas.h). */
 void openblas_set_num_threads(int);
@@ -55,19 +55,20 @@ static void panel_portable(int mr, int k, const float *apack, const float *b, co
 
 #if defined(__x86_64__)
 
-/* ---- AVX-512: 12×32 tile in 24 accumulators ---------------------------- */
+/* ---- AVX-512: 14×32 tile in 28 accumulators (14 rows: a short query in one
+ * pass; 28 + 2 B vectors + 1 broadcast = 31 of the 32 zmm registers) ------ */
 
 static inline __attribute__((always_inline)) RAGD_AVX512 void
 tile512(const int mr, int k, const float *apack, const float *b, const float *bias, float *c,
         int ldc, gemm_epilogue epi, const float *r, int ldr) {
     __m512 c0[MR], c1[MR];
-#pragma GCC unroll 12
+#pragma GCC unroll 14
     for (int i = 0; i < MR; i++)
         if (i < mr) c0[i] = c1[i] = _mm512_setzero_ps();
     for (int p = 0; p < k; p++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         b += GEMM_NR;
-#pragma GCC unroll 12
+#pragma GCC unroll 14
         for (int i = 0; i < MR; i++)
             if (i < mr) {
                 __m512 a = _mm512_set1_ps(apack[i]);
@@ -77,7 +78,7 @@ tile512(const int mr, int k, const float *apack, const float *b, const float *bi
         apack += MR;
     }
     __m512 bias0 = _mm512_loadu_ps(bias), bias1 = _mm512_loadu_ps(bias + 16);
-#pragma GCC unroll 12
+#pragma GCC unroll 14
     for (int i = 0; i < MR; i++)
         if (i < mr) {
             __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
@@ -104,6 +105,7 @@ static RAGD_AVX512 void panel_avx512(int mr, int k, const float *apack, const fl
     switch (mr) {
         TILE512(1) TILE512(2) TILE512(3) TILE512(4) TILE512(5) TILE512(6)
         TILE512(7) TILE512(8) TILE512(9) TILE512(10) TILE512(11) TILE512(12)
+        TILE512(13) TILE512(14)
     }
 }
 
@@ -116,7 +118,7 @@ static RAGD_AVX512 void gelu_avx512(float *x, int n) {
     }
 }
 
-/* ---- AVX2: 3×32 tiles (12 accumulators), four per 12-row block ---------- */
+/* ---- AVX2: 3×32 tiles (12 accumulators), five per 14-row block ---------- */
 
 #define RAGD_AVX2 __attribute__((target("avx2,fma")))
 
@@ -277,7 +279,7 @@ void gemm_matrix_free(gemm_matrix *m) {
 static void own_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0, int n1,
                      float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
     int k = W->k;
-    /* One transposed 12-row block of A at a time, on the stack (72 KB at
+    /* One transposed 14-row block of A at a time, on the stack (84 KB at
      * GEMM_MAX_K: it stays in L1/L2 while the panels sweep over it). */
     float apack[MR * GEMM_MAX_K] __attribute__((aligned(64)));
     for (int i0 = m0; i0 < m1; i0 += MR) {

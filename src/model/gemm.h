@@ -4,7 +4,7 @@
  * nn.Linear layout). Two interchangeable backends compute it:
  *   - GEMM_OWN: our kernels. W is repacked once at load into panels of 32
  *     output columns ([n/32][k][32], 64-byte aligned) so the inner loop reads
- *     B contiguously; a 12×32 AVX-512 register tile (24 accumulators) or a 3×32
+ *     B contiguously; a 14×32 AVX-512 register tile (28 accumulators) or a 3×32
  *     AVX2 tile, chosen at run time, with a portable C fallback. Bias, GELU or
  *     a residual add are applied to the tile while it is still in registers.
  *   - GEMM_OPENBLAS: cblas_sgemm on the original W (single-threaded calls:
