@@ -286,20 +286,22 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
     const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     if (rc != CURLE_OK) {
         buf_free(&t.error_body);
-        bool timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-        curl_off_t connect_us = 0;
-        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
-        bool connected = connect_us > 0;
-        e->status = timed_out ? 504 : 502;
-        if (timed_out && connected)
+        long sent = 0; /* request bytes written: 0 if no connection was made */
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+        bool slow = rc == CURLE_OPERATION_TIMEDOUT && sent > 0;
+        e->status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+        if (slow) {
+            /* A replica that is slow is not dead: only the probe judges it,
+             * and another try would only double the wait. */
             snprintf(e->message, sizeof e->message, "model service %s did not answer %s within %.1f s",
                      r->url, call->path, (double)c->timeout_ms / 1e3);
-        else
-            snprintf(e->message, sizeof e->message, "model service %s: %s", r->url, what);
-        /* A replica that is slow is not dead: only the probe judges it. One
-         * that refuses or drops connections is marked down now. */
-        if (!(timed_out && connected)) set_state(r, 0, NULL, what);
-        return status == 0 && !(timed_out && connected) ? TRY_UNREACHABLE : TRY_FAILED;
+            return TRY_FAILED;
+        }
+        /* Refused, reset, or dropped: marked down now, retried elsewhere if
+         * no answer had begun. */
+        snprintf(e->message, sizeof e->message, "model service %s: %s", r->url, what);
+        set_state(r, 0, NULL, what);
+        return status == 0 ? TRY_UNREACHABLE : TRY_FAILED;
     }
     char msg[200];
     upstream_message(&t.error_body, msg, sizeof msg);

@@ -6,7 +6,8 @@
  * Checks /ask as JSON and as Server-Sent Events (sources from the store, the
  * mock LLM's pieces taken from those sources, the seed honoured across the
  * network), the topic filter, round-robin spreading /encode over both
- * replicas, JSON errors for every kind of bad request, and failover: one
+ * replicas, JSON errors for every kind of bad request, a replica's own
+ * errors and a stalled replica (502 with its message, 504), and failover: one
  * replica killed with SIGKILL (requests keep succeeding, its ragd_model_up
  * drops to 0), both killed (quick 502/503 JSON errors, /ready 503), one
  * restarted (the gateway recovers by itself).
@@ -158,6 +159,11 @@ static void kill9(ragd_proc *p) {
 static void model_url(const ragd_proc *p, char *out, size_t outlen) { ragd_url(p, "", out, outlen); }
 
 static int setup(void **state) {
+    /* OpenBLAS starts its thread pool before main(), with SIGTERM unblocked,
+     * so a SIGTERM may land there and kill the process instead of stopping it
+     * cleanly (exit 143). None of these processes uses OpenBLAS (the encoder
+     * runs its own GEMM); one BLAS thread means no such pool. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     snprintf(workdir, sizeof workdir, "/tmp/ragd-test-gateway-XXXXXX");
     if (!mkdtemp(workdir)) return -1;
     snprintf(data_dir, sizeof data_dir, "%s/data", workdir);
@@ -559,6 +565,52 @@ static void bad_requests_get_json_4xx(void **state) {
     http_reply_free(&r);
 }
 
+/* A separate gateway in front of one replica that refuses long texts and,
+ * later, stops answering (SIGSTOP): the replica's own 4xx comes back as 502
+ * with its message, a stalled call as 504; both as JSON. Its probes run
+ * once, so the stall is met by a request, not hidden by a health check. */
+static void upstream_failures_map_to_502_and_504(void **state) {
+    const char *strict_args[] = {"model", "--threads", "1", "--max-text-kb", "1", NULL};
+    ragd_proc strict, gw2;
+    assert_int_equal(ragd_start(&strict, strict_args, 60), 0);
+    char url[64];
+    model_url(&strict, url, sizeof url);
+    const char *gw_args[] = {"gateway", "--model-url", url, "--data-dir", data_dir, "--health-interval", "1000",
+                             "--upstream-timeout", "1", "--workers", "2", NULL};
+    assert_int_equal(ragd_start(&gw2, gw_args, 60), 0);
+    char ask_url[256];
+    ragd_url(&gw2, "/ask", ask_url, sizeof ask_url);
+
+    const char *ok = "{\"question\": \"hockey qualifier\"}";
+    http_reply r;
+    assert_int_equal(http_call("POST", ask_url, "application/json", ok, strlen(ok), NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
+
+    buf long_q = BUF_INIT;
+    buf_puts(&long_q, "{\"question\": \"");
+    for (int i = 0; i < 200; i++) buf_puts(&long_q, "cricket ");
+    buf_puts(&long_q, "\"}");
+    assert_int_equal(http_call("POST", ask_url, "application/json", long_q.data, long_q.len, NULL, &r), 0);
+    assert_json_error(&r, 502);
+    assert_non_null(strstr(r.body.data, "the limit is")); /* the replica's own words */
+    http_reply_free(&r);
+    buf_free(&long_q);
+
+    assert_int_equal(kill(strict.pid, SIGSTOP), 0);
+    assert_int_equal(http_call("POST", ask_url, "application/json", ok, strlen(ok), NULL, &r), 0);
+    assert_json_error(&r, 504);
+    http_reply_free(&r);
+    assert_int_equal(kill(strict.pid, SIGCONT), 0);
+
+    char *log = ragd_log(&gw2);
+    int rc = ragd_stop(&gw2);
+    if (rc != 0) fprintf(stderr, "second gateway exited with %d; its log:\n%s\n", rc, log);
+    free(log);
+    assert_int_equal(rc, 0);
+    ragd_stop(&strict);
+}
+
 static void one_replica_killed_requests_keep_succeeding(void **state) {
     assert_true(model_up_gauge(&model_a) == 1);
     ragd_proc dead = model_a;
@@ -654,6 +706,7 @@ int main(void) {
         cmocka_unit_test(topic_filter_keeps_to_its_partition),
         cmocka_unit_test(round_robin_spreads_encode_over_both),
         cmocka_unit_test(bad_requests_get_json_4xx),
+        cmocka_unit_test(upstream_failures_map_to_502_and_504),
         cmocka_unit_test(one_replica_killed_requests_keep_succeeding),
         cmocka_unit_test(both_killed_errors_are_quick_json),
         cmocka_unit_test(restarted_replica_is_used_again),
