@@ -87,8 +87,9 @@ static void encode_request(http_request *r, model_service *m, json_t *input, con
         texts[i] = json_string_value(t);
         lens[i] = json_string_length(t);
         if (lens[i] > m->max_text_bytes) {
+            size_t too_long = lens[i];
             free(texts), free(lens);
-            REJECT(413, "'%s'[%d] is %zu bytes; the limit is %zu", field, i, lens[i], m->max_text_bytes);
+            REJECT(413, "'%s'[%d] is %zu bytes; the limit is %zu", field, i, too_long, m->max_text_bytes);
         }
     }
     encode_job *j = xcalloc(1, sizeof *j);
