@@ -33,6 +33,7 @@ typedef struct ask_job {
     uint64_t seed;
     uint64_t queued_ns;
     buf answer;       /* JSON mode: the answer so far */
+    uint64_t llm_start_ns, first_piece_ns;
     bool cancelled;
 } ask_job;
 
@@ -68,6 +69,7 @@ static json_t *timings_json(double encode, double search, double generate, doubl
 /* Streams each piece as an SSE token event, or gathers it for the JSON answer. */
 static int on_piece(int prompt, int article, const char *text, size_t len, void *ctx) {
     ask_job *j = ctx;
+    if (!j->first_piece_ns) j->first_piece_ns = now_ns();
     if (http_request_cancelled(j->req)) return 1;
     if (j->stream) return http_stream_event(j->req, "token", text, len) < 0 ? 1 : 0;
     if (j->answer.len && len) buf_putc(&j->answer, ' ');
@@ -145,8 +147,12 @@ static void run_ask(void *arg) {
     }
     llm_prompt prompt = {.question = j->question, .context = context, .ncontext = n,
                          .heading = heading, .date = date};
+    j->llm_start_ns = now_ns();
     int rc = p->generate(p->ctx, &prompt, j->seed, on_piece, j, &e);
     uint64_t t3 = now_ns();
+    if (rc == 0)
+        ragd_metrics_llm(j->first_piece_ns ? (double)(j->first_piece_ns - j->llm_start_ns) / 1e9 : 0,
+                         (double)(t3 - j->llm_start_ns) / 1e9);
     double encode_s = (double)(t1 - t0) / 1e9, search_s = (double)(t2 - t1) / 1e9,
            llm_s = (double)(t3 - t2) / 1e9, total_s = http_request_elapsed(j->req);
     if (rc < 0) {

@@ -9,7 +9,6 @@
 #include "app/server_opts.h"
 #include "app/web.h"
 #include "obs/ragd_metrics.h"
-#include "obs/process_metrics.h"
 #include "app/version.h"
 
 static void describe(void *ctx, json_t *health) {
@@ -42,8 +41,6 @@ int cmd_model(int argc, char **argv) {
     }
     if (server_opts_apply_logging(&so, "model") < 0) return 2;
     server_block_signals();
-    ragd_metrics_register();
-    process_metrics_register(RAGD_VERSION);
 
     model_stack m;
     if (model_stack_open(&m, &eo, &lo, "model") < 0) return 1;

@@ -14,7 +14,6 @@
 #include "app/web.h"
 #include "ingest/ingest.h"
 #include "obs/log.h"
-#include "obs/process_metrics.h"
 #include "obs/ragd_metrics.h"
 #include "store/store.h"
 
@@ -83,8 +82,6 @@ int cmd_serve(int argc, char **argv) {
     }
     if (server_opts_apply_logging(&so, "serve") < 0) return 2;
     server_block_signals();
-    ragd_metrics_register();
-    process_metrics_register(RAGD_VERSION);
 
     serve_state s = {0};
     if (model_stack_open(&s.model, &eo, &lo, "serve") < 0) return 1;

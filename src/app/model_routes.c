@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "model/encoder.h"
+#include "obs/ragd_metrics.h"
 #include "util/buf.h"
 #include "util/fmt_float.h"
 #include "util/util.h"
@@ -141,6 +142,7 @@ typedef struct llm_job {
     char **owned;         /* GET: copies of the query values */
     int nowned;
     uint64_t seed;
+    uint64_t first_piece_ns;
 } llm_job;
 
 static void llm_job_free(llm_job *j) {
@@ -155,6 +157,7 @@ static void llm_job_free(llm_job *j) {
 
 static int emit_token(int prompt, int article, const char *text, size_t len, void *ctx) {
     llm_job *j = ctx;
+    if (!j->first_piece_ns) j->first_piece_ns = now_ns();
     buf ev = BUF_INIT;
     buf_printf(&ev, "{\"prompt\":%d,\"article\":%d,\"text\":\"", prompt, article);
     buf_json_escape(&ev, text, len);
@@ -168,7 +171,11 @@ static void run_llm(void *arg) {
     llm_job *j = arg;
     http_stream_begin(j->req, 200, "text/event-stream; charset=utf-8");
     char err[256];
+    uint64_t start = now_ns();
     int rc = llm_generate(j->m->llm, j->prompts, j->nprompts, j->seed, emit_token, j, err, sizeof err);
+    if (rc == 0)
+        ragd_metrics_llm(j->first_piece_ns ? (double)(j->first_piece_ns - start) / 1e9 : 0,
+                         (double)(now_ns() - start) / 1e9);
     if (rc < 0) {
         buf ev = BUF_INIT;
         buf_puts(&ev, "{\"error\":{\"code\":\"bad_gateway\",\"message\":\"");

@@ -9,7 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/version.h"
+#include "obs/http_metrics.h"
 #include "obs/log.h"
+#include "obs/loki.h"
+#include "obs/process_metrics.h"
+#include "obs/ragd_metrics.h"
 #include "util/util.h"
 
 void server_opts_defaults(server_opts *o, int port) {
@@ -34,6 +39,8 @@ void server_opts_specs(server_opts *o, option_spec *s) {
     s[i++] = (option_spec){"loki-url", "RAGD_LOKI_URL", OPT_STRING, &o->loki_url, "push logs to this Loki (http://host:3100)", 0, 0};
 }
 
+static loki_client *loki;
+
 int server_opts_apply_logging(const server_opts *o, const char *role) {
     log_level level;
     if (log_parse_level(o->log_level, &level) < 0) {
@@ -42,10 +49,25 @@ int server_opts_apply_logging(const server_opts *o, const char *role) {
         return -1;
     }
     log_set_level(level);
+    /* Every role exports the same families from its first scrape on. */
+    http_metrics_register();
+    ragd_metrics_register();
+    process_metrics_register(RAGD_VERSION);
+    if (o->loki_url && *o->loki_url) {
+        char err[256];
+        loki = loki_start(o->loki_url, role, err, sizeof err);
+        if (!loki) {
+            fprintf(stderr, "ragd %s: %s\n", role, err);
+            return -1;
+        }
+    }
     return 0;
 }
 
-void server_opts_stop_logging(void) {}
+void server_opts_stop_logging(void) {
+    loki_stop(loki);
+    loki = NULL;
+}
 
 /* Stop signals: a handler, run by whichever thread the kernel picks (some
  * threads, like OpenBLAS's pool, exist before main() and cannot be made to

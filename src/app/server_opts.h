@@ -29,7 +29,8 @@ void server_opts_defaults(server_opts *o, int port);
 #define SERVER_OPTS_COUNT 11
 void server_opts_specs(server_opts *o, option_spec *specs);
 
-/* Apply logging options (level, Loki) for role. Returns -1 with a message on a bad value. */
+/* Apply logging options (level, Loki push) for role and register the metric
+ * families every role exports. Returns -1 with a message on a bad value. */
 int server_opts_apply_logging(const server_opts *o, const char *role);
 /* Release what apply_logging started (the Loki client). */
 void server_opts_stop_logging(void);

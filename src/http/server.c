@@ -245,7 +245,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     live_remove(s, r);
 
     double seconds = (double)(now_ns() - r->start_ns) / 1e9;
-    const char *handler = r->route ? r->route->path : "unmatched";
+    /* "none" for unmatched paths, as the instrumentator labels them. */
+    const char *handler = r->route ? r->route->path : "none";
     http_metrics_observe(handler, r->method, status, seconds, r->body.len, out_bytes);
     bool quiet = r->route && (!strcmp(handler, "/health") || !strcmp(handler, "/metrics"));
     log_field fields[] = {
