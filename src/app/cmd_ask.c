@@ -292,7 +292,7 @@ int cmd_ask(int argc, char **argv) {
         {"k", NULL, OPT_INT, &top_k, "same as --top-k", 0, 0},
         {"mode", NULL, OPT_STRING, &mode, "retrieval: hybrid, vector or lexical", 0, 0},
         {"json", NULL, OPT_BOOL, &json, "print the plain JSON answer instead of streaming", 0, 0},
-        {"seed", NULL, OPT_STRING, &seed, "make the mock LLM's answer reproducible", 0, 0},
+        {"seed", NULL, OPT_STRING, &seed, "a whole number: the mock LLM's answer becomes reproducible", 0, 0},
         {"api-key", "RAGD_API_KEY", OPT_STRING, &api_key, "sent as 'Authorization: Bearer KEY'", 0, 0},
         {"timeout", "RAGD_ASK_TIMEOUT", OPT_DOUBLE, &timeout_s, "seconds the whole answer may take (0: no limit)", 0, 0},
     };
