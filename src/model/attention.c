@@ -103,7 +103,7 @@ static RAGD_AVX512 void attention_avx512(const float *q, const float *k, const f
             for (int j = 0; j < Lp; j += 16) {
                 __m512 e = exp512(_mm512_sub_ps(_mm512_load_ps(row + j), max));
                 if (j + 16 > L) /* exactly 0 past the sequence */
-                    e = _mm512_maskz_mov_ps((__mmask16)(L - j >= 16 ? 0xffff : (1u << (L - j)) - 1), e);
+                    e = _mm512_maskz_mov_ps((__mmask16)(L - j >= 16 ? 0xffff : L <= j ? 0 : (1u << (L - j)) - 1), e);
                 _mm512_store_ps(row + j, e);
                 vsum = _mm512_add_ps(vsum, e);
             }
