@@ -147,7 +147,7 @@ int cmd_gateway(int argc, char **argv) {
     option_spec specs[SERVER_OPTS_COUNT + EXTRA];
     server_opts_specs(&so, specs);
     int n = SERVER_OPTS_COUNT;
-    specs[n++] = (option_spec){"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (repeat it, or separate URLs by commas)", 0, 0};
+    specs[n++] = (option_spec){"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0};
     specs[n++] = (option_spec){"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0};
     specs[n++] = (option_spec){"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "model folder whose vocab.txt splits BM25 queries (default: where 'ragd model' looks); weights are not loaded", 0, 0};
     specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (each waits on the model services)", 1, 4096};
