@@ -272,6 +272,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     atomic_fetch_add(&r->requests, 1);
     CURLcode rc = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* errbuf is about to go out of scope */
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (t.aborted) {
