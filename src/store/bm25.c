@@ -121,7 +121,7 @@ void bm25_builder_end_doc(bm25_builder *b) {
     }
     b->doclen[b->n_docs++] = b->doc_len;
     b->total_len += b->doc_len;
-    qsort(b->doc_terms, b->doc_len, sizeof *b->doc_terms, cmp_u32);
+    if (b->doc_len > 1) qsort(b->doc_terms, b->doc_len, sizeof *b->doc_terms, cmp_u32);
     for (uint32_t i = 0; i < b->doc_len;) {
         uint32_t j = i;
         while (j < b->doc_len && b->doc_terms[j] == b->doc_terms[i]) j++;
@@ -181,7 +181,7 @@ void bm25_builder_finish(bm25_builder *b, buf *out) {
         off += b->terms[order[i]].len;
     }
     put_u32(out, off);
-    buf_append(out, b->doclen, (size_t)b->n_docs * 4);
+    if (b->n_docs > 0) buf_append(out, b->doclen, (size_t)b->n_docs * 4);
     for (uint32_t i = 0; i < b->n_terms; i++) {
         const term_list *t = &b->terms[order[i]];
         for (uint32_t j = 0; j < t->len; j++) put_u32(out, t->p[j].doc);

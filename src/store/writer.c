@@ -451,7 +451,7 @@ static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_
     }
     /* Sort topics by name, remapping record topic indices. */
     topic_tmp *sorted = xmalloc((n_topics + 1) * sizeof *sorted);
-    memcpy(sorted, topics, n_topics * sizeof *sorted);
+    if (n_topics > 0) memcpy(sorted, topics, n_topics * sizeof *sorted);
     qsort(sorted, n_topics, sizeof *sorted, cmp_topic);
     uint32_t *remap = xmalloc((n_topics + 1) * sizeof *remap);
     for (uint32_t t = 0; t < n_topics; t++)
@@ -516,9 +516,7 @@ static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_
 
     /* HNSW: u64 offsets and lengths per topic, then 8-aligned graphs. */
     buf hn = BUF_INIT;
-    buf_reserve(&hn, (size_t)n_topics * 16);
-    memset(hn.data, 0, (size_t)n_topics * 16);
-    hn.len = (size_t)n_topics * 16;
+    for (uint32_t t = 0; t < n_topics; t++) buf_append(&hn, (const uint64_t[2]){0, 0}, 16);
     for (uint32_t t = 0; t < n_topics; t++) {
         while (hn.len % 8) buf_putc(&hn, 0);
         uint64_t off = hn.len;

@@ -282,6 +282,28 @@ static void test_other_model_dim_version_refused(void **state) {
     free(dir);
 }
 
+/* A commit with nothing added is a valid, empty store. */
+static void test_empty_store(void **state) {
+    (void)state;
+    char *dir = test_tempdir(), err[512];
+    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    assert_non_null(w);
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    store *s = store_open_split(dir, test_split, NULL, "m1", err, sizeof err);
+    if (s == NULL) fail_msg("%s", err);
+    assert_int_equal(store_count(s, NULL), 0);
+    const char *const *names;
+    assert_int_equal(store_topics(s, &names), 0);
+    float q[DIM] = {1};
+    search_hit hits[3];
+    store_query sq = {.vector = q, .text = "x", .text_len = 1, .k = 3, .mode = SEARCH_HYBRID};
+    assert_int_equal(store_search(s, &sq, hits, err, sizeof err), 0);
+    store_close(s);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torn_tail_resumes),
@@ -290,6 +312,7 @@ int main(void) {
         cmocka_unit_test(test_kill9_anywhere),
         cmocka_unit_test(test_corruption_refused),
         cmocka_unit_test(test_other_model_dim_version_refused),
+        cmocka_unit_test(test_empty_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
