@@ -151,6 +151,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     if (flags & 1) fix_checksums(file, len);
+    const char *dump = getenv("FUZZ_STORE_DUMP"); /* to look at a crashing file */
+    if (dump) {
+        FILE *f = fopen(dump, "wb");
+        if (f) fwrite(file, 1, len, f), fclose(f);
+    }
 
     int fd = open(store_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || write(fd, file, len) != (ssize_t)len) abort();

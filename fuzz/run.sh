@@ -32,9 +32,11 @@ for h in "${harnesses[@]}"; do
   work="$build/corpus/$h"
   mkdir -p "$work"
   log="$build/$h.log"
+  maxlen=4096
+  [ "$h" = fuzz_store ] && maxlen=8192 # whole store.bin images are ~5 KB
   # -timeout: one input taking 25 s is a hang; -rss_limit_mb: the encoder's
   # weights count too. The fuzzer writes new inputs into $work only.
-  "$build/fuzz/$h" -max_total_time="$secs" -timeout=25 -rss_limit_mb=4096 -max_len=4096 \
+  "$build/fuzz/$h" -max_total_time="$secs" -timeout=25 -rss_limit_mb=4096 -max_len=$maxlen \
       -print_final_stats=1 -artifact_prefix="$build/crash-$h-" "$work" "$seeds" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
