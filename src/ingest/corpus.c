@@ -88,6 +88,10 @@ static void on_row(const csv_row *row, void *ctx) {
         add_problem(l, row->line, "empty NewsType");
         return;
     }
+    if (memchr(t, '\0', tn)) { /* the topic is kept as a C string: it would be cut short */
+        add_problem(l, row->line, "NewsType contains a NUL byte");
+        return;
+    }
     size_t text_len;
     char *text = clean_text(row->article, row->article_len, &text_len);
     if (!text_len) {
