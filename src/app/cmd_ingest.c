@@ -7,12 +7,14 @@
 #include "app/options.h"
 #include "ingest/ingest.h"
 #include "model/encoder.h"
+#include "obs/log.h"
 #include "util/util.h"
 
 int cmd_ingest(int argc, char **argv) {
     const char *csv = "../shared/data/news-articles/Articles.csv";
     const char *data_dir = "./data";
     const char *model_dir = NULL;
+    const char *level_name = "info";
     int batch = INGEST_DEFAULT_BATCH, threads = 0;
     bool progress = true;
     const option_spec specs[] = {
@@ -22,6 +24,7 @@ int cmd_ingest(int argc, char **argv) {
          "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
         {"batch", "RAGD_INGEST_BATCH", OPT_INT, &batch, "passages per encoder call", 1, 4096},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
+        {"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &level_name, "debug, info, warn or error", 0, 0},
         {"progress", NULL, OPT_BOOL, &progress, "progress bar on a terminal (--no-progress: off)", 0, 0},
     };
     const command_info info = {"ingest", "",
@@ -30,6 +33,13 @@ int cmd_ingest(int argc, char **argv) {
     int npos;
     int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
     if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
+    log_level level;
+    if (log_parse_level(level_name, &level) < 0) {
+        fprintf(stderr, "ragd ingest: --log-level must be debug, info, warn or error, got '%s'\n",
+                level_name);
+        return 2;
+    }
+    log_set_level(level);
     if (npos) {
         fprintf(stderr, "ragd ingest: unexpected argument '%s' (see 'ragd ingest --help')\n", argv[1]);
         return 2;

@@ -10,6 +10,7 @@
 #include "app/options.h"
 #include "ingest/ingest.h"
 #include "model/encoder.h"
+#include "obs/log.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/util.h"
@@ -64,6 +65,7 @@ int cmd_search(int argc, char **argv) {
     const char *model_dir = NULL;
     const char *topic = NULL;
     const char *mode_name = "hybrid";
+    const char *level_name = "info";
     int k = 5, threads = 0;
     bool json = false, approximate = false;
     const option_spec specs[] = {
@@ -77,12 +79,20 @@ int cmd_search(int argc, char **argv) {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
          "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
+        {"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &level_name, "debug, info, warn or error", 0, 0},
     };
     const command_info info = {"search", "\"query text\"",
                                "Print the passages of the store that best match the query."};
     int npos;
     int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
     if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
+    log_level level;
+    if (log_parse_level(level_name, &level) < 0) {
+        fprintf(stderr, "ragd search: --log-level must be debug, info, warn or error, got '%s'\n",
+                level_name);
+        return 2;
+    }
+    log_set_level(level);
     if (npos != 1) {
         fprintf(stderr, "ragd search: give exactly one query (quote it), see 'ragd search --help'\n");
         return 2;
