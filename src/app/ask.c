@@ -87,7 +87,8 @@ static void fail(ask_job *j, int status, const char *message) {
         buf_free(&ev);
         http_stream_end(j->req);
     } else {
-        http_respond_error(j->req, status, "%s", message);
+        if (status == 429 || status == 503) http_respond_overloaded(j->req, status, 1, message);
+        else http_respond_error(j->req, status, "%s", message);
     }
 }
 

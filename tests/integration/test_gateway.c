@@ -159,11 +159,6 @@ static void kill9(ragd_proc *p) {
 static void model_url(const ragd_proc *p, char *out, size_t outlen) { ragd_url(p, "", out, outlen); }
 
 static int setup(void **state) {
-    /* OpenBLAS starts its thread pool before main(), with SIGTERM unblocked,
-     * so a SIGTERM may land there and kill the process instead of stopping it
-     * cleanly (exit 143). None of these processes uses OpenBLAS (the encoder
-     * runs its own GEMM); one BLAS thread means no such pool. */
-    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     snprintf(workdir, sizeof workdir, "/tmp/ragd-test-gateway-XXXXXX");
     if (!mkdtemp(workdir)) return -1;
     snprintf(data_dir, sizeof data_dir, "%s/data", workdir);
