@@ -14,12 +14,14 @@
  *   RESULT <engine> <set> <batch> <sentences> <tokens> <seconds>
  *   LATENCY <engine> query <median ms> <tokens>
  * and bench/encode.sh turns them into the table with ratios. ragd's engine
- * runs twice, on its own kernels ("ragd") and on OpenBLAS ("ragd-openblas").
+ * runs on its own kernels ("ragd"), on OpenBLAS ("ragd-openblas") and on the
+ * opt-in int8 VNNI path ("ragd-int8": not exact, cosine >= 0.99 to fp32 in
+ * tests/model/test_encoder.c; the bench prints its cosine to fp32 too).
  * With --peak it also prints the share of the machine's fp32 peak reached on
  * passages (2 FMA units × 16 lanes × 2 flops × clock × threads).
  *
  *   bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv Articles.csv]
- *                [--write-inputs FILE] [--backend own|openblas|both]
+ *                [--write-inputs FILE] [--backend own|openblas|int8|all] [--peak]
  */
 #include <csv.h>
 #include <math.h>
@@ -242,7 +244,7 @@ static double forward_flops(const bert_config *c, int L) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = NULL, *csv_path = NULL, *inputs_path = NULL, *backend = "both";
+    const char *model_dir = NULL, *csv_path = NULL, *inputs_path = NULL, *backend = "all";
     int threads = 2;
     double seconds = 1.0;
     bool peak = false;
@@ -258,7 +260,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr,
                     "usage: bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv F] "
-                    "[--write-inputs FILE] [--backend own|openblas|both] [--peak]\n");
+                    "[--write-inputs FILE] [--backend own|openblas|int8|all] [--peak]\n");
             return 2;
         }
     }
@@ -300,11 +302,18 @@ int main(int argc, char **argv) {
     printf("# threads %d, own kernel %s, inputs: h13 %d, headings %d, passages %d\n",
            bert_threads(b), gemm_own_kernel_name(), sets[1].n, sets[2].n, sets[3].n);
 
-    for (int pass = 0; pass < 2; pass++) {
-        gemm_backend gb = pass == 0 ? GEMM_OWN : GEMM_OPENBLAS;
-        if (strcmp(backend, "both") && strcmp(backend, gemm_backend_name(gb))) continue;
-        const char *engine = pass == 0 ? "ragd" : "ragd-openblas";
-        bert_set_backend(b, gb);
+    static const struct {
+        gemm_backend backend;
+        const char *engine;
+    } passes[] = {{GEMM_OWN, "ragd"}, {GEMM_OPENBLAS, "ragd-openblas"}, {GEMM_INT8, "ragd-int8"}};
+    for (size_t pass = 0; pass < ARRAY_LEN(passes); pass++) {
+        gemm_backend gb = passes[pass].backend;
+        if (strcmp(backend, "all") && strcmp(backend, gemm_backend_name(gb))) continue;
+        const char *engine = passes[pass].engine;
+        if (bert_set_backend(b, gb)) {
+            printf("# %s: not supported on this CPU\n", engine);
+            continue;
+        }
         latency(e, engine, &sets[0]);
         measure(e, engine, &sets[1], 32, seconds, NULL);
         for (int s = 2; s < 4; s++)
@@ -325,6 +334,32 @@ int main(int argc, char **argv) {
                            real_peak / 1e9, real_ghz);
                 }
             }
+    }
+    if (!strcmp(backend, "all") && !bert_set_backend(b, GEMM_INT8)) {
+        /* how far the int8 path is from the float model on these inputs */
+        float *f32 = xmalloc((size_t)NINPUTS * ENCODER_DIM * sizeof(float));
+        double worst = 1, sum = 0;
+        int count = 0;
+        for (int s = 1; s < 4; s++) {
+            char err2[256];
+            bert_set_backend(b, GEMM_OWN);
+            encoder_embed_ids(e, sets[s].n, (const int32_t *const *)sets[s].ids, sets[s].lens, f32,
+                              err2, sizeof err2);
+            bert_set_backend(b, GEMM_INT8);
+            encoder_embed_ids(e, sets[s].n, (const int32_t *const *)sets[s].ids, sets[s].lens,
+                              outbuf, err2, sizeof err2);
+            for (int i = 0; i < sets[s].n; i++) {
+                double dot = 0; /* both are unit vectors */
+                for (int d = 0; d < ENCODER_DIM; d++)
+                    dot += (double)f32[(size_t)i * ENCODER_DIM + d] * outbuf[(size_t)i * ENCODER_DIM + d];
+                sum += dot;
+                if (dot < worst) worst = dot;
+                count++;
+            }
+        }
+        printf("INT8 cosine to fp32 over the %d inputs: worst %.5f, mean %.5f\n", count, worst,
+               sum / count);
+        free(f32);
     }
     for (int s = 0; s < 4; s++)
         for (int i = 0; i < sets[s].n; i++) free(sets[s].ids[i]);

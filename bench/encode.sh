@@ -57,7 +57,9 @@ for line in open(sys.argv[1]):
         lat[f[1]] = (float(f[3]), int(f[4]))
     elif f[0] == "PEAK":
         peak.append(" ".join(f[1:]))
-engines = [e for e in ("ragd", "ragd-openblas", "torch", "ort") if any(e in r for r in rows.values())]
+    elif f[0] == "INT8":
+        peak.append("int8 vs fp32: " + " ".join(f[1:]))
+engines = [e for e in ("ragd", "ragd-openblas", "ragd-int8", "torch", "ort") if any(e in r for r in rows.values())]
 print()
 print("forward pass, sentences/s (tokens/s of ragd); ratios ragd / peer, same run")
 hdr = "%-9s %5s " % ("set", "batch") + " ".join("%13s" % e for e in engines) + " %10s" % "ragd tok/s"
@@ -73,8 +75,9 @@ for (s, b), r in rows.items():
 print()
 for e in engines:
     if e in lat:
-        extra = "  (%.2fx faster than this)" % (lat[e][0] / lat["ragd"][0]) if e != "ragd" and "ragd" in lat else ""
+        extra = "  (%.2fx ragd's time)" % (lat[e][0] / lat["ragd"][0]) if e != "ragd" and "ragd" in lat else ""
         print("one query (%d pieces), batch 1, median: %-13s %7.3f ms%s" % (lat[e][1], e, lat[e][0], extra))
+print()
 for p in peak:
-    print("fp32 peak share:", p)
+    print(p)
 PY

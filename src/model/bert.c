@@ -196,6 +196,14 @@ bert *bert_open(const char *config_path, const char *weights_path, int threads, 
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     b->pool = pool_create(threads < 1 ? 1 : threads);
     b->backend = GEMM_AUTO;
+    /* RAGD_GEMM=int8 opts into the quantised products (not exact; see gemm.h) */
+    const char *gemm = getenv("RAGD_GEMM");
+    if (gemm && !strcmp(gemm, "int8") && bert_set_backend(b, GEMM_INT8))
+        fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has no AVX-512 VNNI\n");
+    else if (gemm && !strcmp(gemm, "openblas"))
+        b->backend = GEMM_OPENBLAS;
+    else if (gemm && !strcmp(gemm, "own"))
+        b->backend = GEMM_OWN;
     return b;
 fail:
     bert_close(b);
@@ -228,7 +236,20 @@ void bert_close(bert *b) {
 
 const bert_config *bert_get_config(const bert *b) { return &b->cfg; }
 int bert_threads(const bert *b) { return pool_threads(b->pool); }
-void bert_set_backend(bert *b, gemm_backend backend) { b->backend = backend; }
+int bert_set_backend(bert *b, gemm_backend backend) {
+    if (backend == GEMM_INT8) {
+        if (!gemm_int8_supported() || b->cfg.hidden % 16 || b->cfg.ffn % 16) return -1;
+        for (int l = 0; l < b->cfg.layers; l++) {
+            bert_layer *L = &b->layer[l];
+            gemm_matrix_prepare_int8(&L->qkv);
+            gemm_matrix_prepare_int8(&L->attn_out);
+            gemm_matrix_prepare_int8(&L->ffn_in);
+            gemm_matrix_prepare_int8(&L->ffn_out);
+        }
+    }
+    b->backend = backend;
+    return 0;
+}
 
 /* Grow-only: after the first batch of a given size, no allocation at all. */
 static void reserve(bert *b, int tokens, int max_len, int seqs) {

@@ -41,9 +41,11 @@ void bert_close(bert *b);
 const bert_config *bert_get_config(const bert *b);
 int bert_threads(const bert *b);
 
-/* Which matrix-product backend to use (GEMM_AUTO by default; bench/encode
- * compares them). */
-void bert_set_backend(bert *b, gemm_backend backend);
+/* Which matrix-product backend to use (GEMM_AUTO by default, or what the
+ * environment's RAGD_GEMM=own|openblas|int8 says; bench/encode compares
+ * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU lacks
+ * AVX-512 VNNI. */
+int bert_set_backend(bert *b, gemm_backend backend);
 
 /* n sequences of ids (each typically [CLS] … [SEP]; lens[i] >= 1 and <=
  * max_positions) → n × hidden floats of mean-pooled, L2-normalised vectors.

@@ -118,6 +118,71 @@ static RAGD_AVX512 void gelu_avx512(float *x, int n) {
     }
 }
 
+/* ---- AVX-512 VNNI int8: 14×32 tile, 4 multiply-adds per lane per step --- */
+
+#define RAGD_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni,fma")))
+
+/* apack: [k/4][MR] words of four unsigned activation bytes (a + 128);
+ * b: [k/4][32 cols][4] signed weight bytes. C = (acc − 128·Σw) · sa · sw + b. */
+static inline __attribute__((always_inline)) RAGD_VNNI void
+tile_vnni(const int mr, int kq, const int32_t *apack, const int8_t *b, const float *ascale,
+          const float *wscale, const int32_t *wsum, const float *bias, float *c, int ldc,
+          gemm_epilogue epi, const float *r, int ldr) {
+    __m512i c0[MR], c1[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++)
+        if (i < mr) c0[i] = c1[i] = _mm512_setzero_si512();
+    for (int p = 0; p < kq; p++) {
+        __m512i b0 = _mm512_load_si512((const void *)b), b1 = _mm512_load_si512((const void *)(b + 64));
+        b += 4 * GEMM_NR;
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++)
+            if (i < mr) {
+                __m512i a = _mm512_set1_epi32(apack[i]);
+                c0[i] = _mm512_dpbusd_epi32(c0[i], a, b0);
+                c1[i] = _mm512_dpbusd_epi32(c1[i], a, b1);
+            }
+        apack += MR;
+    }
+    const __m512i off0 = _mm512_slli_epi32(_mm512_loadu_si512((const void *)wsum), 7);
+    const __m512i off1 = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(wsum + 16)), 7);
+    const __m512 ws0 = _mm512_loadu_ps(wscale), ws1 = _mm512_loadu_ps(wscale + 16);
+    const __m512 bias0 = _mm512_loadu_ps(bias), bias1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++)
+        if (i < mr) {
+            __m512 sa = _mm512_set1_ps(ascale[i]);
+            __m512 v0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], off0));
+            __m512 v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1));
+            v0 = _mm512_fmadd_ps(v0, _mm512_mul_ps(sa, ws0), bias0);
+            v1 = _mm512_fmadd_ps(v1, _mm512_mul_ps(sa, ws1), bias1);
+            if (epi == GEMM_EPI_BIAS_ADD) {
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r + (size_t)i * ldr));
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + (size_t)i * ldr + 16));
+            } else if (epi == GEMM_EPI_BIAS_GELU) {
+                v0 = gelu512(v0);
+                v1 = gelu512(v1);
+            }
+            _mm512_storeu_ps(c + (size_t)i * ldc, v0);
+            _mm512_storeu_ps(c + (size_t)i * ldc + 16, v1);
+        }
+}
+
+#define TILEVNNI(n)                                                                                \
+    case n:                                                                                        \
+        tile_vnni(n, kq, apack, b, ascale, wscale, wsum, bias, c, ldc, epi, r, ldr);               \
+        break;
+
+static RAGD_VNNI void panel_vnni(int mr, int kq, const int32_t *apack, const int8_t *b,
+                                 const float *ascale, const float *wscale, const int32_t *wsum,
+                                 const float *bias, float *c, int ldc, gemm_epilogue epi,
+                                 const float *r, int ldr) {
+    switch (mr) {
+        TILEVNNI(1) TILEVNNI(2) TILEVNNI(3) TILEVNNI(4) TILEVNNI(5) TILEVNNI(6) TILEVNNI(7)
+        TILEVNNI(8) TILEVNNI(9) TILEVNNI(10) TILEVNNI(11) TILEVNNI(12) TILEVNNI(13) TILEVNNI(14)
+    }
+}
+
 /* ---- AVX2: 3×32 tiles (12 accumulators), five per 14-row block ---------- */
 
 #define RAGD_AVX2 __attribute__((target("avx2,fma")))
@@ -238,6 +303,7 @@ const char *gemm_backend_name(gemm_backend b) {
     switch (b) {
     case GEMM_OWN: return "own";
     case GEMM_OPENBLAS: return "openblas";
+    case GEMM_INT8: return "int8";
     default: return "auto";
     }
 }
@@ -255,12 +321,50 @@ void gelu_inplace(float *x, int n) {
 
 /* ---- matrices and tiles -------------------------------------------------- */
 
+bool gemm_int8_supported(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+void gemm_matrix_prepare_int8(gemm_matrix *m) {
+    if (m->q8 || m->k % 16 || m->k > GEMM_MAX_K) return; /* int8_tile reads 16 at a time */
+    int n = m->n, k = m->k;
+    m->q8 = aligned_alloc(64, ((size_t)n * k + 63) & ~(size_t)63);
+    if (!m->q8) abort();
+    m->q8_scale = xmalloc((size_t)n * sizeof(float));
+    m->q8_sum = xmalloc((size_t)n * sizeof(int32_t));
+    for (int j = 0; j < n; j++) {
+        const float *w = m->w + (size_t)j * k;
+        float amax = 0;
+        for (int p = 0; p < k; p++) amax = fmaxf(amax, fabsf(w[p]));
+        float scale = amax > 0 ? amax / 127.0f : 1.0f;
+        m->q8_scale[j] = scale;
+        int32_t sum = 0;
+        int panel = j / GEMM_NR, col = j % GEMM_NR;
+        for (int p = 0; p < k; p++) {
+            int q = (int)lrintf(w[p] / scale);
+            sum += q;
+            m->q8[(size_t)panel * GEMM_NR * k + (size_t)(p / 4) * 4 * GEMM_NR + col * 4 + p % 4] =
+                (int8_t)q;
+        }
+        m->q8_sum[j] = sum;
+    }
+}
+
 void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, int k) {
     pthread_once(&isa.once, detect);
     m->n = n;
     m->k = k;
     m->w = w;
     m->bias = bias;
+    m->q8 = NULL;
+    m->q8_scale = NULL;
+    m->q8_sum = NULL;
     size_t bytes = (size_t)n * (size_t)k * sizeof(float);
     m->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!m->packed) abort(); /* as xmalloc: out of memory is fatal */
@@ -273,8 +377,52 @@ void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, 
 
 void gemm_matrix_free(gemm_matrix *m) {
     free(m->packed);
+    free(m->q8);
+    free(m->q8_scale);
+    free(m->q8_sum);
     m->packed = NULL;
+    m->q8 = NULL;
+    m->q8_scale = NULL;
+    m->q8_sum = NULL;
 }
+
+#if defined(__x86_64__)
+/* Rows quantised per row (max-abs / 127, rounded), stored as a + 128 so that
+ * vpdpbusd's unsigned operand holds them. */
+static RAGD_VNNI void int8_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1,
+                                int n0, int n1, float *C, int ldc, gemm_epilogue epi,
+                                const float *R, int ldr) {
+    int k = W->k, kq = k / 4;
+    int32_t apack[MR * GEMM_MAX_K / 4] __attribute__((aligned(64)));
+    float ascale[MR];
+    for (int i0 = m0; i0 < m1; i0 += MR) {
+        int mr = m1 - i0 < MR ? m1 - i0 : MR;
+        for (int i = 0; i < mr; i++) {
+            const float *a = A + (size_t)(i0 + i) * lda;
+            __m512 vmax = _mm512_setzero_ps();
+            for (int p = 0; p < k; p += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(a + p)));
+            float amax = _mm512_reduce_max_ps(vmax);
+            float scale = amax > 0 ? amax / 127.0f : 1.0f;
+            ascale[i] = scale;
+            const __m512 inv = _mm512_set1_ps(1.0f / scale);
+            for (int p = 0; p < k; p += 16) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(a + p), inv));
+                q = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)),
+                                                      _mm512_set1_epi32(-127)),
+                                     _mm512_set1_epi32(128));
+                __m128i bytes = _mm512_cvtepi32_epi8(q); /* 16 bytes = 4 words of 4 k */
+                int32_t words[4];
+                _mm_storeu_si128((__m128i *)words, bytes);
+                for (int w = 0; w < 4; w++) apack[(p / 4 + w) * MR + i] = words[w];
+            }
+        }
+        for (int j0 = n0; j0 < n1; j0 += GEMM_NR)
+            panel_vnni(mr, kq, apack, W->q8 + (size_t)j0 * k, ascale, W->q8_scale + j0,
+                       W->q8_sum + j0, W->bias + j0, C + (size_t)i0 * ldc + j0, ldc, epi,
+                       epi == GEMM_EPI_BIAS_ADD ? R + (size_t)i0 * ldr + j0 : NULL, ldr);
+    }
+}
+#endif
 
 static void own_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0, int n1,
                      float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
@@ -327,6 +475,10 @@ void gemm_tile(gemm_backend backend, const gemm_matrix *W, const float *A, int l
     if (backend == GEMM_AUTO) backend = gemm_default_backend();
     if (backend == GEMM_OPENBLAS)
         openblas_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
+#if defined(__x86_64__)
+    else if (backend == GEMM_INT8 && W->q8)
+        int8_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
+#endif
     else
         own_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
 }

@@ -10,6 +10,11 @@
  *   - GEMM_OPENBLAS: cblas_sgemm on the original W (single-threaded calls:
  *     the caller's pool does the splitting), then the same epilogue.
  * bench/encode.c measures both; GEMM_AUTO picks the one that won there.
+ *   - GEMM_INT8 (opt-in, AVX-512 VNNI only): W quantised once per output
+ *     column, activations per row at each call (symmetric, max-abs scale),
+ *     products with vpdpbusd (4 multiply-adds per lane), dequantised in the
+ *     epilogue. Not exact: tests/model/test_encoder.c requires cosine >= 0.99
+ *     to the float model and bench/encode reports its speed beside fp32.
  *
  * The caller splits a product into tiles (row range × column range whose
  * bounds are multiples of GEMM_NR) and runs them on its threads.
@@ -18,11 +23,12 @@
 #define RAGD_MODEL_GEMM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define GEMM_NR 32      /* output columns per packed panel */
 #define GEMM_MAX_K 1536 /* longest inner dimension (BERT's FFN): sizes a stack buffer */
 
-typedef enum { GEMM_AUTO, GEMM_OWN, GEMM_OPENBLAS } gemm_backend;
+typedef enum { GEMM_AUTO, GEMM_OWN, GEMM_OPENBLAS, GEMM_INT8 } gemm_backend;
 typedef enum {
     GEMM_EPI_BIAS,      /* C = A·Wᵀ + b */
     GEMM_EPI_BIAS_GELU, /* C = gelu(A·Wᵀ + b) */
@@ -34,11 +40,18 @@ typedef struct gemm_matrix {
     const float *w;    /* row-major [n][k], not owned */
     const float *bias; /* [n], not owned */
     float *packed;     /* [n/GEMM_NR][k][GEMM_NR], owned */
+    int8_t *q8;        /* GEMM_INT8: [n/GEMM_NR][k/4][GEMM_NR][4], owned, or NULL */
+    float *q8_scale;   /* per output column */
+    int32_t *q8_sum;   /* per output column: Σ_k q8 (for the unsigned-activation offset) */
 } gemm_matrix;
 
 /* Prepare W for both backends (packs a copy; w and bias must outlive m). */
 void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, int k);
 void gemm_matrix_free(gemm_matrix *m);
+/* Whether this CPU runs GEMM_INT8 (AVX-512 VNNI); preparing a matrix for it
+ * (done once, on first use by bert_set_backend). */
+bool gemm_int8_supported(void);
+void gemm_matrix_prepare_int8(gemm_matrix *m);
 
 /* Rows [m0, m1) and columns [n0, n1) of C (ldc floats per row) from A (lda
  * per row); R (ldr) is read for GEMM_EPI_BIAS_ADD and may alias C. */

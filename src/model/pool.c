@@ -20,7 +20,7 @@
 /* How long an idle worker polls before sleeping: long enough to bridge the
  * gap between two regions of one forward pass (a few microseconds), short
  * enough not to steal a shared core from other processes. */
-#define SPIN_ROUNDS 20000
+#define SPIN_ROUNDS 4000
 
 struct pool {
     int nthreads;

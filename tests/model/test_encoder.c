@@ -284,6 +284,36 @@ static void test_kernel_variants(void **state) {
     bert_set_backend(b, GEMM_AUTO);
 }
 
+/* The opt-in int8 path: cosine >= 0.99 to the float model on every case. */
+static void test_int8_close_to_float(void **state) {
+    bert *b = encoder_bert(enc);
+    if (bert_set_backend(b, GEMM_INT8)) {
+        printf("int8: no AVX-512 VNNI on this CPU, skipped\n");
+        skip();
+    }
+    float *out = malloc((size_t)ncases * DIM * sizeof *out);
+    const int32_t **ids = calloc((size_t)ncases, sizeof *ids);
+    int *lens = calloc((size_t)ncases, sizeof *lens);
+    for (int i = 0; i < ncases; i++) {
+        ids[i] = cases[i].ids;
+        lens[i] = cases[i].nids;
+    }
+    char err[256];
+    assert_int_equal(encoder_embed_ids(enc, ncases, ids, lens, out, err, sizeof err), 0);
+    double worst = 1, sum = 0;
+    for (int i = 0; i < ncases; i++) {
+        double c = cosine(out + (size_t)i * DIM, cases[i].vec);
+        sum += c;
+        if (c < worst) worst = c;
+    }
+    printf("int8: worst cosine %.5f, mean %.5f\n", worst, sum / ncases);
+    assert_int_equal(bert_set_backend(b, GEMM_AUTO), 0);
+    free(out);
+    free(ids);
+    free(lens);
+    assert_true(worst >= 0.99);
+}
+
 /* The vectorised GELU (rational erf) against libm's erff. */
 static void test_gelu_matches_erff(void **state) {
     enum { N = 4001 };
@@ -376,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_texts_through_tokenizer),
         cmocka_unit_test(test_kernel_variants),
+        cmocka_unit_test(test_int8_close_to_float),
         cmocka_unit_test(test_gelu_matches_erff),
         cmocka_unit_test(test_model_folder_rules),
         cmocka_unit_test(test_bad_ids_refused),
