@@ -137,29 +137,47 @@ static size_t char_len(const char *s, size_t i, size_t len) {
     return i + n <= len ? n : 1;
 }
 
+static bool prefix_fits(const tokenizer *tok, const char *s, const size_t *bounds, size_t from,
+                        size_t to, int budget) {
+    return count_pieces(tok, s + bounds[from], bounds[to] - bounds[from]) <= budget;
+}
+
 /* A word of more than budget pieces (a long run with no space): cut at
- * character boundaries, each cut the longest prefix that fits. */
+ * character boundaries (never inside a UTF-8 sequence), each cut the longest
+ * prefix that fits. The cut is found by galloping (32, 64, 128 … characters)
+ * then bisecting, so each costs tokenising about twice its own length, not
+ * the rest of the word: a megabyte-long run stays linear-logarithmic. */
 static void split_word(const tokenizer *tok, const char *s, size_t start, size_t end, int budget,
                        span_vec *units) {
-    while (start < end) {
-        size_t lo = start + char_len(s, start, end), hi = end, best = lo;
-        /* longest prefix [start, mid) with at most budget pieces */
-        while (lo <= hi) {
-            size_t probe = lo + (hi - lo) / 2, mid = probe;
-            while (mid < end && ((unsigned char)s[mid] & 0xC0) == 0x80) mid++;
-            if (count_pieces(tok, s + start, mid - start) <= budget) {
-                best = mid;
-                lo = mid + 1;
-            } else {
-                /* below the probe, not below mid: mid may have moved past hi
-                 * onto a character boundary, and hi = mid - 1 would loop */
-                if (probe == 0) break;
-                hi = probe - 1;
+    size_t *bounds = xmalloc((end - start + 1) * sizeof *bounds);
+    size_t nb = 0;
+    for (size_t i = start; i < end; i += char_len(s, i, end)) bounds[nb++] = i;
+    bounds[nb++] = end; /* bounds[0] == start; cuts are indices 1 … nb-1 */
+    size_t from = 0;
+    while (from + 1 < nb) {
+        size_t fits = from + 1; /* one character is always taken */
+        size_t fails = nb;      /* first index known not to fit (nb: none) */
+        for (size_t step = 32;; step *= 2) {
+            size_t probe = from + step < nb - 1 ? from + step : nb - 1;
+            if (probe <= fits) break;
+            if (!prefix_fits(tok, s, bounds, from, probe, budget)) {
+                fails = probe;
+                break;
             }
+            fits = probe;
+            if (probe == nb - 1) break;
         }
-        push(units, start, best, count_pieces(tok, s + start, best - start));
-        start = best;
+        /* the last fitting index lies in [fits, fails) */
+        size_t lo = fits, hi = fails - 1;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo + 1) / 2;
+            if (prefix_fits(tok, s, bounds, from, mid, budget)) lo = mid;
+            else hi = mid - 1;
+        }
+        push(units, bounds[from], bounds[lo], count_pieces(tok, s + bounds[from], bounds[lo] - bounds[from]));
+        from = lo;
     }
+    free(bounds);
 }
 
 /* A sentence of more than budget pieces, cut at word boundaries. */

@@ -106,6 +106,39 @@ static void test_long_sentence_and_word(void **state) {
     len = 0;
     for (int i = 0; i < 3000; i++) len += (size_t)sprintf(text + len, "a,b");
     assert_true(check_passages(text, len, 64, NULL) > 50);
+    /* multi-byte characters in one word: cuts fall between characters (this
+     * shape hung the binary search once: found by fuzz_csv) */
+    len = (size_t)sprintf(text, "KARAC");
+    for (int i = 0; i < 70; i++) len += (size_t)sprintf(text + len, "\xC3\xB0");
+    len += (size_t)sprintf(text + len, "HI: The Sindh government");
+    for (int budget = 4; budget <= 64; budget += 30) {
+        text_span *p;
+        size_t n = check_passages(text, len, budget, &p);
+        assert_true(n >= 2);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(((unsigned char)text[p[i].start] & 0xC0) != 0x80);
+            assert_true(p[i].end == len || ((unsigned char)text[p[i].end] & 0xC0) != 0x80);
+        }
+        free(p);
+    }
+    len = 0;
+    for (int i = 0; i < 400; i++) len += (size_t)sprintf(text + len, "\xE2\x82\xAC\xF0\x9F\x98\x80x,");
+    assert_true(check_passages(text, len, 16, NULL) > 10);
+    free(text);
+    /* a 400 KB run with no space, ~200000 pieces: cutting it must stay
+     * linear (the first version re-tokenised the whole rest of the word for
+     * every cut — minutes here; fuzz_csv reported it as a hang) */
+    len = 400000;
+    text = malloc(len + 1);
+    for (size_t i = 0; i < len; i += 2) text[i] = 'a', text[i + 1] = ',';
+    text[len] = '\0';
+    text_span *p;
+    size_t n = split_passages(tok, text, len, 64, &p);
+    assert_true(n >= 200000 / 64);
+    for (size_t i = 0; i < n; i++) assert_true(p[i].pieces <= 64);
+    assert_int_equal(p[0].start, 0);
+    assert_int_equal(p[n - 1].end, len);
+    free(p);
     free(text);
 }
 
