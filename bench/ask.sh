@@ -18,7 +18,8 @@
 # ratios (each level against 1 connection, serve against gateway, Locust
 # against wrk) compare numbers taken under the same machine load. The
 # 1000-connection level shows the server holding that many open connections:
-# the "errors" column counts wrk's socket errors and non-2xx answers.
+# the "errors" column counts wrk's socket errors and non-2xx answers, and
+# "open" the connections established to the server mid-run (ss).
 # Locust (Debian python3-locust, installed here when missing) runs headless
 # beside wrk at LOCUST_USERS users with no wait time; a Python client
 # saturates long before ragd does, which the ratio shows.
@@ -85,19 +86,26 @@ ms() { # wrk latency ("812.00us", "1.52ms", "1.01s", "1.00m") → ms
                          else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-# wrk_level URL CONNECTIONS → "req/s p50_ms p99_ms errors"
+# wrk_level URL CONNECTIONS → "req/s p50_ms p99_ms errors open", where open
+# is the number of established connections to the server's port counted in
+# the middle of the run (the server's side of "holds N connections").
 wrk_level() {
   local t=2; [ "$2" -lt 2 ] && t=1
+  local port=${1##*:}
+  (sleep "$(awk -v s="$secs" 'BEGIN { print s / 2 }')"
+   ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l >"$tmp/open") &
+  local sampler=$!
   BODIES="$tmp/bodies.txt" STREAM="${STREAM:-0}" wrk -t"$t" -c"$2" -d"${secs}s" --latency --timeout 10s \
     -s "$root/bench/ask.lua" "$1" >"$tmp/wrk.out" 2>&1 || true
+  wait "$sampler" 2>/dev/null || true
   local rps p50 p99 sock non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")
   p50=$(awk '$1=="50%" {print $2}' "$tmp/wrk.out")
   p99=$(awk '$1=="99%" {print $2}' "$tmp/wrk.out")
   sock=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$tmp/wrk.out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$tmp/wrk.out")
-  if [ -z "$rps" ]; then cat "$tmp/wrk.out" >&2; echo "0 0 0 -1"; return; fi
-  echo "$rps $(ms "$p50") $(ms "$p99") $(( ${sock:-0} + ${non2xx:-0} ))"
+  if [ -z "$rps" ]; then cat "$tmp/wrk.out" >&2; echo "0 0 0 -1 0"; return; fi
+  echo "$rps $(ms "$p50") $(ms "$p99") $(( ${sock:-0} + ${non2xx:-0} )) $(cat "$tmp/open" 2>/dev/null || echo ?)"
 }
 
 # locust_run URL USERS → "req/s p50_ms p99_ms failures" (or nothing), read
@@ -130,10 +138,10 @@ run_deployment() { # NAME URL
   local name=$1 url=$2
   curl -s -o /dev/null -H 'Content-Type: application/json' -d "$(head -1 "$tmp/bodies.txt")" "$url/ask" # warm up
   for c in $levels; do
-    read -r rps p50 p99 err < <(wrk_level "$url" "$c")
+    read -r rps p50 p99 err open < <(wrk_level "$url" "$c")
     RPS[$name,$c]=$rps; P50[$name,$c]=$p50; P99[$name,$c]=$p99; ERR[$name,$c]=$err
-    printf "%-9s %11s %10.0f %9s %9s %8s %9s\n" "$name" "$c" "$rps" "$p50" "$p99" "$err" \
-      "$(awk -v a="$rps" -v b="${RPS[$name,${levels%% *}]}" 'BEGIN { printf "%.2fx", a / b }')"
+    printf "%-9s %11s %10.0f %9s %9s %8s %9s %7s\n" "$name" "$c" "$rps" "$p50" "$p99" "$err" \
+      "$(awk -v a="$rps" -v b="${RPS[$name,${levels%% *}]}" 'BEGIN { printf "%.2fx", a / b }')" "$open"
   done
   if [ "$locust_users" -gt 0 ]; then
     local out
@@ -154,7 +162,7 @@ run_deployment() { # NAME URL
 }
 
 echo "POST /ask, corpus headings as questions, ${secs}s per level, $(nproc) cores, $([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers"
-printf "%-9s %11s %10s %9s %9s %8s %9s\n" "deploy" "connections" "req/s" "p50 ms" "p99 ms" "errors" "vs c=1"
+printf "%-9s %11s %10s %9s %9s %8s %9s %7s\n" "deploy" "connections" "req/s" "p50 ms" "p99 ms" "errors" "vs c=1" "open"
 
 start serve serve --data-dir "$data" --no-ingest --max-connections 4096
 serve_pid=${pids[-1]}
