@@ -172,10 +172,10 @@ int csv_read_buffer(const char *data, size_t len, csv_row_fn on_row, csv_bad_row
                     void *ctx, csv_stats *stats, char *err, size_t errlen) {
     reader r = {.on_row = on_row, .on_bad = on_bad, .ctx = ctx, .err = err, .errlen = errlen};
     int rc;
-    if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) {
-        r.stats.was_utf8 = true;
-        rc = parse_utf8(&r, data + 3, len - 3);
-    } else if (utf8_valid(data, len)) {
+    /* A byte-order mark is dropped; it does not vouch for the bytes after it
+     * (parse_utf8 passes them through), so they are checked like any file. */
+    if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) data += 3, len -= 3;
+    if (utf8_valid(data, len)) {
         r.stats.was_utf8 = true;
         rc = parse_utf8(&r, data, len);
     } else {

@@ -1,8 +1,8 @@
 /* csv_reader — the news corpus CSV as UTF-8 rows, on libcsv.
  *
- * The file is read whole (5 MB), converted to UTF-8 first (cp1252 unless it
- * starts with a UTF-8 byte-order mark or is valid UTF-8 throughout — cp1252
- * text with any byte >= 0x80 practically never is), then fed to libcsv one
+ * The file is read whole (5 MB), converted to UTF-8 first (a UTF-8 byte-order
+ * mark is dropped; then cp1252 unless the text is valid UTF-8 throughout —
+ * cp1252 text with any byte >= 0x80 practically never is), then fed to libcsv one
  * physical line at a time so that every record knows the line it starts on:
  * quoted fields may hold line breaks, and a malformed record is reported with
  * that line number.
