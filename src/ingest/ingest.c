@@ -26,10 +26,6 @@ typedef struct progress {
     double start, last;
 } progress;
 
-const char *ingest_model_identity(const encoder *enc) {
-    return encoder_get_info(enc)->real_weights ? ENCODER_MODEL_NAME : INGEST_MODEL_RANDOM;
-}
-
 static bool heading_fits(const tokenizer *tok, const char *heading, int *pieces) {
     *pieces = count_pieces(tok, heading, strlen(heading));
     return *pieces > 0 && *pieces * 4 <= ENCODER_MAX_TOKENS;
@@ -169,7 +165,7 @@ int ingest_run(const ingest_options *o, encoder *enc, char *err, size_t errlen) 
     double t_start = now_seconds();
     ingest_summary sum = {0};
     const tokenizer *tok = encoder_tokenizer(enc);
-    const char *model = ingest_model_identity(enc);
+    const char *model = encoder_identity(encoder_get_info(enc));
     corpus c;
     if (corpus_load(o->csv_path, &c, err, errlen) < 0) {
         corpus_free(&c);

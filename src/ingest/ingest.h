@@ -21,6 +21,10 @@
  * times the run was interrupted. Commit rewrites store.bin only when the log
  * has passages store.bin lacks.
  *
+ * The store is built for encoder_identity() of the encoder's weights (the real
+ * model's name, or the random twin's), so a store made on the twin is refused
+ * once the real weights are installed, with a message to re-run ingest.
+ *
  * Progress: a bar with rate and ETA on stderr when it is a terminal and
  * progress is on; otherwise a JSON log line every few seconds. The run ends
  * with one summary line (stderr and the log).
@@ -35,7 +39,6 @@
 #include "util/buf.h"
 
 #define INGEST_DEFAULT_BATCH 32
-#define INGEST_MODEL_RANDOM "minilm-l6-h384-random"
 
 typedef struct ingest_summary {
     long articles;      /* good CSV rows */
@@ -56,12 +59,6 @@ typedef struct ingest_options {
     bool progress;            /* progress bar if stderr is a terminal */
     ingest_summary *summary;  /* optional: filled in on return */
 } ingest_options;
-
-/* The model identity a store is built with and must be opened with:
- * "all-MiniLM-L6-v2" for the real weights, INGEST_MODEL_RANDOM for the
- * random-weight twin, so a store built on the twin is refused once the real
- * weights are installed (store_open says to re-run `ragd ingest`). */
-const char *ingest_model_identity(const encoder *enc);
 
 /* The text encoded for a passage: heading, '\n', passage. Appends to out
  * (a buf) the bytes the encoder sees; if the heading alone would take more
