@@ -10,8 +10,11 @@
  * each case the server must still answer a good request. The cases run in
  * one table so a new one is one line.
  *
- * Leaks: the last test stops the server with SIGTERM after all of it and
- * requires a clean exit with nothing in its log from a sanitizer. In the
+ * Leaks: the model service is stopped with SIGTERM after all of it and must
+ * exit cleanly with nothing in its log from a sanitizer; then a `ragd serve`
+ * (ask_fixture's small corpus) gets one request of every kind — /ask as JSON
+ * and SSE in each mode, its bad cases, a client leaving mid-stream, the
+ * model routes and the common ones — and must exit cleanly too. In the
  * sanitizer build (scripts/test.sh runs it with ASAN_OPTIONS=detect_leaks=1,
  * and RAGD_BIN is the sanitized binary) that is LeakSanitizer's verdict on a
  * full request cycle of every route; in the release build it checks the
@@ -35,6 +38,7 @@
 
 #include <cmocka.h>
 
+#include "ask_fixture.h"
 #include "harness.h"
 #include "util/util.h"
 
@@ -552,6 +556,76 @@ static void exits_cleanly_without_leaks(void **state) {
     free(log);
 }
 
+/* `ragd serve`: one request of every kind, then SIGTERM: exit status 0 (a
+ * leak report under the sanitizer build makes it non-zero). */
+static void serve_request_cycle_exits_cleanly(void **state) {
+    ask_fixture f;
+    assert_int_equal(ask_fixture_start(&f, NULL), 0);
+    struct {
+        const char *body;
+        bool sse;
+        long status;
+    } asks[] = {
+        {"{\"question\":\"interest rates\",\"top_k\":3}", false, 200},
+        {"{\"question\":\"cricket match\",\"mode\":\"lexical\",\"stream\":true}", false, 200},
+        {"{\"question\":\"oil prices\",\"mode\":\"vector\",\"topic\":\"business\"}", true, 200},
+        {"{\"question\":\"   \"}", false, 422},
+        {"{\"question\":\"x\",\"top_k\":0}", false, 422},
+        {"{\"question\":\"x\",\"top_k\":\"3\"}", false, 400},
+        {"{\"question\":\"x\",\"topic\":\"weather\"}", false, 422},
+        {"{\"question\":\"x\",\"mode\":\"fuzzy\"}", false, 422},
+        {"{\"question\":[\"x\"]}", false, 400},
+        {"{\"question\":\"a\\u0000b\"}", false, 400},
+        {"{\"question\":", false, 400},
+        {"{}", false, 422},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(asks); i++) {
+        http_reply r;
+        assert_int_equal(ask_post(&f.server, asks[i].body, asks[i].sse, &r), 0);
+        if (r.status != asks[i].status)
+            fail_msg("/ask %s: status %ld, expected %ld: %.300s", asks[i].body, r.status, asks[i].status, r.body.data);
+        if (r.status >= 400)
+            check_json_error(asks[i].body, r.status, r.headers.data, r.body.data, asks[i].status, NULL);
+        http_reply_free(&r);
+    }
+    /* A client that leaves while its answer streams. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.server.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char body[] = "{\"question\":\"the bank\"}";
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Accept: text/event-stream\r\nContent-Length: %zu\r\n\r\n%s", sizeof body - 1, body);
+    assert_true(send(fd, req, (size_t)n, MSG_NOSIGNAL) > 0);
+    char first[64];
+    assert_true(read(fd, first, sizeof first) > 0);
+    close(fd);
+    const char *gets[] = {"/", "/docs", "/openapi.json", "/health", "/ready", "/metrics",
+                          "/llm_ask?question=q&context=a+b", "/nope"};
+    for (size_t i = 0; i < ARRAY_LEN(gets); i++) {
+        char url[512];
+        ragd_url(&f.server, gets[i], url, sizeof url);
+        http_reply r;
+        assert_int_equal(http_call("GET", url, NULL, NULL, 0, NULL, &r), 0);
+        assert_int_equal(r.status, strcmp(gets[i], "/nope") ? 200 : 404);
+        http_reply_free(&r);
+    }
+    const char *posts[][2] = {{"/encode", "{\"texts\":[\"a\",\"b\"]}"},
+                              {"/v1/embeddings", "{\"input\":\"a\"}"},
+                              {"/llm_ask", "{\"prompts\":[{\"question\":\"q\",\"context\":[\"a b\"]}]}"}};
+    for (size_t i = 0; i < ARRAY_LEN(posts); i++) {
+        char url[512];
+        ragd_url(&f.server, posts[i][0], url, sizeof url);
+        http_reply r;
+        assert_int_equal(http_call("POST", url, JSON, posts[i][1], strlen(posts[i][1]), NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_reply_free(&r);
+    }
+    assert_int_equal(ask_fixture_stop(&f, true), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_of_cases),
@@ -561,6 +635,7 @@ int main(void) {
         cmocka_unit_test(malformed_framing_is_survived),
         cmocka_unit_test(pipelined_requests_answered_in_order),
         cmocka_unit_test(exits_cleanly_without_leaks),
+        cmocka_unit_test(serve_request_cycle_exits_cleanly),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
