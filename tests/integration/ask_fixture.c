@@ -159,14 +159,6 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
     return rc;
 }
 
-bool ask_fixture_has_gateway(void) {
-    const char *bin = getenv("RAGD_BIN");
-    if (!bin) return false;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' gateway --help 2>/dev/null | grep -q -- --model-url", bin);
-    return system(cmd) == 0;
-}
-
 static int start_split(ask_fixture *f) {
     const char *ingest[] = {"ingest", "--data-dir", f->data_dir, "--csv", f->csv_path,
                             "--no-progress", NULL};

@@ -45,8 +45,6 @@ int ask_fixture_start(ask_fixture *f, const char *const *extra_args);
  * `ragd model` services and `ragd gateway --model-url A --model-url B` as
  * f->server, and wait until the gateway is ready (it found its models). */
 int ask_fixture_start_gateway(ask_fixture *f);
-/* Whether this ragd has the gateway role (`ragd gateway --help` names --model-url). */
-bool ask_fixture_has_gateway(void);
 
 /* Start another server on the same, already ingested data directory. */
 int ask_fixture_start_again(ask_fixture *f, ragd_proc *p, const char *const *extra_args);

@@ -466,13 +466,6 @@ int main(void) {
         cmocka_unit_test(bad_requests_are_json_errors_and_harmless),
     };
     int failed = cmocka_run_group_tests_name("ask_api_serve", tests, setup, teardown);
-    if (!ask_fixture_has_gateway()) {
-        /* the gateway role is being written in parallel; until it is in the
-         * binary only the all-in-one deployment can be tested */
-        fprintf(stderr, "test_ask_api: this ragd has no 'gateway --model-url': split deployment not tested\n");
-        return failed;
-    }
-    failed += cmocka_run_group_tests_name("ask_api_gateway", tests, setup_gateway,
-                                      teardown);
+    failed += cmocka_run_group_tests_name("ask_api_gateway", tests, setup_gateway, teardown);
     return failed;
 }
