@@ -243,6 +243,49 @@ static double forward_flops(const bert_config *c, int L) {
     return c->layers * (dense + attention);
 }
 
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One core's matrix-product rate in thread CPU time, which a busy shared
+ * machine distorts far less than wall time: the FFN's shape (M × 1536 × 384)
+ * on each backend, as a share of one core's peak at the measured clock. */
+static void kernel_rates(void) {
+    const int M = 448, N = 1536, K = 384;
+    float *A = xmalloc((size_t)M * K * sizeof(float)), *C = xmalloc((size_t)M * N * sizeof(float));
+    float *W = xmalloc((size_t)N * K * sizeof(float)), *bias = xcalloc((size_t)N, sizeof(float));
+    for (int i = 0; i < M * K; i++) A[i] = (float)(i % 97) / 97.0f - 0.5f;
+    for (int i = 0; i < N * K; i++) W[i] = (float)(i % 13) / 13.0f - 0.5f;
+    gemm_matrix m;
+    gemm_matrix_init(&m, W, bias, N, K);
+    double ghz = measured_ghz();
+    static const gemm_backend backends[] = {GEMM_OWN, GEMM_OPENBLAS, GEMM_INT8};
+    for (size_t b = 0; b < ARRAY_LEN(backends); b++) {
+        if (backends[b] == GEMM_INT8) {
+            if (!gemm_int8_supported()) continue;
+            gemm_matrix_prepare_int8(&m);
+        }
+        gemm_tile(backends[b], &m, A, K, 0, M, 0, N, C, N, GEMM_EPI_BIAS, NULL, 0);
+        int reps = 0;
+        double t0 = thread_cpu_seconds(), t;
+        do {
+            gemm_tile(backends[b], &m, A, K, 0, M, 0, N, C, N, GEMM_EPI_BIAS, NULL, 0);
+            reps++;
+        } while ((t = thread_cpu_seconds() - t0) < 0.5);
+        double gflops = 2.0 * M * N * K * reps / t / 1e9;
+        printf("KERNEL %s %dx%dx%d one core: %.1f GFLOP/s = %.1f%% of one core's fp32 peak "
+               "(64 flops × %.2f GHz measured)\n",
+               gemm_backend_name(backends[b]), M, N, K, gflops, 100 * gflops / (64 * ghz), ghz);
+    }
+    gemm_matrix_free(&m);
+    free(A);
+    free(C);
+    free(W);
+    free(bias);
+}
+
 int main(int argc, char **argv) {
     const char *model_dir = NULL, *csv_path = NULL, *inputs_path = NULL, *backend = "all";
     int threads = 2;
@@ -301,6 +344,7 @@ int main(int argc, char **argv) {
     const bert_config *cfg = bert_get_config(b);
     printf("# threads %d, own kernel %s, inputs: h13 %d, headings %d, passages %d\n",
            bert_threads(b), gemm_own_kernel_name(), sets[1].n, sets[2].n, sets[3].n);
+    if (peak) kernel_rates();
 
     static const struct {
         gemm_backend backend;

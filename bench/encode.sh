@@ -57,6 +57,8 @@ for line in open(sys.argv[1]):
         lat[f[1]] = (float(f[3]), int(f[4]))
     elif f[0] == "PEAK":
         peak.append(" ".join(f[1:]))
+    elif f[0] == "KERNEL":
+        peak.append("matrix product, " + " ".join(f[1:]))
     elif f[0] == "INT8":
         peak.append("int8 vs fp32: " + " ".join(f[1:]))
 engines = [e for e in ("ragd", "ragd-openblas", "ragd-int8", "torch", "ort") if any(e in r for r in rows.values())]
