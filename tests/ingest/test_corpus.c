@@ -152,6 +152,41 @@ static void test_cp1252_decoded(void **state) {
     assert_true(ldquo > 500);
 }
 
+/* Rows that parse as CSV but are not valid articles are reported with their
+ * line, like malformed records; the good rows around them are kept, cleaned,
+ * and repeated texts (after cleaning) are marked. */
+static void test_invalid_rows_on_crafted_input(void **state) {
+    (void)state;
+    const char csv[] = "Article,Date,Heading,NewsType\r\n"        /* 1 */
+                       "First <b>text</b>.,1/5/2015,h1,Business\r\n" /* 2 */
+                       "\"two\r\nlines\",2/30/2016,h2,sports\r\n"  /* 3-4: no Feb 30 */
+                       "text three,13/1/2016,h3,sports\r\n"         /* 5: month 13 */
+                       "text four,1/1/2016,h4,  \r\n"               /* 6: no topic */
+                       "<br/>&nbsp;,1/1/2016,h5,sports\r\n"         /* 7: nothing left */
+                       "First text.,3/1/2015,h6 again,business\r\n"  /* 8: same text */
+                       "x,1/1/2016,h7,sp\0rts\r\n";                /* 9: NUL in topic */
+    corpus c;
+    char err[256] = "";
+    assert_int_equal(corpus_load_buffer(csv, sizeof csv - 1, &c, err, sizeof err), 0);
+    assert_int_equal(c.count, 2);
+    assert_string_equal(c.articles[0].text, "First text.");
+    assert_string_equal(c.articles[0].date, "2015-01-05");
+    assert_string_equal(c.articles[0].topic, "business");
+    assert_string_equal(c.articles[0].id, "0");
+    assert_string_equal(c.articles[1].id, "5");
+    assert_int_equal(c.articles[1].line, 8);
+    assert_int_equal(c.articles[1].duplicate_of, 0);
+    assert_int_equal(c.duplicates, 1);
+    static const long lines[] = {3, 5, 6, 7, 9};
+    assert_int_equal(c.nproblems, 5);
+    for (size_t i = 0; i < 5; i++) assert_int_equal(c.problems[i].line, lines[i]);
+    assert_non_null(strstr(c.problems[0].reason, "2/30/2016"));
+    assert_non_null(strstr(c.problems[1].reason, "month 13"));
+    assert_non_null(strstr(c.problems[2].reason, "NewsType"));
+    assert_non_null(strstr(c.problems[3].reason, "no article text"));
+    corpus_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
@@ -160,6 +195,7 @@ int main(void) {
         cmocka_unit_test(test_no_html_left),
         cmocka_unit_test(test_leftover_detector_works),
         cmocka_unit_test(test_cp1252_decoded),
+        cmocka_unit_test(test_invalid_rows_on_crafted_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
