@@ -12,6 +12,11 @@
 # Env: RAGD_SHARED_DIR (default ../shared beside the checkout), ENGINES
 # (default "ragd torch ort").
 set -euo pipefail
+# The peers' packages (not needed by the tests, so not in scripts/packages.txt).
+for p in python3-torch libopenblas0-pthread; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
+done
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
 seconds=${2:-1}

@@ -7,6 +7,11 @@
 #   SKIP_FAISS_HNSW=1 to leave out FAISS HNSW (its Debian build is slow to
 #   build at 1 M here). Throughput is per CPU second on both sides.
 set -eu
+# The peer's packages (not needed by the tests, so not in scripts/packages.txt).
+for p in python3-faiss python3-numpy; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
+done
 N=${1:-200000}
 Q=${2:-1000}
 BUILD=${BUILD:-build}
