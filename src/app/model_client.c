@@ -300,7 +300,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
         }
         /* Refused, reset, or dropped: marked down now, retried elsewhere if
          * no answer had begun. */
-        snprintf(e->message, sizeof e->message, "model service %s: %s", r->url, what);
+        snprintf(e->message, sizeof e->message, "model service %s: %.160s", r->url, what);
         set_state(r, 0, NULL, what);
         return status == 0 ? TRY_UNREACHABLE : TRY_FAILED;
     }
