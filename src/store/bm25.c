@@ -234,6 +234,13 @@ int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, 
             return seterr(err, errlen, "BM25 index: inconsistent offsets");
     for (uint32_t i = 0; i < v->n_postings; i++)
         if (v->post_doc[i] >= v->n_docs) return seterr(err, errlen, "BM25 index: bad posting");
+    /* bm25_search bisects each term's postings for a topic's first row and
+     * indexes its accumulator by row - first: unsorted postings would send
+     * it below the topic's rows. */
+    for (uint32_t t = 0; t < v->n_terms; t++)
+        for (uint32_t i = v->post_off[t] + 1; i < v->post_off[t + 1]; i++)
+            if (v->post_doc[i] <= v->post_doc[i - 1])
+                return seterr(err, errlen, "BM25 index: postings out of order");
     return 0;
 }
 
