@@ -214,8 +214,11 @@ store *store_open_split(const char *data_dir, store_split_fn split, const void *
     s->strings_len = sec[SEC_STRINGS].size;
     s->row_ids = (const uint32_t *)(const void *)(s->map + sec[SEC_ROW_IDS].offset);
     s->vectors = (const float *)(const void *)(s->map + sec[SEC_VECTORS].offset);
-    if (s->dim == 0 || check_tables(s, path, err, errlen) != 0 ||
-        open_indexes(s, path, err, errlen) != 0)
+    if (s->dim == 0) {
+        seterr(err, errlen, "%s is corrupted (dimension 0); %s", path, rebuild_hint);
+        goto fail;
+    }
+    if (check_tables(s, path, err, errlen) != 0 || open_indexes(s, path, err, errlen) != 0)
         goto fail;
     s->topic_names = xcalloc(s->n_topics + 1, sizeof *s->topic_names);
     for (uint32_t t = 0; t < s->n_topics; t++) s->topic_names[t] = s->strings + s->topics[t].name;
