@@ -28,5 +28,18 @@ if [ "${RAGD_SKIP_SANITIZE:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite sanitize "$root/build-sanitize" -LE slow
 fi
+# RAGD_FUZZ_SECONDS=N also runs every libFuzzer harness for N seconds (CI does);
+# each harness counts as one test in the total.
+if [ -n "${RAGD_FUZZ_SECONDS:-}" ]; then
+  echo "== fuzz (${RAGD_FUZZ_SECONDS} s per harness)"
+  log=$(mktemp)
+  "$root/fuzz/run.sh" "$RAGD_FUZZ_SECONDS" 2>&1 | tee "$log"
+  fuzz_rc=${PIPESTATUS[0]}
+  ran=$(grep -cE '^fuzz_[a-z_]+ +[0-9?]' "$log" || true)
+  bad=$(grep -E '^fuzz_[a-z_]+ +[0-9?]' "$log" | grep -cv ' ok$' || true)
+  if [ "$fuzz_rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+  passed=$((passed + ran - bad)); failed=$((failed + bad))
+  rm -f "$log"
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
