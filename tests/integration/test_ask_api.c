@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ask_fixture.h"
+#include "json_error.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -350,23 +351,6 @@ static void vector_mode_finds_an_identical_passage(void **state) {
         buf_free(&q);
     }
     json_decref(all);
-}
-
-static void assert_json_error(const http_reply *r, long status, const char *code) {
-    if (r->status != status) fail_msg("expected %ld, got %ld: %s", status, r->status, r->body.data);
-    json_t *doc = json_loads(r->body.data, 0, NULL);
-    assert_non_null(doc);
-    json_t *err = json_object_get(doc, "error");
-    assert_true(json_is_object(err));
-    assert_string_equal(json_string_value(json_object_get(err, "code")), code);
-    const char *msg = json_string_value(json_object_get(err, "message"));
-    assert_non_null(msg);
-    assert_true(strlen(msg) > 0);
-    json_decref(doc);
-    char *ctype = http_reply_header(r, "Content-Type");
-    assert_non_null(ctype);
-    assert_string_equal(ctype, "application/json");
-    free(ctype);
 }
 
 static void bad_requests_are_json_errors_and_harmless(void **state) {

@@ -19,6 +19,7 @@
 
 #include "ask_fixture.h"
 #include "harness.h"
+#include "json_error.h"
 #include "util/util.h"
 
 /* A serve over the fixture's small corpus (ingested on first start). */
@@ -41,25 +42,6 @@ static void get(const char *path, http_reply *r) {
     char url[256];
     ragd_url(&server, path, url, sizeof url);
     assert_int_equal(http_call("GET", url, NULL, NULL, 0, NULL, r), 0);
-}
-
-/* The error body every failure must have: {"error":{"code":str,"message":str}}. */
-static void assert_json_error(const http_reply *r, long status, const char *code) {
-    assert_int_equal(r->status, status);
-    json_error_t jerr;
-    json_t *doc = json_loads(r->body.data, 0, &jerr);
-    assert_non_null(doc);
-    json_t *err = json_object_get(doc, "error");
-    assert_true(json_is_object(err));
-    assert_string_equal(json_string_value(json_object_get(err, "code")), code);
-    const char *msg = json_string_value(json_object_get(err, "message"));
-    assert_non_null(msg);
-    assert_true(strlen(msg) > 0);
-    json_decref(doc);
-    char *ctype = http_reply_header(r, "Content-Type");
-    assert_non_null(ctype);
-    assert_string_equal(ctype, "application/json");
-    free(ctype);
 }
 
 static void readme_is_served_as_html(void **state) {
