@@ -120,7 +120,7 @@ static void run_ask(void *arg) {
     search_hit hits[ASK_MAX_TOP_K];
     store_query q = {.vector = j->mode == SEARCH_LEXICAL ? NULL : vec, .text = j->question,
                      .text_len = j->question_len, .topic = j->topic, .k = j->top_k,
-                     .mode = j->mode};
+                     .mode = j->mode, .vector_weight = p->vector_weight};
     char err[256];
     int n = store_search(p->store, &q, hits, err, sizeof err);
     uint64_t t2 = now_ns();
@@ -272,6 +272,10 @@ static void post_ask(http_request *r, void *ctx) {
 }
 
 void ask_add_routes(route_list *routes, pipeline *p) {
+    /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
+     * leans on its lexical half, the vector rank only breaking ties. */
+    if (p->vector_weight <= 0)
+        p->vector_weight = strcmp(store_model(p->store), ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);

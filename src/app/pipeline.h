@@ -33,6 +33,7 @@ typedef struct pipeline {
     workqueue *workers;    /* where /ask requests run */
     int max_top_k;         /* largest top_k accepted */
     size_t max_question;   /* bytes */
+    float vector_weight;   /* hybrid fusion weight of the vector half (0: by model) */
 } pipeline;
 
 #endif

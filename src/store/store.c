@@ -365,12 +365,15 @@ static int by_fused_desc(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Reciprocal rank fusion: score(d) = sum over lists of 1 / (60 + rank), rank
- * from 1. Rank-based, so it needs no calibration between cosine and BM25
- * scales, and k = 60 (Cormack et al. 2009) damps the head of each list. */
-static int fuse(const scored *va, int nv, const scored *la, int nl, scored *out) {
+/* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
+ * from 1, w = 1 for the lexical list and vector_weight for the vector list.
+ * Rank-based, so it needs no calibration between cosine and BM25 scales, and
+ * k = 60 (Cormack et al. 2009) damps the head of each list. */
+static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
+                scored *out) {
     int n = 0;
-    for (int i = 0; i < nv; i++) out[n++] = (scored){1.0f / (RRF_K + (float)(i + 1)), va[i].id};
+    for (int i = 0; i < nv; i++)
+        out[n++] = (scored){vector_weight / (RRF_K + (float)(i + 1)), va[i].id};
     for (int i = 0; i < nl; i++) {
         float add = 1.0f / (RRF_K + (float)(i + 1));
         int j = 0;
@@ -410,7 +413,8 @@ int store_search(const store *s, const store_query *q, search_hit *hits, char *e
         scored *fused = xmalloc((size_t)depth * 2 * sizeof *fused);
         int nv = vector_rows(s, q, t0, t1, depth, va);
         int nl = lexical_rows(s, q, t0, t1, depth, la);
-        int nf = fuse(va, nv, la, nl, fused);
+        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
+        int nf = fuse(va, nv, w, la, nl, fused);
         n = nf < k ? nf : k;
         for (int i = 0; i < n; i++) hits[i] = (search_hit){s->row_ids[fused[i].id], fused[i].score};
         free(va);

@@ -65,6 +65,11 @@ typedef struct store_query {
     search_mode mode;
     bool approximate;    /* use the HNSW graphs instead of the exact scan */
     int ef_search;       /* HNSW beam width; <= 0 = default (max(128, 2k)) */
+    /* Hybrid: weight of the vector list in the fusion, in (0, 1]; <= 0 means 1
+     * (plain RRF). A small weight such as 0.25 puts lexical hits ahead of
+     * vector-only ones and lets the vector rank break ties: for vectors known
+     * to carry little meaning (the random-weight twin). */
+    float vector_weight;
 } store_query;
 
 /* How BM25 splits text into words: the store calls this for passages at

@@ -5,6 +5,7 @@
  * there (its normalisation: case, accents, punctuation). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cmocka.h>
@@ -166,6 +167,26 @@ static void test_hybrid_is_rank_fusion(void **state) {
     assert_int_equal(lex[1].passage_id, 2);
     assert_int_equal(hyb[0].passage_id, 2);
     assert_float_equal(hyb[0].score, 1.0 / 61 + 1.0 / 62, 1e-6);
+
+    /* Weighted: the vector list counts a quarter; lexical order leads. */
+    q.vector_weight = 0.25f;
+    nh = store_search(f->s, &q, hyb, err, sizeof err);
+    assert_int_equal(nh, N_DOCS);
+    for (int h = 0; h < nh; h++) {
+        double want = 0;
+        for (int i = 0; i < nv; i++)
+            if (vec[i].passage_id == hyb[h].passage_id) want += 0.25 / (60 + i + 1);
+        for (int i = 0; i < nl; i++)
+            if (lex[i].passage_id == hyb[h].passage_id) want += 1.0 / (60 + i + 1);
+        assert_float_equal(hyb[h].score, want, 1e-6);
+    }
+    /* Even the last lexical hit (1/(60+nl)) outscores the best vector-only
+     * hit (0.25/61): the first nl fused hits are exactly BM25's. */
+    for (int h = 0; h < nl; h++) {
+        bool lexical = false;
+        for (int i = 0; i < nl; i++) lexical |= lex[i].passage_id == hyb[h].passage_id;
+        assert_true(lexical);
+    }
 }
 
 /* The real tokenizer as the splitter: accents, case and punctuation fold. */
