@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "util/utf8.h"
 #include "ingest/corpus.h"
 #include "ingest/splitter.h"
 #include "model/tokenizer.h"
@@ -45,18 +46,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-        i += len;
-    }
-    return 1;
-}
-
 static void check_passages(const article *a) {
     text_span *spans = NULL;
     size_t n = split_passages(tok, a->text, a->text_len, 64, &spans);
@@ -83,8 +72,8 @@ static void load_and_check(const char *data, size_t len, int passages) {
     for (size_t i = 0; i < c.count; i++) {
         const article *a = &c.articles[i];
         CHECK(!(!a->text || a->text_len == 0 || strlen(a->text) != a->text_len));
-        CHECK(utf8_valid((const unsigned char *)a->text, a->text_len));
-        CHECK(a->heading && utf8_valid((const unsigned char *)a->heading, strlen(a->heading)));
+        CHECK(utf8_valid(a->text, a->text_len));
+        CHECK(a->heading && utf8_valid(a->heading, strlen(a->heading)));
         CHECK(!(strlen(a->date) != 10 || a->date[4] != '-' || a->date[7] != '-'));
         CHECK(!(!a->topic || !a->topic[0]));
         for (const char *p = a->topic; *p; p++)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "util/utf8.h"
 #include "model/tokenizer.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -37,22 +38,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-        i += len;
-    }
-    return 1;
-}
-
 static void on_word(const char *word, size_t len, void *ctx) {
     size_t *count = ctx;
     if (len == 0) abort();                                  /* empty word */
-    if (!utf8_valid((const unsigned char *)word, len)) abort(); /* words are UTF-8 */
+    if (!utf8_valid(word, len)) abort(); /* words are UTF-8 */
     volatile char sink = word[len - 1];                      /* readable to the end */
     (void)sink;
     (*count)++;

@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "model/encoder.h"
 #include "obs/ragd_metrics.h"
 #include "util/buf.h"
 #include "util/fmt_float.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #define REJECT(...)                        \
@@ -253,17 +253,6 @@ static void collect_context(const char *value, void *ctx) {
     j->owned[j->nowned++] = xstrdup(value);
 }
 
-static bool utf8_valid(const char *s) {
-    size_t len = strlen(s);
-    utf8proc_int32_t cp;
-    for (size_t i = 0; i < len;) {
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (n <= 0) return false;
-        i += (size_t)n;
-    }
-    return true;
-}
-
 static void get_llm_ask(http_request *r, void *ctx) {
     model_service *m = ctx;
     const char *question = http_request_query(r, "question");
@@ -281,7 +270,7 @@ static void get_llm_ask(http_request *r, void *ctx) {
     for (int i = 0; i < j->nowned; i++) {
         /* JSON bodies are checked by the parser; query values are not, and
          * they go back out inside the events' JSON. */
-        if (!utf8_valid(j->owned[i])) {
+        if (!utf8_valid(j->owned[i], strlen(j->owned[i]))) {
             llm_job_free(j);
             REJECT(400, "'%s' is not valid UTF-8", i ? "context" : "question");
         }

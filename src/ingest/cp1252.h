@@ -15,15 +15,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/utf8.h" /* utf8_valid, used with the conversion */
+
 /* The code point of one cp1252 byte. */
 unsigned cp1252_codepoint(unsigned char byte);
 
 /* Convert n bytes; out needs room for 3 * n + 1 bytes (every cp1252 byte is
  * at most three UTF-8 bytes). Returns the UTF-8 length; out is NUL-terminated. */
 size_t cp1252_to_utf8(const char *in, size_t n, char *out);
-
-/* True if the n bytes are well-formed UTF-8 (no overlongs, surrogates or
- * code points above U+10FFFF). */
-bool utf8_valid(const char *s, size_t n);
 
 #endif
