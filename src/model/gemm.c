@@ -58,6 +58,21 @@ static void panel_portable(int mr, int k, const float *apack, const float *b, co
 /* ---- AVX-512: 14×32 tile in 28 accumulators (14 rows: a short query in one
  * pass; 28 + 2 B vectors + 1 broadcast = 31 of the 32 zmm registers) ------ */
 
+/* The epilogue of one 32-wide output row, shared by the float and int8
+ * tiles: add the residual row or apply GELU (bias is already in), store. */
+static inline __attribute__((always_inline)) RAGD_AVX512 void
+store_row512(__m512 v0, __m512 v1, float *c, gemm_epilogue epi, const float *r) {
+    if (epi == GEMM_EPI_BIAS_ADD) {
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r));
+        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + 16));
+    } else if (epi == GEMM_EPI_BIAS_GELU) {
+        v0 = gelu512(v0);
+        v1 = gelu512(v1);
+    }
+    _mm512_storeu_ps(c, v0);
+    _mm512_storeu_ps(c + 16, v1);
+}
+
 static inline __attribute__((always_inline)) RAGD_AVX512 void
 tile512(const int mr, int k, const float *apack, const float *b, const float *bias, float *c,
         int ldc, gemm_epilogue epi, const float *r, int ldr) {
@@ -82,15 +97,7 @@ tile512(const int mr, int k, const float *apack, const float *b, const float *bi
     for (int i = 0; i < MR; i++)
         if (i < mr) {
             __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
-            if (epi == GEMM_EPI_BIAS_ADD) {
-                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r + (size_t)i * ldr));
-                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + (size_t)i * ldr + 16));
-            } else if (epi == GEMM_EPI_BIAS_GELU) {
-                v0 = gelu512(v0);
-                v1 = gelu512(v1);
-            }
-            _mm512_storeu_ps(c + (size_t)i * ldc, v0);
-            _mm512_storeu_ps(c + (size_t)i * ldc + 16, v1);
+            store_row512(v0, v1, c + (size_t)i * ldc, epi, r ? r + (size_t)i * ldr : NULL);
         }
 }
 
@@ -156,15 +163,7 @@ tile_vnni(const int mr, int kq, const int32_t *apack, const int8_t *b, const flo
             __m512 v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1));
             v0 = _mm512_fmadd_ps(v0, _mm512_mul_ps(sa, ws0), bias0);
             v1 = _mm512_fmadd_ps(v1, _mm512_mul_ps(sa, ws1), bias1);
-            if (epi == GEMM_EPI_BIAS_ADD) {
-                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r + (size_t)i * ldr));
-                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + (size_t)i * ldr + 16));
-            } else if (epi == GEMM_EPI_BIAS_GELU) {
-                v0 = gelu512(v0);
-                v1 = gelu512(v1);
-            }
-            _mm512_storeu_ps(c + (size_t)i * ldc, v0);
-            _mm512_storeu_ps(c + (size_t)i * ldc + 16, v1);
+            store_row512(v0, v1, c + (size_t)i * ldc, epi, r ? r + (size_t)i * ldr : NULL);
         }
 }
 
