@@ -12,7 +12,7 @@
 #
 # How: `ragd serve` starts; wrk at full speed for 10 s measures saturation
 # (req/s); then wrk runs back to back, INTERVAL seconds each, with a per-
-# connection delay (bench/soak.lua) set for LOAD × saturation — recalibrated
+# connection delay (bench/ask.lua) set for LOAD × saturation — recalibrated
 # once after the first interval, because the delay does not count the
 # request's own latency. After each interval the server's VmRSS is read from
 # /proc. Questions are the corpus headings, rotated, as in bench/ask.sh.
@@ -74,7 +74,7 @@ rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
 # run_wrk SECONDS DELAY_MS → "req/s p99_ms errors"
 run_wrk() {
   BODIES="$tmp/bodies.txt" STREAM="${STREAM:-0}" DELAY_MS="$2" \
-    wrk -t2 -c"$conns" -d"$1s" --latency --timeout 10s -s "$root/bench/soak.lua" "$url" >"$tmp/wrk.out" 2>&1 || true
+    wrk -t2 -c"$conns" -d"$1s" --latency --timeout 10s -s "$root/bench/ask.lua" "$url" >"$tmp/wrk.out" 2>&1 || true
   local rps p99 sock non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")
   p99=$(awk '$1=="99%" {v=$2; n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n+=0; else if (v ~ /s$/) n*=1000; printf "%.1f", n}' "$tmp/wrk.out")
