@@ -135,8 +135,7 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
     int n = 1;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = harness_fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -148,9 +147,7 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
         execv(bin, (char *const *)argv);
         _exit(127);
     }
-    int status;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int rc = harness_wait(pid);
     if (rc) {
         char *log = read_file(log_path, NULL, NULL, 0);
         fprintf(stderr, "ask_fixture: ragd %s exited %d:\n%s\n", args[0], rc, log ? log : "");
