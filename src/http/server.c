@@ -8,6 +8,7 @@
  * server_internal.h for who owns it when.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,23 @@ static bool answer_before_handler(http_request *r) {
     return false;
 }
 
+/* A body declared (Content-Length) over the route's limit is refused as soon
+ * as the headers are in, as nginx's client_max_body_size does: waiting for a
+ * body that size (or for one the client never sends) would leave the client
+ * with no answer at all. Queueing the answer in this first call also keeps
+ * libmicrohttpd from sending "100 Continue", and since the body is never
+ * read the connection is closed after the answer. */
+static void answer_declared_too_large(http_request *r) {
+    r->body_too_large = true;
+    r->dispatched = true;
+    http_add_header(r, "Connection", "close");
+    answer_before_handler(r);
+    pthread_mutex_lock(&r->mu);
+    assert(r->response); /* answer_before_handler answers a body that is too large */
+    http_queue_pending(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -193,7 +211,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r = request_new(s, conn, url, method);
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > r->max_body) r->body_too_large = true;
+        if (cl && strtoull(cl, NULL, 10) > r->max_body) answer_declared_too_large(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -222,7 +240,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     /* Either the answer is here (queue it) or it is still being made (park). */
     if (r->response) {
         http_queue_pending(r);
-    } else if (!r->suspended) {
+    } else if (!r->suspended && !(r->answered && !r->streaming)) {
+        /* (an answer already queued, as for a declared body too large, has
+         * nothing left to wait for) */
         r->suspended = true;
         MHD_suspend_connection(conn);
     }
