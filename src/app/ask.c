@@ -271,11 +271,14 @@ static void post_ask(http_request *r, void *ctx) {
     }
 }
 
-void ask_add_routes(route_list *routes, pipeline *p) {
+float ask_vector_weight_for(const char *store_model) {
     /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
      * leans on its lexical half, the vector rank only breaking ties. */
-    if (p->vector_weight <= 0)
-        p->vector_weight = strcmp(store_model(p->store), ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+    return strcmp(store_model, ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+}
+
+void ask_add_routes(route_list *routes, pipeline *p) {
+    if (p->vector_weight <= 0) p->vector_weight = ask_vector_weight_for(store_model(p->store));
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);

@@ -1,39 +1,46 @@
 /* cmd_serve — `ragd serve`, the embedded default: gateway, model and store in
- * one process, with no network hop between them. On first start (no store
- * in the data directory) it ingests the corpus, then serves: /ask, the model
- * service's routes, and the common ones. */
+ * one process, with no network hop between them. It serves /ask, the model
+ * service's routes, and the common ones; on first start (no store in the
+ * data directory) it listens at once and ingests the corpus meanwhile
+ * (first_ingest.h). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/ask.h"
 #include "app/commands.h"
+#include "app/first_ingest.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
 #include "app/server_opts.h"
 #include "app/version.h"
 #include "app/web.h"
-#include "ingest/ingest.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
 #include "store/store.h"
 
 typedef struct serve_state {
     model_stack model;
-    store *store;
+    _Atomic(store *) store;  /* set later by a first ingest's thread */
+    pipeline *pipeline;
+    first_ingest *first;     /* NULL unless this start ingests */
 } serve_state;
 
 static void describe(void *ctx, json_t *health) {
     serve_state *s = ctx;
     const encoder_info *info = encoder_get_info(s->model.encoder);
+    store *st = atomic_load(&s->store);
     json_object_set_new(health, "model", json_string(info->model_name));
     json_object_set_new(health, "weights", json_string(info->real_weights ? "real" : "random twin"));
     json_object_set_new(health, "llm", json_string(llm_name(s->model.llm)));
-    json_object_set_new(health, "passages", json_integer((json_int_t)store_count(s->store, NULL)));
+    json_object_set_new(health, "passages", json_integer(st ? (json_int_t)store_count(st, NULL) : 0));
+    if (s->first) first_ingest_describe(s->first, health);
 }
 
 static bool ready(void *ctx, buf *why) {
     serve_state *s = ctx;
-    if (!s->store || store_count(s->store, NULL) == 0) {
+    store *st = atomic_load(&s->store);
+    if (!st || store_count(st, NULL) == 0) {
         buf_puts(why, "the store is empty");
         return false;
     }
@@ -45,6 +52,14 @@ static void publish_store_metrics(const store *st) {
     const char *const *names;
     int n = store_topics(st, &names);
     for (int i = 0; i < n; i++) ragd_metrics_store_passages(names[i], (double)store_count(st, names[i]));
+}
+
+/* The first ingest's store, on its thread, before any gated request gets through. */
+static void store_ready(store *st, void *ctx) {
+    serve_state *s = ctx;
+    s->pipeline->store = st;
+    publish_store_metrics(st);
+    atomic_store(&s->store, st);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -86,6 +101,9 @@ int cmd_serve(int argc, char **argv) {
     serve_state s = {0};
     if (model_stack_open(&s.model, &eo, &lo, "serve") < 0) return 1;
     const encoder_info *einfo = encoder_get_info(s.model.encoder);
+    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
+    pipeline p = {0};
+    s.pipeline = &p;
     char err[512];
     if (!store_exists(data_dir)) {
         if (no_ingest) {
@@ -93,34 +111,35 @@ int cmd_serve(int argc, char **argv) {
             model_stack_close(&s.model);
             return 1;
         }
-        log_info("no store in %s yet: ingesting %s first", data_dir, csv);
-        ingest_options io = {.csv_path = csv, .data_dir = data_dir};
-        if (ingest_run(&io, s.model.encoder, err, sizeof err) < 0) {
-            log_error("ragd serve: ingest failed: %s", err);
+        /* the store's model will be the encoder's identity */
+        p.vector_weight = ask_vector_weight_for(encoder_identity(einfo));
+        s.first = first_ingest_start(&(first_ingest_config){.csv_path = csv, .data_dir = data_dir,
+                                                           .encoder = s.model.encoder,
+                                                           .on_ready = store_ready, .ctx = &s});
+    } else {
+        store *st = store_open(data_dir, encoder_tokenizer(s.model.encoder), encoder_identity(einfo), err,
+                               sizeof err);
+        if (!st) {
+            log_error("ragd serve: %s", err);
             model_stack_close(&s.model);
             return 1;
         }
+        store_ready(st, &s);
     }
-    s.store = store_open(data_dir, encoder_tokenizer(s.model.encoder), encoder_identity(einfo), err,
-                         sizeof err);
-    if (!s.store) {
-        log_error("ragd serve: %s", err);
-        model_stack_close(&s.model);
-        return 1;
-    }
-    publish_store_metrics(s.store);
 
-    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
-    pipeline p = {.store = s.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
+    p.workers = workqueue_start("ragd-ask", workers, max_inflight);
     local_pipeline_init(&p, &backend);
     web_role role = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};
     route_list routes = {0};
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &p);
     model_routes_add(&routes, &s.model.service);
+    if (s.first) first_ingest_gate_routes(s.first, &routes);
     rc = server_run(&so, "serve", &routes);
+    if (first_ingest_finish(s.first)) rc = 1; /* the failure is logged already */
     workqueue_stop(p.workers);
-    store_close(s.store);
+    store *st = atomic_load(&s.store);
+    if (st) store_close(st);
     model_stack_close(&s.model);
     server_opts_stop_logging();
     return rc;

@@ -236,6 +236,20 @@ int ragd_stop(ragd_proc *p) {
     return 128 + WTERMSIG(status);
 }
 
+int ragd_wait(ragd_proc *p, char **log) {
+    if (p->pid <= 0) return -1;
+    note_activity("waiting for ragd to exit by itself", p->log_path);
+    int status;
+    pid_t got;
+    while ((got = waitpid(p->pid, &status, 0)) < 0 && errno == EINTR) {}
+    untrack(p->pid);
+    p->pid = 0;
+    if (log) *log = ragd_log(p);
+    unlink(p->log_path);
+    if (got < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void ragd_kill(ragd_proc *p) {
     if (p->pid <= 0) return;
     kill(p->pid, SIGKILL);

@@ -34,6 +34,9 @@ int ragd_start_at(ragd_proc *p, const char *const *args, int port, double timeou
 /* SIGCONT (if paused), SIGTERM, wait (SIGKILL after 10 s); returns the exit
  * status (or 128+signal) and removes the log. */
 int ragd_stop(ragd_proc *p);
+/* Wait (no signal sent) until it exits by itself; returns the exit status
+ * (or 128+signal) and, if log is not NULL, its log (the caller frees). */
+int ragd_wait(ragd_proc *p, char **log);
 /* SIGKILL and reap, as a crash would end it. */
 void ragd_kill(ragd_proc *p);
 /* Stop every thread of the process (SIGSTOP) and return only once all of
