@@ -108,8 +108,20 @@ static int start_on(ask_fixture *f, ragd_proc *p, const char *const *extra_args)
     int n = 5;
     for (int i = 0; extra_args && extra_args[i] && n < 47; i++) args[n++] = extra_args[i];
     args[n] = NULL;
-    /* the first start ingests; under sanitizers that takes a while */
-    return ragd_start(p, args, 180);
+    if (ragd_start(p, args, 60) < 0) return -1;
+    /* A first start listens at once and ingests meanwhile: wait for /ready. */
+    char url[128];
+    ragd_url(p, "/ready", url, sizeof url);
+    for (;;) { /* bounded by the harness's deadline */
+        http_reply r;
+        if (http_call("GET", url, NULL, NULL, 0, NULL, &r) != 0) return -1;
+        bool ingesting = r.status == 503 && strstr(r.body.data, "\"status\":\"ingesting\"");
+        bool failed = r.status == 503 && strstr(r.body.data, "\"status\":\"failed\"");
+        if (failed) fprintf(stderr, "ask_fixture: the first ingest failed: %s\n", r.body.data);
+        http_reply_free(&r);
+        if (!ingesting) return failed ? -1 : 0;
+        usleep(50 * 1000);
+    }
 }
 
 int ask_fixture_start(ask_fixture *f, const char *const *extra_args) {

@@ -49,6 +49,12 @@ static void kill_tracked(void) {
     for (int i = 0; i < TRACKED_MAX; i++) {
         pid_t pid = tracked[i];
         if (pid <= 0) continue;
+        /* Only a child still running: one a test reaped itself is gone, and
+         * its pid may already belong to someone else's process. */
+        if (waitpid(pid, NULL, WNOHANG) != 0) {
+            tracked[i] = 0;
+            continue;
+        }
         kill(pid, SIGCONT);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
