@@ -83,7 +83,7 @@ int cmd_serve(int argc, char **argv) {
     llm_opts_specs(&lo, specs + n);
     n += LLM_OPTS_COUNT;
     specs[n++] = (option_spec){"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0};
-    specs[n++] = (option_spec){"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start", 0, 0};
+    specs[n++] = (option_spec){"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start, while serving (/ready reports progress)", 0, 0};
     specs[n++] = (option_spec){"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0};
     specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (they wait on the encoder's batches)", 1, 4096};
     specs[n++] = (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20};
