@@ -100,6 +100,26 @@ static void expect_continue_gets_413_not_100(void **state) {
     check_refused("/encode", "99999999", true);
 }
 
+/* A body within the limit, sent with Expect: 100-continue, is still read and
+ * answered (the early answer is only for a body over the limit). */
+static void expect_continue_within_the_limit_is_answered(void **state) {
+    (void)state;
+    const char *body = "{\"question\": \"hockey olympics\"}";
+    buf req = BUF_INIT, raw = BUF_INIT;
+    buf_printf(&req,
+               "POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Content-Length: %zu\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n%s",
+               strlen(body), body);
+    assert_int_equal(raw_exchange(fixture.server.port, req.data, req.len, ANSWER_WAIT_S, &raw), 1);
+    /* after an optional "100 Continue", the answer */
+    const char *last = raw.data;
+    for (const char *p = raw.data; (p = strstr(p, "HTTP/1.1 ")); p++) last = p;
+    if (strncmp(last, "HTTP/1.1 200", 12)) fail_msg("not answered 200: %s", raw.data);
+    assert_non_null(strstr(last, "\"sources\""));
+    buf_free(&req);
+    buf_free(&raw);
+}
+
 /* Nothing was harmed: a question within the limit is answered. */
 static void the_server_still_answers(void **state) {
     (void)state;
@@ -116,6 +136,7 @@ int main(void) {
         cmocka_unit_test(ask_declared_just_over_64_kib),
         cmocka_unit_test(encode_declared_far_over_the_limit),
         cmocka_unit_test(expect_continue_gets_413_not_100),
+        cmocka_unit_test(expect_continue_within_the_limit_is_answered),
         cmocka_unit_test(the_server_still_answers),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
