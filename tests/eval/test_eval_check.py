@@ -18,6 +18,7 @@ EVAL_DIR, CSV = sys.argv[1], sys.argv[2]
 sys.path.insert(0, EVAL_DIR)
 import check  # noqa: E402
 import corpus_ids  # noqa: E402
+import metrics  # noqa: E402
 import split  # noqa: E402
 
 failures = []
@@ -113,6 +114,31 @@ with tempfile.TemporaryDirectory() as d:
     want = [("0", "one", "business", False), ("1", "two", "sports", False), ("2", "three", "business", True)]
     if got != want:
         failures.append(f"corpus_ids on a tiny CSV: {got} != {want}")
+
+# The metrics as eval/README.md defines them: ranks over distinct articles.
+def close(a, b):
+    return abs(a - b) < 1e-12
+
+
+if metrics.target_rank(["7", "7", "3", "7", "9"], "9") != 3:
+    failures.append("target_rank must skip repeated articles")
+if metrics.target_rank(["7", "3"], "9") is not None:
+    failures.append("target_rank of a missing target must be None")
+s3 = metrics.scores(3)
+if (s3["R@1"], s3["R@5"], s3["R@10"]) != (0.0, 1.0, 1.0) or not close(s3["MRR@10"], 1 / 3) \
+        or not close(s3["nDCG@10"], 0.5):
+    failures.append(f"scores(3) = {s3}")
+s1 = metrics.scores(1)
+if any(not close(v, 1.0) for v in s1.values()):
+    failures.append(f"scores(1) = {s1}")
+s11 = metrics.scores(11)
+if any(v != 0.0 for v in s11.values()) or any(v != 0.0 for v in metrics.scores(None).values()):
+    failures.append(f"a target below 10 must score 0 everywhere, got {s11}")
+summary = metrics.summarise([("paraphrase", 1), ("paraphrase", None), ("deep_fact", 2)])
+if summary["paraphrase"]["n"] != 2 or not close(summary["paraphrase"]["MRR@10"], 0.5) \
+        or not close(summary["all"]["MRR@10"], 0.5) or summary["all"]["n"] != 3 \
+        or not close(summary["all"]["R@5"], 2 / 3):
+    failures.append(f"summarise = {summary}")
 
 for f in failures:
     print("FAIL:", f, file=sys.stderr)
