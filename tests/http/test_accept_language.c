@@ -29,6 +29,9 @@ static void equal_weights_go_to_the_one_named_first(void **state) {
     assert_string_equal(pick("en, ru"), "en");
     assert_string_equal(pick("ru;q=0.7, en;q=0.7"), "ru");
     assert_string_equal(pick("en;q=0.7, ru;q=0.7"), "en");
+    /* A language's place is where the header first gives it its weight. */
+    assert_string_equal(pick("ru;q=0.5, en;q=0.5, ru-RU;q=0.5"), "ru");
+    assert_string_equal(pick("ru;q=0.1, en;q=0.5, ru-RU;q=0.5"), "en");
 }
 
 static void regional_variants_count_as_their_language(void **state) {
