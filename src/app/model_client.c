@@ -290,7 +290,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
         long sent = 0; /* request bytes written: 0 if no connection was made */
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
         bool slow = rc == CURLE_OPERATION_TIMEDOUT && sent > 0;
-        e->status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+        e->code = rc == CURLE_OPERATION_TIMEDOUT ? PIPELINE_UPSTREAM_TIMEOUT : PIPELINE_UPSTREAM_FAILED;
         if (slow) {
             /* A replica that is slow is not dead: only the probe judges it,
              * and another try would only double the wait. */
@@ -308,7 +308,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
     upstream_message(&t.error_body, msg, sizeof msg);
     buf_free(&t.error_body);
     bool overloaded = status == 429 || status == 503;
-    e->status = overloaded ? 503 : 502;
+    e->code = overloaded ? PIPELINE_OVERLOADED : PIPELINE_UPSTREAM_FAILED;
     snprintf(e->message, sizeof e->message, "model service %s answered %s with %ld: %s", r->url,
              call->path, status, msg);
     return TRY_FAILED;
@@ -331,7 +331,7 @@ int model_client_post(model_client *c, const model_call *call, pipeline_error *e
     if (first < 0) {
         buf why = BUF_INIT;
         model_client_why_down(c, &why);
-        e->status = 503;
+        e->code = PIPELINE_OVERLOADED;
         snprintf(e->message, sizeof e->message, "no model service is up (%s)", why.data ? why.data : "");
         buf_free(&why);
         return -1;

@@ -38,8 +38,13 @@ int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo,
     }
     batcher_options bo = {.max_batch_tokens = eo->max_batch_tokens,
                           .max_queued_texts = eo->max_queue, .max_wait_us = eo->batch_wait_us};
-    m->batcher = batcher_start(m->encoder, &bo);
-    m->llm_workers = workqueue_start("ragd-llm", eo->llm_workers, 4096);
+    m->batcher = batcher_start(m->encoder, &bo, err, sizeof err);
+    m->llm_workers = m->batcher ? workqueue_start("ragd-llm", eo->llm_workers, 4096) : NULL;
+    if (!m->llm_workers) {
+        log_error("ragd %s: %s", cmd, m->batcher ? "cannot start the LLM worker threads" : err);
+        model_stack_close(m);
+        return -1;
+    }
     m->service = (model_service){.batcher = m->batcher, .llm = m->llm,
                                  .llm_workers = m->llm_workers, .max_texts = eo->max_texts,
                                  .max_text_bytes = (size_t)eo->max_text_kb * 1024};
