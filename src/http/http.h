@@ -110,7 +110,8 @@ void http_add_header(http_request *r, const char *name, const char *value);
 void http_stream_begin(http_request *r, int status, const char *content_type);
 /* Queue bytes for the client. Returns -1 once the client is gone. */
 int http_stream_write(http_request *r, const char *data, size_t len);
-/* A Server-Sent Event: "event: name\ndata: …\n\n" (data split on newlines). */
+/* A Server-Sent Event: "event: name\ndata: …\n\n", formatted by sse_writer.h
+ * (data split into data lines at every LF, CRLF and lone CR). */
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len);
 void http_stream_end(http_request *r);
 

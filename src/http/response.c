@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "http/server_internal.h"
+#include "http/sse_writer.h"
 #include "obs/log.h"
 #include "util/util.h"
 
@@ -225,18 +226,7 @@ int http_stream_write(http_request *r, const char *data, size_t len) {
 
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len) {
     buf ev = BUF_INIT;
-    if (event) buf_printf(&ev, "event: %s\n", event);
-    /* A newline inside data would end the field: SSE splits data over lines. */
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || data[i] == '\n') {
-            buf_puts(&ev, "data: ");
-            buf_append(&ev, data + start, i - start);
-            buf_putc(&ev, '\n');
-            start = i + 1;
-        }
-    }
-    buf_putc(&ev, '\n');
+    sse_write_event(&ev, event, NULL, data, len);
     int rc = http_stream_write(r, ev.data, ev.len);
     buf_free(&ev);
     return rc;
