@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "model/encoder.h"
+#include "obs/curl_global.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
 #include "util/util.h"
@@ -369,9 +370,6 @@ json_t *model_client_describe(model_client *c) {
 
 /* ---- life ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void init_curl(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static long ms(double s, long fallback) { return s > 0 ? (long)(s * 1e3 + 0.5) : fallback; }
 
@@ -396,11 +394,7 @@ model_client *model_client_start(const model_client_options *o, char *err, size_
                 return NULL;
             }
     }
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_rc != CURLE_OK) {
-        seterr(err, errlen, "libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
-        return NULL;
-    }
+    if (curl_global_ready("model client", err, errlen) < 0) return NULL;
     model_client *c = xcalloc(1, sizeof *c);
     c->n = o->nurls;
     c->r = xcalloc((size_t)c->n, sizeof *c->r);

@@ -38,6 +38,8 @@ typedef struct http_route {
     http_handler_fn handler;
     void *ctx;
     size_t max_body;     /* 0: the server's default */
+    bool open;           /* answered without the API key (health probes, metrics) */
+    bool quiet;          /* logged at debug level: scraped every few seconds */
 } http_route;
 
 typedef struct http_config {
@@ -49,7 +51,7 @@ typedef struct http_config {
     int max_connections;       /* concurrent connections */
     int connection_timeout_s;  /* idle/slow client timeout */
     size_t max_header_bytes;   /* per-connection memory for headers */
-    const char *api_key;       /* if set, Bearer auth on every route but the open ones */
+    const char *api_key;       /* if set, Bearer auth on every route not marked open */
     const char *cors_origin;   /* if set, Access-Control-Allow-Origin value */
 } http_config;
 
@@ -64,8 +66,6 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
  * by other threads stay valid until those threads release them. */
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
-/* Routes that skip the API key (health probes, metrics). Default: /health, /ready, /metrics. */
-bool http_route_is_open(const char *path);
 
 /* ---- the request ---- */
 const char *http_request_method(const http_request *r);
