@@ -9,6 +9,7 @@
  */
 #include "app/ask.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,6 +128,9 @@ static void run_ask(void *arg) {
     uint64_t t2 = now_ns();
     ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
+        /* STORE_ERR_BAD_QUERY, the only failure: post_ask checked every field,
+         * so a query the store refuses is this process's fault */
+        assert(n == STORE_ERR_BAD_QUERY);
         fail(j, 500, err);
         job_free(j);
         return;

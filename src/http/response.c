@@ -9,6 +9,7 @@
  * reader parks the connection and the next write wakes it, so a stream costs
  * no thread and no busy loop while it waits for tokens.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,10 +68,13 @@ static void apply_headers(http_request *r, struct MHD_Response *resp) {
 void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
     pthread_mutex_lock(&r->mu);
     if (r->answered) {
-        /* Only a bug, or a server stop that answered first, gets here. */
+        /* Only a server stop (which answers parked requests 503 and cancels
+         * them) may answer first: a handler answers exactly once (http.h). */
+        bool cancelled = atomic_load(&r->cancelled);
         pthread_mutex_unlock(&r->mu);
         MHD_destroy_response(resp);
-        if (!atomic_load(&r->cancelled)) log_error("request %s answered twice", r->id);
+        assert(cancelled && "a request is answered exactly once");
+        if (!cancelled) log_error("request %s answered twice", r->id);
     } else {
         r->answered = true;
         r->status = status;
@@ -99,6 +103,7 @@ void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
 
 void http_request_hold(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(!r->answered && "hold before answering: the answer ends the hold");
     if (!r->held) {
         r->held = true;
         r->ever_held = true;
@@ -234,6 +239,7 @@ int http_stream_event(http_request *r, const char *event, const char *data, size
 
 void http_stream_end(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(r->streaming && "http_stream_end ends a stream that http_stream_begin began");
     r->stream_ended = true;
     if (r->reader_suspended && r->conn) {
         r->reader_suspended = false;

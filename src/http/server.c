@@ -122,7 +122,9 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
 }
 
 void http_request_release(http_request *r) {
-    if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+    int before = atomic_fetch_sub(&r->refs, 1);
+    assert(before >= 1 && "released more often than referenced");
+    if (before != 1) return;
     if (r->response) MHD_destroy_response(r->response);
     json_decref(r->parsed);
     buf_free(&r->body);
