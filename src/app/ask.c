@@ -283,6 +283,19 @@ static void post_ask(http_request *r, void *ctx) {
     }
 }
 
+void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help) {
+    *o = (ask_opts){.workers = 64, .max_inflight = 1024};
+    options_add(l, (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &o->workers, workers_help, 1, 4096});
+    options_add(l, (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &o->max_inflight,
+                                 "questions queued or running before 429", 1, 1 << 20});
+}
+
+workqueue *ask_workers_start(const ask_opts *o, const char *role) {
+    workqueue *q = workqueue_start("ragd-ask", o->workers, o->max_inflight);
+    if (!q) log_error("ragd %s: cannot start the /ask worker threads", role);
+    return q;
+}
+
 void ask_add_routes(route_list *routes, pipeline *p) {
     /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
      * leans on its lexical half, the vector rank only breaking ties. */

@@ -124,19 +124,18 @@ int cmd_gateway(int argc, char **argv) {
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
     const char *data_dir = "./data";
     const char *model_dir = NULL;
-    int workers = 64, max_inflight = 1024;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     const option_spec own[] = {
         {"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0},
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0},
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "model folder whose vocab.txt splits BM25 queries (default: where 'ragd model' looks); weights are not loaded", 0, 0},
-        {"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (each waits on the model services)", 1, 4096},
-        {"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20},
         {"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0},
         {"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0},
         {"health-interval", "RAGD_HEALTH_INTERVAL", OPT_DOUBLE, &health_interval, "seconds between health probes of the model services", 0, 0},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
+    ask_opts ao;
+    ask_opts_add(&r.options, &ao, "threads running /ask (each waits on the model services)");
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
     if (upstream_timeout < 0 || connect_timeout < 0 || health_interval <= 0) {
         fprintf(stderr, "ragd gateway: timeouts must be >= 0 and --health-interval > 0\n");
@@ -164,10 +163,8 @@ int cmd_gateway(int argc, char **argv) {
                                  LOG_INT("model_services", nurls),
                                  LOG_INT("model_services_up", model_client_up_count(g.client))},
                    5);
-        pipeline p = {.store = g.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
-        if (!p.workers) {
-            log_error("ragd gateway: cannot start the /ask worker threads");
-        } else {
+        pipeline p = {.store = g.store, .workers = ask_workers_start(&ao, "gateway")};
+        if (p.workers) {
             remote_pipeline_init(&p, g.client);
             web_role facts = {.role = "gateway", .ready = ready, .describe = describe, .ctx = &g};
             route_list routes = ROUTE_LIST_INIT;

@@ -15,16 +15,12 @@ static void describe(void *ctx, json_t *health) {
 int cmd_model(int argc, char **argv) {
     role r;
     role_init_server(&r, "model", "Run the model service: sentence embeddings and the LLM over HTTP.", 8080);
-    encoder_opts eo;
-    llm_opts lo;
-    encoder_opts_defaults(&eo);
-    llm_opts_defaults(&lo);
-    encoder_opts_add(&r.options, &eo);
-    llm_opts_add(&r.options, &lo);
+    model_opts mo;
+    model_opts_add(&r.options, &mo);
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
 
     model_stack m;
-    if (model_stack_open(&m, &eo, &lo, "model") < 0) return role_end(&r, 1);
+    if (model_stack_open(&m, &mo, "model") < 0) return role_end(&r, 1);
     web_role facts = {.role = "model", .describe = describe, .ctx = &m};
     route_list routes = ROUTE_LIST_INIT;
     web_add_routes(&routes, &facts);

@@ -56,28 +56,23 @@ static store *open_store(serve_state *s, const char *data_dir, const char *csv, 
 int cmd_serve(int argc, char **argv) {
     role r;
     role_init_server(&r, "serve", "Run the all-in-one server: gateway, model and store in one process.", 8000);
-    encoder_opts eo;
-    llm_opts lo;
-    encoder_opts_defaults(&eo);
-    llm_opts_defaults(&lo);
-    encoder_opts_add(&r.options, &eo);
-    llm_opts_add(&r.options, &lo);
+    model_opts mo;
+    model_opts_add(&r.options, &mo);
     const char *data_dir = "./data";
     const char *csv = "../shared/data/news-articles/Articles.csv";
-    int workers = 64, max_inflight = 1024;
     bool no_ingest = false;
     const option_spec own[] = {
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0},
         {"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start", 0, 0},
         {"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0},
-        {"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (they wait on the encoder's batches)", 1, 4096},
-        {"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
+    ask_opts ao;
+    ask_opts_add(&r.options, &ao, "threads running /ask (they wait on the encoder's batches)");
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
 
     serve_state s = {0};
-    if (model_stack_open(&s.model, &eo, &lo, "serve") < 0) return role_end(&r, 1);
+    if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
     s.store = open_store(&s, data_dir, csv, no_ingest);
     if (!s.store) {
         model_stack_close(&s.model);
@@ -86,11 +81,9 @@ int cmd_serve(int argc, char **argv) {
     store_facts_publish(s.store);
 
     local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
-    pipeline p = {.store = s.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
+    pipeline p = {.store = s.store, .workers = ask_workers_start(&ao, "serve")};
     int rc = 1;
-    if (!p.workers) {
-        log_error("ragd serve: cannot start the /ask worker threads");
-    } else {
+    if (p.workers) {
         local_pipeline_init(&p, &backend);
         web_role facts = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};
         route_list routes = ROUTE_LIST_INIT;

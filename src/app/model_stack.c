@@ -7,13 +7,13 @@
 #include "obs/log.h"
 #include "util/util.h"
 
-void encoder_opts_defaults(encoder_opts *o) {
+static void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
                         .max_text_kb = 64, .llm_workers = 32};
 }
 
-void encoder_opts_add(option_list *l, encoder_opts *o) {
+static void encoder_opts_add(option_list *l, encoder_opts *o) {
     const option_spec specs[] = {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &o->model_dir, "model folder (default: ./models/all-MiniLM-L6-v2, then ../shared/models/…)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &o->threads, "encoder threads (0: one per core)", 0, 256},
@@ -27,7 +27,16 @@ void encoder_opts_add(option_list *l, encoder_opts *o) {
     options_add_all(l, specs, ARRAY_LEN(specs));
 }
 
-int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd) {
+void model_opts_add(option_list *l, model_opts *o) {
+    encoder_opts_defaults(&o->encoder);
+    llm_opts_defaults(&o->llm);
+    encoder_opts_add(l, &o->encoder);
+    llm_opts_add(l, &o->llm);
+}
+
+int model_stack_open(model_stack *m, const model_opts *o, const char *cmd) {
+    const encoder_opts *eo = &o->encoder;
+    const llm_opts *lo = &o->llm;
     memset(m, 0, sizeof *m);
     char err[512];
     m->encoder = encoder_open(eo->model_dir, eo->threads, err, sizeof err);

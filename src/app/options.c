@@ -81,10 +81,7 @@ void options_add(option_list *l, option_spec spec) {
             abort();
         }
     }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->items = xrealloc(l->items, (size_t)l->cap * sizeof *l->items);
-    }
+    l->items = xgrow(l->items, l->n, &l->cap, sizeof *l->items);
     l->items[l->n++] = spec;
     assert(l->n <= l->cap);
 }

@@ -3,7 +3,7 @@
  *
  *     role r;
  *     role_init_server(&r, "model", "Run the model service…", 8080);
- *     encoder_opts_add(&r.options, &eo);           // the command's options
+ *     model_opts_add(&r.options, &mo);             // option groups, then its own
  *     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
  *     … build the routes …
  *     return role_end(&r, role_serve(&r, &routes));

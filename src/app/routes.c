@@ -15,10 +15,7 @@ void routes_add_route(route_list *l, http_route route) {
             abort();
         }
     }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->items = xrealloc(l->items, (size_t)l->cap * sizeof *l->items);
-    }
+    l->items = xgrow(l->items, l->n, &l->cap, sizeof *l->items);
     l->items[l->n++] = route;
     assert(l->n <= l->cap);
 }
