@@ -1,4 +1,5 @@
-/* test_sse — the Server-Sent Events parser and writer (src/model/sse.h).
+/* test_sse — the Server-Sent Events parser (src/model/sse.h); the writer is
+ * tested with the HTTP layer that owns it (tests/http/test_sse_writer.c).
  *
  * The parser's hard parts are the ones chunking exposes: a stream is parsed
  * whole, then cut into two chunks at every position, then fed one byte at a
