@@ -64,14 +64,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fuzz_quiet_logs();
     char model_dir[1024], err[512];
     fuzz_shared_path("models/minilm-l6-h384-random", model_dir, sizeof model_dir);
-    encoder_opts eo;
-    llm_opts lo;
-    encoder_opts_defaults(&eo);
-    llm_opts_defaults(&lo);
-    eo.model_dir = model_dir;
-    eo.threads = 1;
-    eo.llm_workers = 2;
-    if (model_stack_open(&model, &eo, &lo, "fuzz") < 0) die("model stack", model_dir);
+    option_list unused = OPTION_LIST_INIT;
+    model_opts mo;
+    model_opts_add(&unused, &mo); /* the defaults */
+    options_free(&unused);
+    mo.encoder.model_dir = model_dir;
+    mo.encoder.threads = 1;
+    mo.encoder.llm_workers = 2;
+    if (model_stack_open(&model, &mo, "fuzz") < 0) die("model stack", model_dir);
     const encoder_info *info = encoder_get_info(model.encoder);
     char dir[512];
     fuzz_build_store(dir, sizeof dir, encoder_identity(info), ENCODER_DIM,

@@ -148,7 +148,11 @@ void web_add_routes(route_list *routes, web_role *role) {
     routes_add(routes, "GET", "/", get_index, NULL, 0);
     routes_add(routes, "GET", "/docs", get_docs, NULL, 0);
     routes_add(routes, "GET", "/openapi.json", get_openapi, NULL, 0);
-    routes_add(routes, "GET", "/health", get_health, role, 0);
-    routes_add(routes, "GET", "/ready", get_ready, role, 0);
-    routes_add(routes, "GET", "/metrics", get_metrics, NULL, 0);
+    /* Probes and scrapes answer without the API key; the two polled every
+     * few seconds log at debug level. */
+    routes_add_route(routes, (http_route){.method = "GET", .path = "/health", .handler = get_health,
+                                          .ctx = role, .open = true, .quiet = true});
+    routes_add_open(routes, "GET", "/ready", get_ready, role);
+    routes_add_route(routes, (http_route){.method = "GET", .path = "/metrics", .handler = get_metrics,
+                                          .open = true, .quiet = true});
 }

@@ -38,6 +38,8 @@ typedef struct http_route {
     http_handler_fn handler;
     void *ctx;
     size_t max_body;     /* 0: the server's default */
+    bool open;           /* answered without the API key (health probes, metrics) */
+    bool quiet;          /* logged at debug level: scraped every few seconds */
 } http_route;
 
 typedef struct http_config {
@@ -49,7 +51,7 @@ typedef struct http_config {
     int max_connections;       /* concurrent connections */
     int connection_timeout_s;  /* idle/slow client timeout */
     size_t max_header_bytes;   /* per-connection memory for headers */
-    const char *api_key;       /* if set, Bearer auth on every route but the open ones */
+    const char *api_key;       /* if set, Bearer auth on every route not marked open */
     const char *cors_origin;   /* if set, Access-Control-Allow-Origin value */
 } http_config;
 
@@ -64,8 +66,6 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
  * by other threads stay valid until those threads release them. */
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
-/* Routes that skip the API key (health probes, metrics). Default: /health, /ready, /metrics. */
-bool http_route_is_open(const char *path);
 
 /* ---- the request ---- */
 const char *http_request_method(const http_request *r);
@@ -110,7 +110,8 @@ void http_add_header(http_request *r, const char *name, const char *value);
 void http_stream_begin(http_request *r, int status, const char *content_type);
 /* Queue bytes for the client. Returns -1 once the client is gone. */
 int http_stream_write(http_request *r, const char *data, size_t len);
-/* A Server-Sent Event: "event: name\ndata: …\n\n" (data split on newlines). */
+/* A Server-Sent Event: "event: name\ndata: …\n\n", formatted by sse_writer.h
+ * (data split into data lines at every LF, CRLF and lone CR). */
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len);
 void http_stream_end(http_request *r);
 

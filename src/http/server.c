@@ -8,6 +8,7 @@
  * server_internal.h for who owns it when.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,10 +67,6 @@ static void allowed_methods(http_server *s, const char *path, buf *out) {
     if (s->cors_origin) buf_puts(out, ", OPTIONS");
 }
 
-bool http_route_is_open(const char *path) {
-    return !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/metrics");
-}
-
 /* Constant-time comparison, so the key cannot be guessed byte by byte from
  * response times. The length is not secret. */
 static bool same_secret(const char *a, const char *b) {
@@ -82,7 +79,8 @@ static bool same_secret(const char *a, const char *b) {
 
 static bool authorised(http_request *r) {
     const char *key = r->server->api_key;
-    if (!key || http_route_is_open(r->path)) return true;
+    assert(r->route); /* unknown paths are answered before authorisation */
+    if (!key || r->route->open) return true;
     const char *auth = http_request_header(r, "Authorization");
     if (!auth || strncasecmp(auth, "Bearer ", 7)) return false;
     return same_secret(auth + 7, key);
@@ -124,7 +122,9 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
 }
 
 void http_request_release(http_request *r) {
-    if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+    int before = atomic_fetch_sub(&r->refs, 1);
+    assert(before >= 1 && "released more often than referenced");
+    if (before != 1) return;
     if (r->response) MHD_destroy_response(r->response);
     json_decref(r->parsed);
     buf_free(&r->body);
@@ -248,7 +248,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     /* "none" for unmatched paths, as the instrumentator labels them. */
     const char *handler = r->route ? r->route->path : "none";
     http_metrics_observe(handler, r->method, status, seconds, r->body.len, out_bytes);
-    bool quiet = r->route && (!strcmp(handler, "/health") || !strcmp(handler, "/metrics"));
+    bool quiet = r->route && r->route->quiet;
     log_field fields[] = {
         LOG_STR("rid", r->id),          LOG_STR("role", s->role),
         LOG_STR("method", r->method),   LOG_STR("route", handler),
