@@ -24,6 +24,7 @@
 #include "app/ask.h"
 #include "app/commands.h"
 #include "app/model_client.h"
+#include "app/openai_models.h"
 #include "app/remote_pipeline.h"
 #include "app/server_opts.h"
 #include "app/version.h"
@@ -230,6 +231,10 @@ int cmd_gateway(int argc, char **argv) {
     route_list routes = {0};
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &p);
+    openai_catalog models;
+    openai_catalog_init(&models);
+    openai_catalog_add(&models, ENCODER_MODEL_NAME, "sentence-transformers");
+    openai_models_add_routes(&routes, &models);
     rc = server_run(&so, "gateway", &routes);
     workqueue_stop(p.workers); /* its threads' curl handles go with them */
 out:

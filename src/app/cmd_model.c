@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/model_stack.h"
+#include "app/openai_models.h"
 #include "app/server_opts.h"
 #include "app/web.h"
 #include "obs/ragd_metrics.h"
@@ -48,6 +49,10 @@ int cmd_model(int argc, char **argv) {
     route_list routes = {0};
     web_add_routes(&routes, &role);
     model_routes_add(&routes, &m.service);
+    openai_catalog models;
+    openai_catalog_init(&models);
+    openai_catalog_add(&models, ENCODER_MODEL_NAME, "sentence-transformers");
+    openai_models_add_routes(&routes, &models);
     rc = server_run(&so, "model", &routes);
     model_stack_close(&m);
     server_opts_stop_logging();

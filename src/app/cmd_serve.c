@@ -9,6 +9,7 @@
 #include "app/commands.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
+#include "app/openai_models.h"
 #include "app/server_opts.h"
 #include "app/version.h"
 #include "app/web.h"
@@ -118,6 +119,10 @@ int cmd_serve(int argc, char **argv) {
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &p);
     model_routes_add(&routes, &s.model.service);
+    openai_catalog models;
+    openai_catalog_init(&models);
+    openai_catalog_add(&models, ENCODER_MODEL_NAME, "sentence-transformers");
+    openai_models_add_routes(&routes, &models);
     rc = server_run(&so, "serve", &routes);
     workqueue_stop(p.workers);
     store_close(s.store);

@@ -1,6 +1,6 @@
 /* model_routes — /encode, /v1/embeddings and /llm_ask (see docs/api.md).
  *
- * /encode and /v1/embeddings never take a thread while they wait: the handler
+ * /encode and /v1/embeddings (openai_embeddings.c) never take a thread while they wait: the handler
  * validates, hands the texts to the batcher and parks the connection; the
  * batcher's completion writes the JSON (vectors printed by fmt_float, the
  * hot path) and wakes the connection. /llm_ask runs on a worker pool because
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/openai_embeddings.h"
 #include "model/encoder.h"
 #include "obs/ragd_metrics.h"
 #include "util/buf.h"
@@ -25,11 +26,8 @@
         return;                            \
     } while (0)
 
-typedef enum { SHAPE_RAGD, SHAPE_OPENAI } encode_shape;
-
 typedef struct encode_job {
     http_request *req;
-    encode_shape shape;
 } encode_job;
 
 static void encode_done(void *ctx, int status, int n, const float *vectors, const int *ntokens,
@@ -42,36 +40,22 @@ static void encode_done(void *ctx, int status, int n, const float *vectors, cons
     }
     buf out = BUF_INIT;
     buf_reserve(&out, (size_t)n * ENCODER_DIM * 12 + 256);
-    if (j->shape == SHAPE_RAGD) {
-        buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
-        for (int i = 0; i < n; i++) {
-            if (i) buf_putc(&out, ',');
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-        }
-        buf_puts(&out, "],\"tokens\":[");
-        for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
-        buf_puts(&out, "]}");
-    } else {
-        long total = 0;
-        buf_puts(&out, "{\"object\":\"list\",\"data\":[");
-        for (int i = 0; i < n; i++) {
-            buf_printf(&out, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", i ? "," : "", i);
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-            buf_putc(&out, '}');
-            total += ntokens[i];
-        }
-        buf_printf(&out, "],\"model\":\"%s\",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}",
-                   ENCODER_MODEL_NAME, total, total);
+    buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_putc(&out, ',');
+        buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
     }
+    buf_puts(&out, "],\"tokens\":[");
+    for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
+    buf_puts(&out, "]}");
     http_respond(j->req, 200, "application/json", out.data, out.len);
     buf_free(&out);
     free(j);
 }
 
-/* Collect the texts of a request: a string or an array of strings under key
- * (and, for /encode, the single-text alternative "text"). */
-static void encode_request(http_request *r, model_service *m, json_t *input, const char *field,
-                           encode_shape shape) {
+/* Collect the texts of a request: a string or an array of strings under
+ * field ("texts", or the single-text alternative "text"). */
+static void encode_request(http_request *r, model_service *m, json_t *input, const char *field) {
     int n = json_is_string(input) ? 1 : (int)json_array_size(input);
     if (!json_is_string(input) && !json_is_array(input))
         REJECT(400, "'%s' must be a string or an array of strings", field);
@@ -95,7 +79,6 @@ static void encode_request(http_request *r, model_service *m, json_t *input, con
     }
     encode_job *j = xcalloc(1, sizeof *j);
     j->req = r;
-    j->shape = shape;
     http_request_hold(r);
     if (batcher_submit(m->batcher, n, texts, lens, encode_done, j) < 0) {
         free(j);
@@ -110,24 +93,13 @@ static void post_encode(http_request *r, void *ctx) {
     if (!body) return;
     json_t *texts = json_object_get(body, "texts");
     if (texts) {
-        encode_request(r, ctx, texts, "texts", SHAPE_RAGD);
+        encode_request(r, ctx, texts, "texts");
         return;
     }
     json_t *text = json_object_get(body, "text");
     if (!text) REJECT(422, "give 'texts' (an array of strings) or 'text' (a string)");
     if (!json_is_string(text)) REJECT(400, "'text' must be a string");
-    encode_request(r, ctx, text, "text", SHAPE_RAGD);
-}
-
-static void post_embeddings(http_request *r, void *ctx) {
-    json_t *body = http_request_json(r);
-    if (!body) return;
-    json_t *input = json_object_get(body, "input");
-    if (!input) REJECT(422, "'input' is required");
-    json_t *fmt = json_object_get(body, "encoding_format");
-    if (fmt && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), "float")))
-        REJECT(422, "only encoding_format \"float\" is supported");
-    encode_request(r, ctx, input, "input", SHAPE_OPENAI);
+    encode_request(r, ctx, text, "text");
 }
 
 /* ---- /llm_ask ---- */
@@ -297,7 +269,7 @@ void model_routes_add(route_list *routes, model_service *m) {
     size_t body = (size_t)m->max_texts * m->max_text_bytes;
     if (body > (64u << 20)) body = 64u << 20;
     routes_add(routes, "POST", "/encode", post_encode, m, body);
-    routes_add(routes, "POST", "/v1/embeddings", post_embeddings, m, body);
+    openai_embeddings_add(routes, m, body);
     routes_add(routes, "GET", "/llm_ask", get_llm_ask, m, 0);
     routes_add(routes, "POST", "/llm_ask", post_llm_ask, m, 16u << 20);
 }

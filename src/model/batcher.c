@@ -1,6 +1,7 @@
 /* batcher — dynamic batching (see batcher.h for the design). */
 #include "model/batcher.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -182,8 +183,7 @@ void batcher_stop(batcher *b) {
     free(b);
 }
 
-int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
-                   batcher_done_fn done, void *ctx) {
+static job *job_new(int n, batcher_done_fn done, void *ctx) {
     job *j = xcalloc(1, sizeof *j);
     j->n = n;
     j->ids = xcalloc((size_t)(n ? n : 1), sizeof *j->ids);
@@ -191,16 +191,12 @@ int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *le
     j->vectors = xmalloc((size_t)(n ? n : 1) * ENCODER_DIM * sizeof(float));
     j->done = done;
     j->ctx = ctx;
-    const tokenizer *tok = encoder_tokenizer(b->enc);
-    int32_t scratch[ENCODER_MAX_TOKENS];
-    for (int i = 0; i < n; i++) {
-        int len = tokenizer_encode(tok, texts[i], lens[i], scratch, ENCODER_MAX_TOKENS, NULL);
-        j->ids[i] = xmalloc((size_t)len * sizeof(int32_t));
-        memcpy(j->ids[i], scratch, (size_t)len * sizeof(int32_t));
-        j->lens[i] = len;
-    }
+    return j;
+}
+
+static int enqueue(batcher *b, job *j) {
     pthread_mutex_lock(&b->mu);
-    if (b->stopping || b->queued_texts + n > b->opt.max_queued_texts) {
+    if (b->stopping || b->queued_texts + j->n > b->opt.max_queued_texts) {
         pthread_mutex_unlock(&b->mu);
         job_free(j);
         return -1;
@@ -209,12 +205,39 @@ int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *le
     if (b->tail) b->tail->next = j;
     else b->head = j;
     b->tail = j;
-    b->queued_texts += n;
+    b->queued_texts += j->n;
     int depth = b->queued_texts;
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
     ragd_metrics_queue("encode", depth);
     return 0;
+}
+
+int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
+                   batcher_done_fn done, void *ctx) {
+    job *j = job_new(n, done, ctx);
+    const tokenizer *tok = encoder_tokenizer(b->enc);
+    int32_t scratch[ENCODER_MAX_TOKENS];
+    for (int i = 0; i < n; i++) {
+        int len = tokenizer_encode(tok, texts[i], lens[i], scratch, ENCODER_MAX_TOKENS, NULL);
+        j->ids[i] = xmalloc((size_t)len * sizeof(int32_t));
+        memcpy(j->ids[i], scratch, (size_t)len * sizeof(int32_t));
+        j->lens[i] = len;
+    }
+    return enqueue(b, j);
+}
+
+int batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                       batcher_done_fn done, void *ctx) {
+    job *j = job_new(n, done, ctx);
+    for (int i = 0; i < n; i++) {
+        assert(lens[i] >= 2 && lens[i] <= ENCODER_MAX_TOKENS);
+        assert(ids[i][0] == TOKEN_CLS && ids[i][lens[i] - 1] == TOKEN_SEP);
+        j->ids[i] = xmalloc((size_t)lens[i] * sizeof(int32_t));
+        memcpy(j->ids[i], ids[i], (size_t)lens[i] * sizeof(int32_t));
+        j->lens[i] = lens[i];
+    }
+    return enqueue(b, j);
 }
 
 typedef struct waiter {

@@ -17,6 +17,7 @@
 #define RAGD_MODEL_BATCHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/encoder.h"
 
@@ -40,6 +41,11 @@ void batcher_stop(batcher *b);
 /* Queue n texts as one job (copied). 0 queued; -1 the queue is full. */
 int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
                    batcher_done_fn done, void *ctx);
+/* The same for sequences already tokenised by the caller: each starts with
+ * [CLS], ends with [SEP] and is 2..ENCODER_MAX_TOKENS ids of the encoder's
+ * vocabulary (asserted: validate before). Copied; ntokens in done are lens. */
+int batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                       batcher_done_fn done, void *ctx);
 /* Blocking form: waits for the job. 0, or -1 with err set (queue full: errno-free
  * message "queue full"). */
 int batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens, float *out,
