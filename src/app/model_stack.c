@@ -18,7 +18,7 @@ void encoder_opts_specs(encoder_opts *o, option_spec *s) {
     s[2] = (option_spec){"max-batch-tokens", "RAGD_MAX_BATCH_TOKENS", OPT_INT, &o->max_batch_tokens, "padded tokens per encoder call", 256, 1 << 20};
     s[3] = (option_spec){"batch-wait-us", "RAGD_BATCH_WAIT_US", OPT_INT, &o->batch_wait_us, "wait this long to gather a batch (0: batch only what queued meanwhile)", 0, 1000000};
     s[4] = (option_spec){"max-queue", "RAGD_MAX_QUEUE", OPT_INT, &o->max_queue, "texts waiting for the encoder before 429", 1, 1 << 20};
-    s[5] = (option_spec){"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode request (413 past it)", 1, 65536};
+    s[5] = (option_spec){"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode or /v1/embeddings request (413 past it)", 1, 65536};
     s[6] = (option_spec){"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16};
     s[7] = (option_spec){"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024};
 }
