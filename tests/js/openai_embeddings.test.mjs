@@ -3,7 +3,8 @@
 // client's default call (it asks for base64 and decodes the float32 bytes
 // itself) gives the float call's vectors and /encode's; token-id input gives
 // the vectors of the text it came from; models.list() and models.retrieve()
-// name the model; bad inputs raise the client's typed errors.
+// name the model; bad inputs raise the client's typed errors; with
+// --api-key the client's apiKey is what opens the routes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
@@ -159,4 +160,24 @@ suite('serve', async () => {
     corpus.remove();
     throw e;
   }
+});
+
+describe('openai client against ragd model with --api-key', () => {
+  let server;
+  before(async () => {
+    server = await startRagd(['model', '--threads', '1', '--api-key', 'js-test-key']);
+  });
+  after(async () => {
+    if (server) assert.equal(await server.stop(), 0, `ragd model did not exit cleanly:\n${server.log()}`);
+  });
+
+  test('the client\'s apiKey is the Bearer key; a wrong one is AuthenticationError', async () => {
+    const good = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'js-test-key', maxRetries: 0 });
+    const r = await good.embeddings.create({ model: MODEL, input: 'with a key' });
+    assert.equal(r.data[0].embedding.length, 384);
+    assert.equal((await good.models.retrieve(MODEL)).id, MODEL);
+    const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'not-the-key', maxRetries: 0 });
+    await assert.rejects(wrong.embeddings.create({ model: MODEL, input: 'x' }), OpenAI.AuthenticationError);
+    await assert.rejects(wrong.models.list(), OpenAI.AuthenticationError);
+  });
 });
