@@ -22,6 +22,7 @@
 #include "app/ask.h"
 #include "app/commands.h"
 #include "app/model_client.h"
+#include "app/openai_models.h"
 #include "app/remote_pipeline.h"
 #include "app/role.h"
 #include "app/store_facts.h"
@@ -170,6 +171,9 @@ int cmd_gateway(int argc, char **argv) {
             route_list routes = ROUTE_LIST_INIT;
             web_add_routes(&routes, &facts);
             ask_add_routes(&routes, &p);
+            openai_catalog models;
+            openai_catalog_init(&models);
+            openai_models_add_routes(&routes, &models);
             rc = role_serve(&r, &routes);
             routes_free(&routes);
             workqueue_stop(p.workers); /* its threads' curl handles go with them */

@@ -3,6 +3,7 @@
  * replicas behind one or more gateways. */
 #include "app/commands.h"
 #include "app/model_stack.h"
+#include "app/openai_models.h"
 #include "app/role.h"
 #include "app/web.h"
 
@@ -25,6 +26,9 @@ int cmd_model(int argc, char **argv) {
     route_list routes = ROUTE_LIST_INIT;
     web_add_routes(&routes, &facts);
     model_routes_add(&routes, &m.service);
+    openai_catalog models;
+    openai_catalog_init(&models);
+    openai_models_add_routes(&routes, &models);
     int rc = role_serve(&r, &routes);
     routes_free(&routes);
     model_stack_close(&m);

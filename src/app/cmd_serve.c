@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
+#include "app/openai_models.h"
 #include "app/role.h"
 #include "app/store_facts.h"
 #include "app/web.h"
@@ -90,6 +91,9 @@ int cmd_serve(int argc, char **argv) {
         web_add_routes(&routes, &facts);
         ask_add_routes(&routes, &p);
         model_routes_add(&routes, &s.model.service);
+        openai_catalog models;
+        openai_catalog_init(&models);
+        openai_models_add_routes(&routes, &models);
         rc = role_serve(&r, &routes);
         routes_free(&routes);
         workqueue_stop(p.workers);

@@ -1,6 +1,6 @@
 /* model_routes — /encode, /v1/embeddings and /llm_ask (see docs/api.md).
  *
- * /encode and /v1/embeddings never take a thread while they wait: the handler
+ * /encode and /v1/embeddings (openai_embeddings.c) never take a thread while they wait: the handler
  * validates, hands the texts to the batcher and parks the connection; the
  * batcher's completion writes the JSON (vectors printed by fmt_float, the
  * hot path) and wakes the connection. /llm_ask runs on a worker pool because
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/openai_embeddings.h"
 #include "app/request_check.h"
 #include "model/encoder.h"
 #include "obs/ragd_metrics.h"
@@ -20,11 +21,8 @@
 #include "util/utf8.h"
 #include "util/util.h"
 
-typedef enum { SHAPE_RAGD, SHAPE_OPENAI } encode_shape;
-
 typedef struct encode_job {
     http_request *req;
-    encode_shape shape;
 } encode_job;
 
 static void encode_done(void *ctx, batcher_status status, int n, const float *vectors,
@@ -37,27 +35,14 @@ static void encode_done(void *ctx, batcher_status status, int n, const float *ve
     }
     buf out = BUF_INIT;
     buf_reserve(&out, (size_t)n * ENCODER_DIM * 12 + 256);
-    if (j->shape == SHAPE_RAGD) {
-        buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
-        for (int i = 0; i < n; i++) {
-            if (i) buf_putc(&out, ',');
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-        }
-        buf_puts(&out, "],\"tokens\":[");
-        for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
-        buf_puts(&out, "]}");
-    } else {
-        long total = 0;
-        buf_puts(&out, "{\"object\":\"list\",\"data\":[");
-        for (int i = 0; i < n; i++) {
-            buf_printf(&out, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", i ? "," : "", i);
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-            buf_putc(&out, '}');
-            total += ntokens[i];
-        }
-        buf_printf(&out, "],\"model\":\"%s\",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}",
-                   ENCODER_MODEL_NAME, total, total);
+    buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_putc(&out, ',');
+        buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
     }
+    buf_puts(&out, "],\"tokens\":[");
+    for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
+    buf_puts(&out, "]}");
     http_respond(j->req, 200, "application/json", out.data, out.len);
     buf_free(&out);
     free(j);
@@ -100,10 +85,9 @@ static bool check_texts(const model_service *m, json_t *input, const char *field
 
 /* Hand the checked texts to the batcher and park the request. */
 static void submit_texts(http_request *r, model_service *m, int n, const char **texts,
-                         size_t *lens, encode_shape shape) {
+                         size_t *lens) {
     encode_job *j = xcalloc(1, sizeof *j);
     j->req = r;
-    j->shape = shape;
     http_request_hold(r);
     if (batcher_submit(m->batcher, n, texts, lens, encode_done, j) != BATCHER_OK) {
         free(j);
@@ -132,31 +116,7 @@ static void post_encode(http_request *r, void *ctx) {
         http_respond_problem(r, &p);
         return;
     }
-    submit_texts(r, m, n, items, lens, SHAPE_RAGD);
-}
-
-static bool check_embeddings_body(json_t *body, request_problem *p) {
-    if (!json_object_get(body, "input")) return request_reject(p, 422, "'input' is required");
-    json_t *fmt = json_object_get(body, "encoding_format");
-    if (fmt && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), "float")))
-        return request_reject(p, 422, "only encoding_format \"float\" is supported");
-    return true;
-}
-
-static void post_embeddings(http_request *r, void *ctx) {
-    model_service *m = ctx;
-    json_t *body = http_request_json(r);
-    if (!body) return;
-    request_problem p;
-    const char **items = NULL;
-    size_t *lens = NULL;
-    int n = 0;
-    if (!check_embeddings_body(body, &p) ||
-        !check_texts(m, json_object_get(body, "input"), "input", true, &items, &lens, &n, &p)) {
-        http_respond_problem(r, &p);
-        return;
-    }
-    submit_texts(r, m, n, items, lens, SHAPE_OPENAI);
+    submit_texts(r, m, n, items, lens);
 }
 
 /* ---- /llm_ask ---- */
@@ -351,7 +311,7 @@ void model_routes_add(route_list *routes, model_service *m) {
     size_t body = (size_t)m->max_texts * m->max_text_bytes;
     if (body > (64u << 20)) body = 64u << 20;
     routes_add(routes, "POST", "/encode", post_encode, m, body);
-    routes_add(routes, "POST", "/v1/embeddings", post_embeddings, m, body);
+    openai_embeddings_add(routes, m, body);
     routes_add(routes, "GET", "/llm_ask", get_llm_ask, m, 0);
     routes_add(routes, "POST", "/llm_ask", post_llm_ask, m, 16u << 20);
 }

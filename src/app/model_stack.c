@@ -20,7 +20,7 @@ static void encoder_opts_add(option_list *l, encoder_opts *o) {
         {"max-batch-tokens", "RAGD_MAX_BATCH_TOKENS", OPT_INT, &o->max_batch_tokens, "padded tokens per encoder call", 256, 1 << 20},
         {"batch-wait-us", "RAGD_BATCH_WAIT_US", OPT_INT, &o->batch_wait_us, "wait this long to gather a batch (0: batch only what queued meanwhile)", 0, 1000000},
         {"max-queue", "RAGD_MAX_QUEUE", OPT_INT, &o->max_queue, "texts waiting for the encoder before 429", 1, 1 << 20},
-        {"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode request (413 past it)", 1, 65536},
+        {"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode or /v1/embeddings request (413 past it)", 1, 65536},
         {"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16},
         {"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024},
     };

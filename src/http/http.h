@@ -11,6 +11,12 @@
  * The model this module offers handlers:
  *   - A route table maps (method, path) to a handler. Unknown paths get 404,
  *     known paths with another method 405 with Allow, both as JSON errors.
+ *     A route path ending in a slash and an asterisk is a prefix route
+ *     (written "/v1/models/\*" in these comments, as a C comment cannot hold
+ *     the pair): "/v1/models/\*" matches
+ *     "/v1/models/<anything non-empty, slashes included>" and the handler reads
+ *     that tail with http_request_path_tail(). An exact route wins over a
+ *     prefix route that also matches; among prefix routes the longest wins.
  *   - The body is collected (up to the route's limit, else 413) before the
  *     handler runs; http_request_json() parses and type-checks it (415/400).
  *   - A handler answers with exactly one http_respond*() call, or starts a
@@ -34,7 +40,7 @@ typedef void (*http_handler_fn)(http_request *req, void *ctx);
 
 typedef struct http_route {
     const char *method;  /* "GET" or "POST" (GET routes also answer HEAD) */
-    const char *path;    /* exact path, e.g. "/ask" */
+    const char *path;    /* exact path, e.g. "/ask", or a prefix route "/v1/models/\*" */
     http_handler_fn handler;
     void *ctx;
     size_t max_body;     /* 0: the server's default */
@@ -66,11 +72,21 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
  * by other threads stay valid until those threads release them. */
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
+/* Route matching (what the server uses; exposed for tests). */
+enum { HTTP_MATCH_NONE = 0, HTTP_MATCH_PREFIX = 1, HTTP_MATCH_EXACT = 2 };
+int http_route_match(const char *route_path, const char *path);
+/* For a prefix route ("/a/\*") and a path it matches, the part after "/a/";
+ * NULL when the route is exact or does not match. */
+const char *http_route_tail(const char *route_path, const char *path);
+
 
 /* ---- the request ---- */
 const char *http_request_method(const http_request *r);
 const char *http_request_path(const http_request *r);
 const char *http_request_id(const http_request *r);
+/* The path parameter of a prefix route: "abc" for "/v1/models/abc" on
+ * "/v1/models/\*" (already percent-decoded); "" on an exact route. */
+const char *http_request_path_tail(const http_request *r);
 /* Headers and query values are readable only while the handler runs. */
 const char *http_request_header(const http_request *r, const char *name);
 const char *http_request_query(const http_request *r, const char *name);

@@ -44,22 +44,36 @@ static void make_request_id(http_request *r) {
     snprintf(r->id, sizeof r->id, "%08x%08llx", request_prefix, (unsigned long long)n);
 }
 
+/* The route path that serves path: an exact one if any, else the longest
+ * prefix route that matches (see http.h); NULL for an unknown path. */
+static const char *best_route_path(http_server *s, const char *path) {
+    const char *best = NULL;
+    for (int i = 0; i < s->nroutes; i++) {
+        const char *p = s->routes[i].path;
+        int m = http_route_match(p, path);
+        if (m == HTTP_MATCH_EXACT) return p;
+        if (m == HTTP_MATCH_PREFIX && (!best || strlen(p) > strlen(best))) best = p;
+    }
+    return best;
+}
+
 static const http_route *find_route(http_server *s, const char *path, const char *method,
                                     bool *path_known) {
-    *path_known = false;
+    const char *route_path = best_route_path(s, path);
+    *path_known = route_path != NULL;
     bool head = !strcmp(method, "HEAD");
-    for (int i = 0; i < s->nroutes; i++) {
+    for (int i = 0; route_path && i < s->nroutes; i++) {
         const http_route *rt = &s->routes[i];
-        if (strcmp(rt->path, path)) continue;
-        *path_known = true;
+        if (strcmp(rt->path, route_path)) continue;
         if (!strcmp(rt->method, method) || (head && !strcmp(rt->method, "GET"))) return rt;
     }
     return NULL;
 }
 
 static void allowed_methods(http_server *s, const char *path, buf *out) {
-    for (int i = 0; i < s->nroutes; i++) {
-        if (strcmp(s->routes[i].path, path)) continue;
+    const char *route_path = best_route_path(s, path);
+    for (int i = 0; route_path && i < s->nroutes; i++) {
+        if (strcmp(s->routes[i].path, route_path)) continue;
         if (out->len) buf_puts(out, ", ");
         buf_puts(out, s->routes[i].method);
         if (!strcmp(s->routes[i].method, "GET")) buf_puts(out, ", HEAD");

@@ -191,9 +191,8 @@ void batcher_stop(batcher *b) {
     free(b);
 }
 
-batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
-                              batcher_done_fn done, void *ctx) {
-    assert(n >= 0 && (n == 0 || (texts && lens)) && done);
+static job *job_new(int n, batcher_done_fn done, void *ctx) {
+    assert(n >= 0 && done);
     job *j = xcalloc(1, sizeof *j);
     j->n = n;
     j->ids = xcalloc((size_t)(n ? n : 1), sizeof *j->ids);
@@ -201,16 +200,12 @@ batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const
     j->vectors = xmalloc((size_t)(n ? n : 1) * ENCODER_DIM * sizeof(float));
     j->done = done;
     j->ctx = ctx;
-    const tokenizer *tok = encoder_tokenizer(b->enc);
-    int32_t scratch[ENCODER_MAX_TOKENS];
-    for (int i = 0; i < n; i++) {
-        int len = tokenizer_encode(tok, texts[i], lens[i], scratch, ENCODER_MAX_TOKENS, NULL);
-        j->ids[i] = xmalloc((size_t)len * sizeof(int32_t));
-        memcpy(j->ids[i], scratch, (size_t)len * sizeof(int32_t));
-        j->lens[i] = len;
-    }
+    return j;
+}
+
+static batcher_status enqueue(batcher *b, job *j) {
     pthread_mutex_lock(&b->mu);
-    if (b->stopping || b->queued_texts + n > b->opt.max_queued_texts) {
+    if (b->stopping || b->queued_texts + j->n > b->opt.max_queued_texts) {
         batcher_status why = b->stopping ? BATCHER_STOPPING : BATCHER_QUEUE_FULL;
         pthread_mutex_unlock(&b->mu);
         job_free(j);
@@ -220,12 +215,41 @@ batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const
     if (b->tail) b->tail->next = j;
     else b->head = j;
     b->tail = j;
-    b->queued_texts += n;
+    b->queued_texts += j->n;
     int depth = b->queued_texts;
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
     ragd_metrics_queue("encode", depth);
     return BATCHER_OK;
+}
+
+batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
+                              batcher_done_fn done, void *ctx) {
+    assert(n == 0 || (texts && lens));
+    job *j = job_new(n, done, ctx);
+    const tokenizer *tok = encoder_tokenizer(b->enc);
+    int32_t scratch[ENCODER_MAX_TOKENS];
+    for (int i = 0; i < n; i++) {
+        int len = tokenizer_encode(tok, texts[i], lens[i], scratch, ENCODER_MAX_TOKENS, NULL);
+        j->ids[i] = xmalloc((size_t)len * sizeof(int32_t));
+        memcpy(j->ids[i], scratch, (size_t)len * sizeof(int32_t));
+        j->lens[i] = len;
+    }
+    return enqueue(b, j);
+}
+
+batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                                  batcher_done_fn done, void *ctx) {
+    assert(n == 0 || (ids && lens));
+    job *j = job_new(n, done, ctx);
+    for (int i = 0; i < n; i++) {
+        assert(lens[i] >= 2 && lens[i] <= ENCODER_MAX_TOKENS);
+        assert(ids[i][0] == TOKEN_CLS && ids[i][lens[i] - 1] == TOKEN_SEP);
+        j->ids[i] = xmalloc((size_t)lens[i] * sizeof(int32_t));
+        memcpy(j->ids[i], ids[i], (size_t)lens[i] * sizeof(int32_t));
+        j->lens[i] = lens[i];
+    }
+    return enqueue(b, j);
 }
 
 typedef struct waiter {

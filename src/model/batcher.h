@@ -17,6 +17,7 @@
 #define RAGD_MODEL_BATCHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/encoder.h"
 
@@ -54,6 +55,11 @@ batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const
 /* Blocking form: waits for the job; err set when the status is not BATCHER_OK. */
 batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
                              float *out, int *ntokens, char *err, size_t errlen);
+/* The same for sequences already tokenised by the caller: each starts with
+ * [CLS], ends with [SEP] and is 2..ENCODER_MAX_TOKENS ids of the encoder's
+ * vocabulary (asserted: validate before). Copied; ntokens in done are lens. */
+batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                                  batcher_done_fn done, void *ctx);
 /* Texts waiting (for the queue-depth metric and 429 decisions). */
 int batcher_queued(batcher *b);
 encoder *batcher_encoder(batcher *b);
