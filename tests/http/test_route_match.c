@@ -46,11 +46,11 @@ static void echo(http_request *r, void *ctx) {
 }
 
 static const http_route routes[] = {
-    {"GET", "/docs", echo, "exact /docs", 0},
-    {"GET", "/docs/*", echo, "prefix /docs/*", 0},
-    {"GET", "/docs/special", echo, "exact /docs/special", 0},
-    {"GET", "/docs/deep/*", echo, "prefix /docs/deep/*", 0},
-    {"POST", "/items/*", echo, "prefix /items/*", 0},
+    {.method = "GET", .path = "/docs", .handler = echo, .ctx = "exact /docs"},
+    {.method = "GET", .path = "/docs/*", .handler = echo, .ctx = "prefix /docs/*"},
+    {.method = "GET", .path = "/docs/special", .handler = echo, .ctx = "exact /docs/special"},
+    {.method = "GET", .path = "/docs/deep/*", .handler = echo, .ctx = "prefix /docs/deep/*"},
+    {.method = "POST", .path = "/items/*", .handler = echo, .ctx = "prefix /items/*"},
 };
 
 static http_server *server;
