@@ -41,7 +41,7 @@ struct first_ingest {
     atomic_bool stopping;
 
     metric_series *m_done, *m_total;
-    gated_route gated[ROUTES_MAX];
+    gated_route *gated;           /* one per route of the list gated, owned */
 };
 
 /* ---- progress ---- */
@@ -228,6 +228,8 @@ static bool needs_nothing(const char *path) {
 }
 
 void first_ingest_gate_routes(first_ingest *fi, route_list *routes) {
+    assert(!fi->gated); /* once: the routes point into this array */
+    fi->gated = xcalloc((size_t)(routes->n ? routes->n : 1), sizeof *fi->gated);
     for (int i = 0; i < routes->n; i++) {
         http_route *rt = &routes->items[i];
         if (needs_nothing(rt->path)) continue;
@@ -252,6 +254,7 @@ bool first_ingest_finish(first_ingest *fi) {
     bool failed = atomic_load(&fi->state) == STATE_FAILED;
     pthread_cond_destroy(&fi->cv);
     pthread_mutex_destroy(&fi->mu);
+    free(fi->gated);
     free(fi);
     return failed;
 }

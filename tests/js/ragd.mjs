@@ -14,7 +14,22 @@ function ragdBin() {
   return bin;
 }
 
-// Start `ragd <args…> --host 127.0.0.1 --port 0`; resolves to {url, stop()} once it listens.
+// GET url/ready until it answers 200: `ragd serve` on an empty data directory
+// listens at once and answers 503 while its first ingest runs.
+async function waitReady(url, deadline) {
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/ready`)).status === 200) return;
+    } catch {
+      /* not accepting yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/ready did not turn 200 in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Start `ragd <args…> --host 127.0.0.1 --port 0`; resolves to {url, stop()}
+// once it listens and /ready answers 200.
 export function startRagd(args, { timeoutMs = 120000 } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(ragdBin(), [...args, '--host', '127.0.0.1', '--port', '0'], {
@@ -40,15 +55,23 @@ export function startRagd(args, { timeoutMs = 120000 } = {}) {
       if (m && !settled) {
         settled = true;
         clearTimeout(timer);
-        resolve({
-          url: `http://127.0.0.1:${m[1]}`,
+        const url = `http://127.0.0.1:${m[1]}`;
+        const server = {
+          url,
           log: () => log,
           // SIGTERM; resolves to the exit status (0 is a clean shutdown).
           stop: () => {
             child.kill('SIGTERM');
             return exited;
           },
-        });
+        };
+        waitReady(url, Date.now() + timeoutMs).then(
+          () => resolve(server),
+          (err) => {
+            child.kill('SIGKILL');
+            reject(new Error(`${err.message}; log:\n${log}`));
+          },
+        );
       }
     });
   });
