@@ -20,9 +20,11 @@ done
 [ "$code" = 200 ] || fail "no /health 200 within 600 s"
 ready=$(curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:8000/ready || true)
 echo "first-start: /health 200 $((i / 2)) s after run.sh began (packages and build included); /ready: $ready"
+# The data directory is empty and the corpus takes minutes to encode: the
+# first answer must come while the ingest runs, and say so.
 case "$ready" in
-  *' 200' | *'"ingesting"'*' 503') ;;
-  *) fail "/ready neither ready nor reporting its ingest: $ready" ;;
+  *'"ingesting"'*' 503') ;;
+  *) fail "/ready does not report the first ingest: $ready" ;;
 esac
 kill -TERM "$pid"
 for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
