@@ -84,6 +84,13 @@ if [ -n "$security" ]; then
   printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "$security" "$suite" >>"$root/etc/apt/sources.list.d/debian.sources"
 fi
+# This machine's certificate authorities (a sandbox's network may re-sign TLS
+# with its own): the bundle, the local CAs that update-ca-certificates adds back
+# when Debian's ca-certificates is installed inside, and npm's global cafile.
+mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
+cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/" 2>/dev/null || true
+cp -L /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+[ -f /etc/npmrc ] && cp /etc/npmrc "$root/etc/npmrc"
 # The mirror may serve a dated snapshot: accept its Release files' dates.
 printf 'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n' >"$root/etc/apt/apt.conf.d/99ci-snapshot"
 
@@ -98,7 +105,10 @@ bind "$repo" /ci/main
 bind "$shared" /ci/shared ro
 
 echo "fresh-debian: $(chroot "$root" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), $(chroot "$root" dpkg-query -W -f='.\n' | wc -l) packages installed"
-# A clean environment, as a root login on a new machine has it.
+# A clean environment, as a root login on a new machine has it (with the
+# machine's CA settings, which belong to its network, not to the project).
 env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   CI="${CI:-}" RAGD_FUZZ_SECONDS="${RAGD_FUZZ_SECONDS:-}" \
+  ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
+  ${SSL_CERT_FILE:+SSL_CERT_FILE="$SSL_CERT_FILE"} ${CURL_CA_BUNDLE:+CURL_CA_BUNDLE="$CURL_CA_BUNDLE"} \
   chroot "$root" /bin/bash -c "$1"
