@@ -199,7 +199,7 @@ bert *bert_open(const char *config_path, const char *weights_path, int threads, 
     /* RAGD_GEMM=int8 opts into the quantised products (not exact; see gemm.h) */
     const char *gemm = getenv("RAGD_GEMM");
     if (gemm && !strcmp(gemm, "int8") && bert_set_backend(b, GEMM_INT8))
-        fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has no AVX-512 VNNI\n");
+        fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has neither AVX-512 VNNI nor AVX2\n");
     else if (gemm && !strcmp(gemm, "openblas"))
         b->backend = GEMM_OPENBLAS;
     else if (gemm && !strcmp(gemm, "own"))

@@ -43,8 +43,8 @@ int bert_threads(const bert *b);
 
 /* Which matrix-product backend to use (GEMM_AUTO by default, or what the
  * environment's RAGD_GEMM=own|openblas|int8 says; bench/encode compares
- * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU lacks
- * AVX-512 VNNI. */
+ * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU has no
+ * int8 kernel (AVX-512 VNNI or AVX2). */
 int bert_set_backend(bert *b, gemm_backend backend);
 
 /* n sequences of ids (each typically [CLS] … [SEP]; lens[i] >= 1 and <=

@@ -14,6 +14,7 @@
  */
 #include "model/gemm.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -234,6 +235,145 @@ static RAGD_AVX2 void panel_avx2(int mr, int k, const float *apack, const float 
     }
 }
 
+
+/* ---- AVX2 int8 weights × int16 activations (no VNNI): 5×16 tiles -------- */
+
+/* Without VNNI the cheapest exact integer product is vpmaddwd: two int16
+ * products summed into each int32 lane, 16 multiply-adds per instruction (the
+ * fp32 FMA does 8). Weights stay int8 in memory ([k/2][32 cols][2] per panel:
+ * a quarter of fp32's bytes, so the whole model's weights fit in L3) and are
+ * sign-extended once per k-pair, shared by all rows of the tile. Activations
+ * are quantised to ±ACT16_MAX, far finer than int8, so the error is the
+ * weights' alone. vpmaddubsw (u8 × s8) would do 32 per instruction but
+ * saturates its int16 pair sums for 8-bit operands, and the sign trick that
+ * avoids it costs the instructions it saves.
+ * Registers: 5 rows × 2 accumulators + 2 weight vectors + broadcast + product
+ * = 14 of the 16 ymm. */
+
+#define I16_MR 5
+/* |a| <= ACT16_MAX and |w| <= 127 over k <= GEMM_MAX_K products stays below
+ * 2^31: 8191 · 127 · 1536 = 1.6e9. */
+#define ACT16_MAX 8191
+
+static inline __attribute__((always_inline)) RAGD_AVX2 void
+store_row256(__m256 v, float *c, gemm_epilogue epi, const float *r) {
+    if (epi == GEMM_EPI_BIAS_ADD) v = _mm256_add_ps(v, _mm256_loadu_ps(r));
+    _mm256_storeu_ps(c, v);
+    if (epi == GEMM_EPI_BIAS_GELU)
+        for (int j = 0; j < 8; j++) c[j] = gelu1(c[j]);
+}
+
+/* apack: [k/2][MR] words of two int16 activations; b: 16 columns of one
+ * panel ([k/2][32][2] int8, already offset to the half). */
+static inline __attribute__((always_inline)) RAGD_AVX2 void
+tile_i16(const int mr, int kp, const int32_t *apack, const int8_t *b, const float *ascale,
+         const float *wscale, const float *bias, float *c, int ldc, gemm_epilogue epi,
+         const float *r, int ldr) {
+    __m256i acc[I16_MR][2];
+#pragma GCC unroll 5
+    for (int i = 0; i < I16_MR; i++)
+        if (i < mr) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+#if defined(__GNUC__) && !defined(__clang__)
+    if (mr >= 4) {
+        /* GCC spills this loop's accumulators whatever the source says (2.5x
+         * slower), so the 4- and 5-row loops are written out: ymm12/13 the
+         * two weight vectors, ymm14 the broadcast, ymm15 the product. */
+#define I16_ROW(off, x0, x1)                                                                       \
+    "vpbroadcastd " #off "(%[a]), %%ymm14\n\t"                                                     \
+    "vpmaddwd %%ymm12, %%ymm14, %%ymm15\n\t"                                                       \
+    "vpaddd %%ymm15, %[" #x0 "], %[" #x0 "]\n\t"                                                    \
+    "vpmaddwd %%ymm13, %%ymm14, %%ymm14\n\t"                                                       \
+    "vpaddd %%ymm14, %[" #x1 "], %[" #x1 "]\n\t"
+        _Static_assert(MR * 4 == 56, "the loops below step apack by MR words");
+        assert(kp > 0); /* the loops run at least once */
+        const int32_t *a = apack;
+        const int8_t *w = b;
+        int n = kp;
+        if (mr == 5)
+            __asm__ volatile("1:\n\t"
+                             "vpmovsxbw (%[w]), %%ymm12\n\t"
+                             "vpmovsxbw 16(%[w]), %%ymm13\n\t" I16_ROW(0, c00, c01)
+                                 I16_ROW(4, c10, c11) I16_ROW(8, c20, c21) I16_ROW(12, c30, c31)
+                                     I16_ROW(16, c40, c41) "add $64, %[w]\n\t"
+                             "add $56, %[a]\n\t" /* MR words */
+                             "dec %[n]\n\t"
+                             "jnz 1b\n\t"
+                             : [a] "+r"(a), [w] "+r"(w), [n] "+r"(n), [c00] "+x"(acc[0][0]),
+                               [c01] "+x"(acc[0][1]), [c10] "+x"(acc[1][0]), [c11] "+x"(acc[1][1]),
+                               [c20] "+x"(acc[2][0]), [c21] "+x"(acc[2][1]), [c30] "+x"(acc[3][0]),
+                               [c31] "+x"(acc[3][1]), [c40] "+x"(acc[4][0]), [c41] "+x"(acc[4][1])
+                             :
+                             : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+        else
+            __asm__ volatile("1:\n\t"
+                             "vpmovsxbw (%[w]), %%ymm12\n\t"
+                             "vpmovsxbw 16(%[w]), %%ymm13\n\t" I16_ROW(0, c00, c01)
+                                 I16_ROW(4, c10, c11) I16_ROW(8, c20, c21) I16_ROW(12, c30, c31)
+                                     "add $64, %[w]\n\t"
+                             "add $56, %[a]\n\t"
+                             "dec %[n]\n\t"
+                             "jnz 1b\n\t"
+                             : [a] "+r"(a), [w] "+r"(w), [n] "+r"(n), [c00] "+x"(acc[0][0]),
+                               [c01] "+x"(acc[0][1]), [c10] "+x"(acc[1][0]), [c11] "+x"(acc[1][1]),
+                               [c20] "+x"(acc[2][0]), [c21] "+x"(acc[2][1]), [c30] "+x"(acc[3][0]),
+                               [c31] "+x"(acc[3][1])
+                             :
+                             : "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+#undef I16_ROW
+    } else
+#endif
+        for (int p = 0; p < kp; p++) {
+            __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)b));
+            __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(b + 16)));
+            b += 2 * GEMM_NR;
+#pragma GCC unroll 3
+            for (int i = 0; i < 3; i++)
+                if (i < mr) {
+                    __m256i a = _mm256_set1_epi32(apack[i]);
+                    acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(a, w0));
+                    acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(a, w1));
+                }
+            apack += MR;
+        }
+    const __m256 ws0 = _mm256_loadu_ps(wscale), ws1 = _mm256_loadu_ps(wscale + 8);
+    const __m256 bias0 = _mm256_loadu_ps(bias), bias1 = _mm256_loadu_ps(bias + 8);
+#pragma GCC unroll 5
+    for (int i = 0; i < I16_MR; i++)
+        if (i < mr) {
+            __m256 sa = _mm256_set1_ps(ascale[i]);
+            __m256 v0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), _mm256_mul_ps(sa, ws0), bias0);
+            __m256 v1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), _mm256_mul_ps(sa, ws1), bias1);
+            float *ci = c + (size_t)i * ldc;
+            const float *ri = r ? r + (size_t)i * ldr : NULL;
+            store_row256(v0, ci, epi, ri);
+            store_row256(v1, ci + 8, epi, ri ? ri + 8 : NULL);
+        }
+}
+
+/* One 32-column panel over mr <= MR rows: two 16-column halves, rows by fives. */
+static RAGD_AVX2 void panel_i16(int mr, int kp, const int32_t *apack, const int8_t *b,
+                                const float *ascale, const float *wscale, const float *bias,
+                                float *c, int ldc, gemm_epilogue epi, const float *r, int ldr) {
+    for (int half = 0; half < 2; half++) {
+        const int8_t *bh = b + 2 * 16 * half; /* 16 columns × 2 depths */
+        for (int i0 = 0; i0 < mr; i0 += I16_MR) {
+            int n = mr - i0 < I16_MR ? mr - i0 : I16_MR;
+            const int32_t *ap = apack + i0;
+            const float *as = ascale + i0, *ws = wscale + 16 * half, *bs = bias + 16 * half;
+            float *ci = c + (size_t)i0 * ldc + 16 * half;
+            const float *ri = r ? r + (size_t)i0 * ldr + 16 * half : NULL;
+            switch (n) {
+#define ARGS kp, ap, bh, as, ws, bs, ci, ldc, epi, ri, ldr
+            case 1: tile_i16(1, ARGS); break;
+            case 2: tile_i16(2, ARGS); break;
+            case 3: tile_i16(3, ARGS); break;
+            case 4: tile_i16(4, ARGS); break;
+            case 5: tile_i16(5, ARGS); break;
+#undef ARGS
+            }
+        }
+    }
+}
 #endif
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -243,6 +383,7 @@ static struct {
     panel_fn panel;
     const char *name;
     bool avx512;
+    gemm_int8_kind int8; /* which int8 kernel this CPU runs, if any */
 } isa = {.once = PTHREAD_ONCE_INIT};
 
 static void detect(void) {
@@ -258,6 +399,10 @@ static void detect(void) {
         isa.panel = panel_avx2;
         isa.name = "avx2";
     }
+    if (isa.avx512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
+        isa.int8 = GEMM_INT8_VNNI;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        isa.int8 = GEMM_INT8_AVX2;
 #endif
     /* OpenBLAS is called from our own threads, one product slice each. */
     openblas_set_num_threads(1);
@@ -320,18 +465,32 @@ void gelu_inplace(float *x, int n) {
 
 /* ---- matrices and tiles -------------------------------------------------- */
 
-bool gemm_int8_supported(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-#else
-    return false;
-#endif
+gemm_int8_kind gemm_int8_kernel(void) {
+    pthread_once(&isa.once, detect);
+    return isa.int8;
+}
+
+bool gemm_int8_supported(void) { return gemm_int8_kernel() != GEMM_INT8_NONE; }
+
+const char *gemm_int8_kernel_name(void) {
+    switch (gemm_int8_kernel()) {
+    case GEMM_INT8_VNNI: return "avx512-vnni";
+    case GEMM_INT8_AVX2: return "avx2-madd16";
+    default: return "none";
+    }
+}
+
+/* Where weight (column j, depth p) goes in the int8 panels of the kernel in
+ * use: groups of 4 depths per column for vpdpbusd, of 2 for vpmaddwd. */
+static size_t q8_index(int k, int j, int p) {
+    size_t panel = (size_t)(j / GEMM_NR) * GEMM_NR * (size_t)k;
+    int col = j % GEMM_NR, group = isa.int8 == GEMM_INT8_VNNI ? 4 : 2;
+    return panel + (size_t)(p / group) * group * GEMM_NR + (size_t)col * group + (size_t)(p % group);
 }
 
 void gemm_matrix_prepare_int8(gemm_matrix *m) {
-    if (m->q8 || m->k % 16 || m->k > GEMM_MAX_K) return; /* int8_tile reads 16 at a time */
+    /* the int8 tiles read 16 activations at a time */
+    if (!gemm_int8_supported() || m->q8 || m->k % 16 || m->k > GEMM_MAX_K) return;
     int n = m->n, k = m->k;
     m->q8 = aligned_alloc(64, ((size_t)n * k + 63) & ~(size_t)63);
     if (!m->q8) abort();
@@ -344,12 +503,10 @@ void gemm_matrix_prepare_int8(gemm_matrix *m) {
         float scale = amax > 0 ? amax / 127.0f : 1.0f;
         m->q8_scale[j] = scale;
         int32_t sum = 0;
-        int panel = j / GEMM_NR, col = j % GEMM_NR;
         for (int p = 0; p < k; p++) {
             int q = (int)lrintf(w[p] / scale);
             sum += q;
-            m->q8[(size_t)panel * GEMM_NR * k + (size_t)(p / 4) * 4 * GEMM_NR + col * 4 + p % 4] =
-                (int8_t)q;
+            m->q8[q8_index(k, j, p)] = (int8_t)q;
         }
         m->q8_sum[j] = sum;
     }
@@ -421,6 +578,46 @@ static RAGD_VNNI void int8_tile(const gemm_matrix *W, const float *A, int lda, i
                        epi == GEMM_EPI_BIAS_ADD ? R + (size_t)i0 * ldr + j0 : NULL, ldr);
     }
 }
+
+/* Rows quantised per row to int16 (max-abs / ACT16_MAX, rounded), two depths
+ * per 32-bit word as vpmaddwd pairs them. */
+static RAGD_AVX2 void int16_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1,
+                                 int n0, int n1, float *C, int ldc, gemm_epilogue epi,
+                                 const float *R, int ldr) {
+    int k = W->k, kp = k / 2;
+    int32_t apack[MR * GEMM_MAX_K / 2] __attribute__((aligned(32)));
+    float ascale[MR];
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i0 = m0; i0 < m1; i0 += MR) {
+        int mr = m1 - i0 < MR ? m1 - i0 : MR;
+        for (int i = 0; i < mr; i++) {
+            const float *a = A + (size_t)(i0 + i) * lda;
+            __m256 vmax = _mm256_setzero_ps();
+            for (int p = 0; p < k; p += 8)
+                vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(a + p)));
+            float lanes[8];
+            _mm256_storeu_ps(lanes, vmax);
+            float amax = 0;
+            for (int l = 0; l < 8; l++) amax = fmaxf(amax, lanes[l]);
+            float scale = amax > 0 ? amax / ACT16_MAX : 1.0f;
+            ascale[i] = scale;
+            const __m256 inv = _mm256_set1_ps(1.0f / scale);
+            for (int p = 0; p < k; p += 16) {
+                __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(a + p), inv));
+                __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(a + p + 8), inv));
+                /* packs works per 128-bit lane: restore depth order after it */
+                __m256i q = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8);
+                int32_t words[8];
+                _mm256_storeu_si256((__m256i *)words, q);
+                for (int w = 0; w < 8; w++) apack[(p / 2 + w) * MR + i] = words[w];
+            }
+        }
+        for (int j0 = n0; j0 < n1; j0 += GEMM_NR)
+            panel_i16(mr, kp, apack, W->q8 + (size_t)j0 * k, ascale, W->q8_scale + j0,
+                      W->bias + j0, C + (size_t)i0 * ldc + j0, ldc, epi,
+                      epi == GEMM_EPI_BIAS_ADD ? R + (size_t)i0 * ldr + j0 : NULL, ldr);
+    }
+}
 #endif
 
 static void own_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0, int n1,
@@ -475,8 +672,10 @@ void gemm_tile(gemm_backend backend, const gemm_matrix *W, const float *A, int l
     if (backend == GEMM_OPENBLAS)
         openblas_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
 #if defined(__x86_64__)
-    else if (backend == GEMM_INT8 && W->q8)
+    else if (backend == GEMM_INT8 && W->q8 && isa.int8 == GEMM_INT8_VNNI)
         int8_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
+    else if (backend == GEMM_INT8 && W->q8 && isa.int8 == GEMM_INT8_AVX2)
+        int16_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);
 #endif
     else
         own_tile(W, A, lda, m0, m1, n0, n1, C, ldc, epi, R, ldr);

@@ -288,7 +288,7 @@ static void test_kernel_variants(void **state) {
 static void test_int8_close_to_float(void **state) {
     bert *b = encoder_bert(enc);
     if (bert_set_backend(b, GEMM_INT8)) {
-        printf("int8: no AVX-512 VNNI on this CPU, skipped\n");
+        printf("int8: no int8 kernel (AVX-512 VNNI or AVX2) on this CPU, skipped\n");
         skip();
     }
     float *out = malloc((size_t)ncases * DIM * sizeof *out);
