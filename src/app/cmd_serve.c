@@ -110,7 +110,8 @@ int cmd_serve(int argc, char **argv) {
     }
     publish_store_metrics(s.store);
 
-    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
+    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm,
+                             .query_precision = s.model.query_precision};
     pipeline p = {.store = s.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
     local_pipeline_init(&p, &backend);
     web_role role = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};

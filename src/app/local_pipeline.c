@@ -8,7 +8,8 @@ static int local_embed(void *ctx, const char *text, size_t len, float *vec, pipe
     local_backend *b = ctx;
     const char *texts[1] = {text};
     size_t lens[1] = {len};
-    if (batcher_embed(b->batcher, 1, texts, lens, vec, NULL, e->message, sizeof e->message) < 0) {
+    if (batcher_embed_at(b->batcher, b->query_precision, 1, texts, lens, vec, NULL, e->message,
+                         sizeof e->message) < 0) {
         e->status = strstr(e->message, "queue full") ? 503 : 500;
         return -1;
     }

@@ -9,7 +9,7 @@
 void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
-                        .max_text_kb = 64, .llm_workers = 32};
+                        .max_text_kb = 64, .llm_workers = 32, .query_precision = "fp32"};
 }
 
 void encoder_opts_specs(encoder_opts *o, option_spec *s) {
@@ -21,14 +21,25 @@ void encoder_opts_specs(encoder_opts *o, option_spec *s) {
     s[5] = (option_spec){"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode request (413 past it)", 1, 65536};
     s[6] = (option_spec){"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16};
     s[7] = (option_spec){"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024};
+    s[8] = (option_spec){"query-precision", "RAGD_QUERY_PRECISION", OPT_STRING, &o->query_precision, "precision of the question vector in ragd serve's /ask: fp32 or int8 (/encode and stored passages are always fp32)", 0, 0};
 }
 
 int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd) {
     memset(m, 0, sizeof *m);
     char err[512];
+    if (encoder_precision_parse(eo->query_precision, &m->query_precision)) {
+        log_error("ragd %s: --query-precision must be fp32 or int8, not '%s'", cmd,
+                  eo->query_precision ? eo->query_precision : "");
+        return -1;
+    }
     m->encoder = encoder_open(eo->model_dir, eo->threads, err, sizeof err);
     if (!m->encoder) {
         log_error("ragd %s: %s", cmd, err);
+        return -1;
+    }
+    if (encoder_enable_precision(m->encoder, m->query_precision, err, sizeof err)) {
+        log_error("ragd %s: --query-precision %s: %s", cmd, eo->query_precision, err);
+        encoder_close(m->encoder);
         return -1;
     }
     m->llm = llm_opts_create(lo, cmd);
@@ -47,8 +58,9 @@ int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo,
     log_fields(LOG_INFO, "model ready",
                (log_field[]){LOG_STR("model", info->model_name), LOG_STR("dir", info->model_dir),
                              LOG_STR("weights", info->real_weights ? "real" : "random twin"),
-                             LOG_INT("threads", info->threads), LOG_STR("llm", llm_name(m->llm))},
-               5);
+                             LOG_INT("threads", info->threads), LOG_STR("llm", llm_name(m->llm)),
+                             LOG_STR("query_precision", encoder_precision_name(m->query_precision))},
+               6);
     return 0;
 }
 

@@ -20,9 +20,10 @@ typedef struct encoder_opts {
     int max_texts;
     int max_text_kb;
     int llm_workers;
+    const char *query_precision; /* "fp32" or "int8": /ask's question vectors */
 } encoder_opts;
 
-#define ENCODER_OPTS_COUNT 8
+#define ENCODER_OPTS_COUNT 9
 void encoder_opts_defaults(encoder_opts *o);
 void encoder_opts_specs(encoder_opts *o, option_spec *specs);
 
@@ -32,6 +33,7 @@ typedef struct model_stack {
     llm *llm;
     workqueue *llm_workers;
     model_service service;
+    encoder_precision query_precision; /* parsed from encoder_opts, enabled on the encoder */
 } model_stack;
 
 /* 0, or -1 after printing why. */

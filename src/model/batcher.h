@@ -40,10 +40,17 @@ void batcher_stop(batcher *b);
 /* Queue n texts as one job (copied). 0 queued; -1 the queue is full. */
 int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
                    batcher_done_fn done, void *ctx);
+/* The same at a chosen precision (batcher_submit is ENCODER_FP32); the
+ * precision must have been enabled on the encoder. Jobs of different
+ * precisions never share an encoder call. */
+int batcher_submit_at(batcher *b, encoder_precision precision, int n, const char *const *texts,
+                      const size_t *lens, batcher_done_fn done, void *ctx);
 /* Blocking form: waits for the job. 0, or -1 with err set (queue full: errno-free
  * message "queue full"). */
 int batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens, float *out,
                   int *ntokens, char *err, size_t errlen);
+int batcher_embed_at(batcher *b, encoder_precision precision, int n, const char *const *texts,
+                     const size_t *lens, float *out, int *ntokens, char *err, size_t errlen);
 /* Texts waiting (for the queue-depth metric and 429 decisions). */
 int batcher_queued(batcher *b);
 encoder *batcher_encoder(batcher *b);

@@ -251,6 +251,8 @@ int bert_set_backend(bert *b, gemm_backend backend) {
     return 0;
 }
 
+gemm_backend bert_get_backend(const bert *b) { return b->backend; }
+
 /* Grow-only: after the first batch of a given size, no allocation at all. */
 static void reserve(bert *b, int tokens, int max_len, int seqs) {
     const bert_config *c = &b->cfg;

@@ -46,6 +46,7 @@ int bert_threads(const bert *b);
  * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU has no
  * int8 kernel (AVX-512 VNNI or AVX2). */
 int bert_set_backend(bert *b, gemm_backend backend);
+gemm_backend bert_get_backend(const bert *b);
 
 /* n sequences of ids (each typically [CLS] … [SEP]; lens[i] >= 1 and <=
  * max_positions) → n × hidden floats of mean-pooled, L2-normalised vectors.

@@ -38,6 +38,7 @@ struct encoder {
     const int32_t **id_ptrs;
     int *lens;
     int cap;
+    bool int8_ready; /* encoder_enable_precision(ENCODER_INT8) succeeded */
 };
 
 static bool is_dir(const char *path) {
@@ -241,6 +242,37 @@ int encoder_embed_ids(encoder *e, int n, const int32_t *const *ids, const int *l
             return seterr(err, errlen, "text %d has %d ids (2 to %d allowed)", i, lens[i],
                           ENCODER_MAX_TOKENS);
     return bert_embed(e->bert, n, ids, lens, out, err, errlen);
+}
+
+int encoder_precision_parse(const char *name, encoder_precision *out) {
+    if (!name) return -1;
+    if (!strcmp(name, "fp32")) *out = ENCODER_FP32;
+    else if (!strcmp(name, "int8")) *out = ENCODER_INT8;
+    else return -1;
+    return 0;
+}
+
+const char *encoder_precision_name(encoder_precision p) { return p == ENCODER_INT8 ? "int8" : "fp32"; }
+
+int encoder_enable_precision(encoder *e, encoder_precision p, char *err, size_t errlen) {
+    if (p == ENCODER_FP32 || e->int8_ready) return 0;
+    gemm_backend saved = bert_get_backend(e->bert);
+    if (bert_set_backend(e->bert, GEMM_INT8))
+        return seterr(err, errlen, "int8: this CPU has no int8 kernel (AVX-512 VNNI or AVX2)");
+    bert_set_backend(e->bert, saved);
+    e->int8_ready = true;
+    return 0;
+}
+
+int encoder_embed_ids_at(encoder *e, encoder_precision p, int n, const int32_t *const *ids,
+                         const int *lens, float *out, char *err, size_t errlen) {
+    if (p == ENCODER_FP32) return encoder_embed_ids(e, n, ids, lens, out, err, errlen);
+    if (!e->int8_ready) return seterr(err, errlen, "int8 encoding was not enabled");
+    gemm_backend saved = bert_get_backend(e->bert);
+    bert_set_backend(e->bert, GEMM_INT8); /* weights already quantised: cannot fail */
+    int rc = encoder_embed_ids(e, n, ids, lens, out, err, errlen);
+    bert_set_backend(e->bert, saved);
+    return rc;
 }
 
 bert *encoder_bert(encoder *e) { return e->bert; }
