@@ -1,19 +1,19 @@
 /* bench_query_precision — does a faster question precision keep the ranking?
  *
- * `--query-precision int8` encodes /ask's question with int8 matrix products
- * while passages stay fp32. This tool measures what that changes, on the
- * corpus itself:
+ * `--query-precision int16|int8` encodes /ask's question with integer matrix
+ * products while passages stay fp32. This tool measures what that changes,
+ * on the corpus itself, for --precision (default int16):
  *   index      one fp32 vector per article (the opening --passage-pieces
  *              word pieces; the article's id is its 0-based CSV record, as
  *              ragd ingest numbers them);
  *   questions  --questions of them (default 2000), headings and article
  *              sentences (the second sentence on, 40–300 bytes) alternating
- *              over the articles, encoded at fp32 and at int8;
- *   overlap    |top-10(fp32) ∩ top-10(int8)| / 10 by exact dot product over
+ *              over the articles, encoded at fp32 and at --precision;
+ *   overlap    |top-10(fp32) ∩ top-10(fast)| / 10 by exact dot product over
  *              the index, averaged (and its minimum, and how often top-1 is
  *              the same);
  *   eval       with --eval FILE (the eval set's report.jsonl: question,
- *              article_id per line): recall@10 at fp32 and at int8, an
+ *              article_id per line): recall@10 at fp32 and at --precision, an
  *              article counting as found when it is in the vector top-10;
  *   cost       process CPU time per question at batch 1 for both precisions
  *              (CPU time, not wall time: the machine is shared).
@@ -21,6 +21,7 @@
  *
  *   bench_query_precision [--model-dir D] [--csv Articles.csv] [--questions N]
  *                         [--passage-pieces P] [--eval report.jsonl] [--threads T]
+ *                         [--precision int16|int8]
  */
 #include <csv.h>
 #include <jansson.h>
@@ -244,6 +245,7 @@ static int read_eval(const char *path, const tokenizer *tok, texts *q, int **art
 int main(int argc, char **argv) {
     const char *model_dir = NULL, *csv_path = NULL, *eval_path = NULL;
     int nquestions = 2000, passage_pieces = 64, threads = 1;
+    const char *precision_name = "int16";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model-dir") && v) model_dir = argv[++i];
@@ -252,11 +254,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--passage-pieces") && v) passage_pieces = atoi(argv[++i]);
         else if (!strcmp(a, "--eval") && v) eval_path = argv[++i];
         else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--precision") && v) precision_name = argv[++i];
         else {
             fprintf(stderr, "usage: bench_query_precision [--model-dir D] [--csv F] [--questions N] "
-                            "[--passage-pieces P] [--eval report.jsonl] [--threads T]\n");
+                            "[--passage-pieces P] [--eval report.jsonl] [--threads T] "
+                            "[--precision int16|int8]\n");
             return 2;
         }
+    }
+    encoder_precision fast;
+    if (encoder_precision_parse(precision_name, &fast) || fast == ENCODER_FP32) {
+        fprintf(stderr, "bench_query_precision: --precision is int16 or int8\n");
+        return 2;
     }
     if (nquestions < 1 || passage_pieces < 2 || passage_pieces > ENCODER_MAX_TOKENS) {
         fprintf(stderr, "bench_query_precision: --questions >= 1, --passage-pieces 2..%d\n",
@@ -272,7 +281,7 @@ int main(int argc, char **argv) {
     }
     char err[512] = "";
     encoder *e = encoder_open(model_dir, threads, err, sizeof err);
-    if (!e || encoder_enable_precision(e, ENCODER_INT8, err, sizeof err)) {
+    if (!e || encoder_enable_precision(e, fast, err, sizeof err)) {
         fprintf(stderr, "bench_query_precision: %s\n", err);
         encoder_close(e);
         return 1;
@@ -307,7 +316,7 @@ int main(int argc, char **argv) {
     float *q8 = xmalloc((size_t)questions.n * ENCODER_DIM * sizeof(float));
     double t_index = encode_all(e, ENCODER_FP32, &passages, BATCH, index);
     double t32 = encode_all(e, ENCODER_FP32, &questions, 1, q32);
-    double t8 = encode_all(e, ENCODER_INT8, &questions, 1, q8);
+    double t8 = encode_all(e, fast, &questions, 1, q8);
     if (t_index < 0 || t32 < 0 || t8 < 0) return 1;
 
     long pieces = 0;
@@ -327,23 +336,25 @@ int main(int argc, char **argv) {
         if (cs < worst_cos) worst_cos = cs;
     }
     const encoder_info *info = encoder_get_info(e);
-    printf("# %s weights, int8 kernel %s, %d thread(s)\n", info->real_weights ? "real" : "random-twin",
-           gemm_int8_kernel_name(), info->threads);
+    const char *fn = encoder_precision_name(fast);
+    printf("# %s weights, %s against fp32 (%s), %d thread(s)\n",
+           info->real_weights ? "real" : "random-twin", fn,
+           gemm_backend_name(gemm_default_backend()), info->threads);
     printf("INDEX %d articles, fp32, first %d pieces each (%.1f CPU s)\n", passages.n,
            passage_pieces, t_index);
     printf("QUESTIONS %d (%d headings, %d article sentences), %.1f pieces on average\n",
            questions.n, nheadings, questions.n - nheadings, (double)pieces / questions.n);
-    printf("OVERLAP top-%d int8 vs fp32: mean %.4f, worst %.2f, same top-1 %.2f%%\n", TOPK,
+    printf("OVERLAP top-%d %s vs fp32: mean %.4f, worst %.2f, same top-1 %.2f%%\n", TOPK, fn,
            overlap / questions.n, worst_overlap, 100.0 * same_top1 / questions.n);
-    printf("COSINE int8 to fp32 question vectors: mean %.5f, worst %.5f\n", sum_cos / questions.n,
-           worst_cos);
-    printf("CPU per question, batch 1, process CPU time: fp32 %.3f ms, int8 %.3f ms (%.2fx)\n",
-           1e3 * t32 / questions.n, 1e3 * t8 / questions.n, t32 / t8);
+    printf("COSINE %s to fp32 question vectors: mean %.6f, worst %.6f\n", fn,
+           sum_cos / questions.n, worst_cos);
+    printf("CPU per question, batch 1, process CPU time: fp32 %.3f ms, %s %.3f ms (%.2fx)\n",
+           1e3 * t32 / questions.n, fn, 1e3 * t8 / questions.n, t32 / t8);
     if (evalq.n) {
         float *e32 = xmalloc((size_t)evalq.n * ENCODER_DIM * sizeof(float));
         float *e8 = xmalloc((size_t)evalq.n * ENCODER_DIM * sizeof(float));
         if (encode_all(e, ENCODER_FP32, &evalq, BATCH, e32) < 0 ||
-            encode_all(e, ENCODER_INT8, &evalq, BATCH, e8) < 0)
+            encode_all(e, fast, &evalq, BATCH, e8) < 0)
             return 1;
         int found32 = 0, found8 = 0;
         double eval_overlap = 0;
@@ -357,9 +368,9 @@ int main(int argc, char **argv) {
                 found8 += b[k] == eval_ids[i];
             }
         }
-        printf("EVAL %d questions, vector recall@%d: fp32 %d (%.3f), int8 %d (%.3f); top-%d "
+        printf("EVAL %d questions, vector recall@%d: fp32 %d (%.3f), %s %d (%.3f); top-%d "
                "overlap %.4f\n",
-               evalq.n, TOPK, found32, (double)found32 / evalq.n, found8,
+               evalq.n, TOPK, found32, (double)found32 / evalq.n, fn, found8,
                (double)found8 / evalq.n, TOPK, eval_overlap / evalq.n);
         free(e32);
         free(e8);

@@ -199,7 +199,9 @@ bert *bert_open(const char *config_path, const char *weights_path, int threads, 
     /* RAGD_GEMM=int8 opts into the quantised products (not exact; see gemm.h) */
     const char *gemm = getenv("RAGD_GEMM");
     if (gemm && !strcmp(gemm, "int8") && bert_set_backend(b, GEMM_INT8))
-        fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has neither AVX-512 VNNI nor AVX2\n");
+        fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has no AVX-512 VNNI\n");
+    else if (gemm && !strcmp(gemm, "int16") && bert_set_backend(b, GEMM_INT16))
+        fprintf(stderr, "RAGD_GEMM=int16 ignored: this CPU has no AVX2\n");
     else if (gemm && !strcmp(gemm, "openblas"))
         b->backend = GEMM_OPENBLAS;
     else if (gemm && !strcmp(gemm, "own"))
@@ -245,6 +247,16 @@ int bert_set_backend(bert *b, gemm_backend backend) {
             gemm_matrix_prepare_int8(&L->attn_out);
             gemm_matrix_prepare_int8(&L->ffn_in);
             gemm_matrix_prepare_int8(&L->ffn_out);
+        }
+    }
+    if (backend == GEMM_INT16) {
+        if (!gemm_int16_supported() || b->cfg.hidden % 16 || b->cfg.ffn % 16) return -1;
+        for (int l = 0; l < b->cfg.layers; l++) {
+            bert_layer *L = &b->layer[l];
+            gemm_matrix_prepare_int16(&L->qkv);
+            gemm_matrix_prepare_int16(&L->attn_out);
+            gemm_matrix_prepare_int16(&L->ffn_in);
+            gemm_matrix_prepare_int16(&L->ffn_out);
         }
     }
     b->backend = backend;

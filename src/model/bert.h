@@ -42,9 +42,9 @@ const bert_config *bert_get_config(const bert *b);
 int bert_threads(const bert *b);
 
 /* Which matrix-product backend to use (GEMM_AUTO by default, or what the
- * environment's RAGD_GEMM=own|openblas|int8 says; bench/encode compares
- * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU has no
- * int8 kernel (AVX-512 VNNI or AVX2). */
+ * environment's RAGD_GEMM=own|openblas|int8|int16 says; bench/encode compares
+ * them). GEMM_INT8 / GEMM_INT16 quantise the weights on first use; -1 if the
+ * CPU lacks their kernel (AVX-512 VNNI / AVX2). */
 int bert_set_backend(bert *b, gemm_backend backend);
 gemm_backend bert_get_backend(const bert *b);
 
