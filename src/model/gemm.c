@@ -261,9 +261,8 @@ _Static_assert((long long)ACT16_MAX * W16_MAX * GEMM_MAX_K < 2147483647LL,
 static inline __attribute__((always_inline)) RAGD_AVX2 void
 store_row256(__m256 v, float *c, gemm_epilogue epi, const float *r) {
     if (epi == GEMM_EPI_BIAS_ADD) v = _mm256_add_ps(v, _mm256_loadu_ps(r));
+    else if (epi == GEMM_EPI_BIAS_GELU) v = gelu256(v);
     _mm256_storeu_ps(c, v);
-    if (epi == GEMM_EPI_BIAS_GELU)
-        for (int j = 0; j < 8; j++) c[j] = gelu1(c[j]);
 }
 
 /* apack: [k/2][MR] words of two int16 activations; b: 16 columns of one
@@ -456,11 +455,23 @@ const char *gemm_backend_name(gemm_backend b) {
     }
 }
 
+#if defined(__x86_64__)
+static RAGD_AVX2 void gelu_avx2(float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] = gelu1(x[i]);
+}
+#endif
+
 void gelu_inplace(float *x, int n) {
     pthread_once(&isa.once, detect);
 #if defined(__x86_64__)
     if (isa.avx512) {
         gelu_avx512(x, n);
+        return;
+    }
+    if (isa.avx2) {
+        gelu_avx2(x, n);
         return;
     }
 #endif
