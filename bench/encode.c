@@ -269,6 +269,7 @@ static void kernel_rates(void) {
         for (int i = 0; i < N * K; i++) W[i] = (float)(i % 13) / 13.0f - 0.5f;
         gemm_matrix m;
         gemm_matrix_init(&m, W, bias, N, K);
+        gemm_matrix_prepare_own(&m);
         static const gemm_backend backends[] = {GEMM_OWN, GEMM_OPENBLAS, GEMM_INT16, GEMM_INT8};
         double best_fp32 = 0, quant[2] = {0, 0}; /* int16, int8 */
         for (size_t b = 0; b < ARRAY_LEN(backends); b++) {

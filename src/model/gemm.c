@@ -551,6 +551,13 @@ void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, 
     m->q8_scale = NULL;
     m->q16_scale = NULL;
     m->q8_sum = NULL;
+    m->packed = NULL;
+}
+
+void gemm_matrix_prepare_own(gemm_matrix *m) {
+    if (m->packed) return;
+    int n = m->n, k = m->k;
+    const float *w = m->w;
     size_t bytes = (size_t)n * (size_t)k * sizeof(float);
     m->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!m->packed) abort(); /* as xmalloc: out of memory is fatal */
@@ -656,6 +663,7 @@ static RAGD_AVX2 void int16_tile(const gemm_matrix *W, const float *A, int lda, 
 
 static void own_tile(const gemm_matrix *W, const float *A, int lda, int m0, int m1, int n0, int n1,
                      float *C, int ldc, gemm_epilogue epi, const float *R, int ldr) {
+    assert(W->packed); /* gemm_matrix_prepare_own ran */
     int k = W->k;
     /* One transposed 14-row block of A at a time, on the stack (84 KB at
      * GEMM_MAX_K: it stays in L1/L2 while the panels sweep over it). */

@@ -2,7 +2,7 @@
  *
  * Every dense layer of BERT is y = x Wᵀ + b with W stored [out][in] (PyTorch's
  * nn.Linear layout). Two interchangeable backends compute it:
- *   - GEMM_OWN: our kernels. W is repacked once at load into panels of 32
+ *   - GEMM_OWN: our kernels. W is repacked once (where they run) into panels of 32
  *     output columns ([n/32][k][32], 64-byte aligned) so the inner loop reads
  *     B contiguously; a 14×32 AVX-512 register tile (28 accumulators) or a 3×32
  *     AVX2 tile, chosen at run time, with a portable C fallback. Bias, GELU or
@@ -43,7 +43,7 @@ typedef struct gemm_matrix {
     int n, k;          /* W is [n][k]; n a multiple of GEMM_NR, k <= GEMM_MAX_K */
     const float *w;    /* row-major [n][k], not owned */
     const float *bias; /* [n], not owned */
-    float *packed;     /* [n/GEMM_NR][k][GEMM_NR], owned */
+    float *packed;     /* [n/GEMM_NR][k][GEMM_NR], owned, or NULL until prepared */
     int8_t *q8;        /* GEMM_INT8: [n/GEMM_NR][k/4][GEMM_NR][4], owned, or NULL */
     int16_t *q16;      /* GEMM_INT16: [n/GEMM_NR][k/2][GEMM_NR][2], owned, or NULL */
     float *q8_scale;   /* per output column: q8's scale */
@@ -51,8 +51,11 @@ typedef struct gemm_matrix {
     int32_t *q8_sum;   /* per output column: Σ_k q8 (for the unsigned-activation offset) */
 } gemm_matrix;
 
-/* Prepare W for both backends (packs a copy; w and bias must outlive m). */
+/* W for OpenBLAS as it is (w and bias must outlive m); our own kernels need
+ * the packed copy gemm_matrix_prepare_own makes (once; n·k floats, so only
+ * where they run: bert_set_backend). */
 void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, int k);
+void gemm_matrix_prepare_own(gemm_matrix *m);
 void gemm_matrix_free(gemm_matrix *m);
 /* Whether this CPU runs GEMM_INT8 (AVX-512 VNNI) / GEMM_INT16 (AVX2 + FMA);
  * preparing a matrix for one of them (done once, on first use by
