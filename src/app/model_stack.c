@@ -9,7 +9,7 @@
 void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
-                        .max_text_kb = 64, .llm_workers = 32, .query_precision = "fp32"};
+                        .max_text_kb = 64, .llm_workers = 32, .query_precision = "auto"};
 }
 
 void encoder_opts_specs(encoder_opts *o, option_spec *s) {
@@ -21,14 +21,14 @@ void encoder_opts_specs(encoder_opts *o, option_spec *s) {
     s[5] = (option_spec){"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode request (413 past it)", 1, 65536};
     s[6] = (option_spec){"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16};
     s[7] = (option_spec){"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024};
-    s[8] = (option_spec){"query-precision", "RAGD_QUERY_PRECISION", OPT_STRING, &o->query_precision, "precision of the question vector in ragd serve's /ask: fp32, int16 (AVX2) or int8 (AVX-512 VNNI); /encode and stored passages are always fp32", 0, 0};
+    s[8] = (option_spec){"query-precision", "RAGD_QUERY_PRECISION", OPT_STRING, &o->query_precision, "precision of the question vector in ragd serve's /ask: auto (int16 on AVX2 CPUs without AVX-512, else fp32), fp32, int16 or int8 (AVX-512 VNNI); /encode and stored passages are always fp32", 0, 0};
 }
 
 int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd) {
     memset(m, 0, sizeof *m);
     char err[512];
     if (encoder_precision_parse(eo->query_precision, &m->query_precision)) {
-        log_error("ragd %s: --query-precision must be fp32, int16 or int8, not '%s'", cmd,
+        log_error("ragd %s: --query-precision must be auto, fp32, int16 or int8, not '%s'", cmd,
                   eo->query_precision ? eo->query_precision : "");
         return -1;
     }

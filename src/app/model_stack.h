@@ -20,7 +20,7 @@ typedef struct encoder_opts {
     int max_texts;
     int max_text_kb;
     int llm_workers;
-    const char *query_precision; /* "fp32", "int16" or "int8": /ask's question vectors */
+    const char *query_precision; /* "auto", "fp32", "int16" or "int8": /ask's question vectors */
 } encoder_opts;
 
 #define ENCODER_OPTS_COUNT 9

@@ -58,7 +58,8 @@ int encoder_embed_ids(encoder *e, int n, const int32_t *const *ids, const int *l
  * (AVX-512 VNNI) run the matrix products on quantised weights (gemm.h), for
  * questions only: cosine to FP32 >= 0.9999 and >= 0.99. */
 typedef enum { ENCODER_FP32, ENCODER_INT16, ENCODER_INT8 } encoder_precision;
-/* "fp32", "int16" or "int8" → *out; -1 for anything else. */
+/* "fp32", "int16" or "int8" → *out; "auto" → int16 on CPUs with AVX2 but not
+ * AVX-512 (where it is faster), fp32 elsewhere; -1 for anything else. */
 int encoder_precision_parse(const char *name, encoder_precision *out);
 const char *encoder_precision_name(encoder_precision p);
 /* Make p usable by encoder_embed_ids_at (quantises the weights once: int16

@@ -142,6 +142,9 @@ static void unknown_precision_names_are_refused(void **state) {
     encoder_precision p = ENCODER_FP32;
     assert_int_equal(encoder_precision_parse("int16", &p), 0);
     assert_int_equal(p, ENCODER_INT16);
+    assert_int_equal(encoder_precision_parse("auto", &p), 0); /* one of the two, per CPU */
+    assert_true(p == ENCODER_INT16 || p == ENCODER_FP32);
+    assert_int_equal(encoder_precision_parse("int16", &p), 0);
     assert_int_equal(encoder_precision_parse("bf16", &p), -1);
     assert_int_equal(encoder_precision_parse("", &p), -1);
     assert_int_equal(encoder_precision_parse(NULL, &p), -1);
