@@ -38,7 +38,7 @@ int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo,
         return -1;
     }
     if (encoder_enable_precision(m->encoder, m->query_precision, err, sizeof err)) {
-        log_error("ragd %s: --query-precision %s: %s", cmd, eo->query_precision, err);
+        log_error("ragd %s: --query-precision: %s", cmd, err);
         encoder_close(m->encoder);
         return -1;
     }
