@@ -9,9 +9,11 @@
  */
 #include "app/ask.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app/request_check.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
@@ -110,7 +112,7 @@ static void run_ask(void *arg) {
     pipeline_error e = {0};
     if (j->mode != SEARCH_LEXICAL &&
         p->embed(p->ctx, j->question, j->question_len, vec, &e) < 0) {
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
         job_free(j);
         return;
     }
@@ -126,6 +128,9 @@ static void run_ask(void *arg) {
     uint64_t t2 = now_ns();
     ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
+        /* STORE_ERR_BAD_QUERY, the only failure: post_ask checked every field,
+         * so a query the store refuses is this process's fault */
+        assert(n == STORE_ERR_BAD_QUERY);
         fail(j, 500, err);
         job_free(j);
         return;
@@ -158,7 +163,7 @@ static void run_ask(void *arg) {
            llm_s = (double)(t3 - t2) / 1e9, total_s = http_request_elapsed(j->req);
     if (rc < 0) {
         json_decref(sources);
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
     } else if (rc == 1) {
         json_decref(sources);
         log_fields(LOG_INFO, "ask cancelled by client",
@@ -182,87 +187,94 @@ static void run_ask(void *arg) {
     job_free(j);
 }
 
-#define REJECT(...)                        \
-    do {                                   \
-        http_respond_error(r, __VA_ARGS__); \
-        return;                            \
-    } while (0)
+static bool parse_mode(const char *name, search_mode *mode) {
+    if (!strcmp(name, "hybrid")) *mode = SEARCH_HYBRID;
+    else if (!strcmp(name, "vector")) *mode = SEARCH_VECTOR;
+    else if (!strcmp(name, "lexical")) *mode = SEARCH_LEXICAL;
+    else return false;
+    return true;
+}
+
+/* "question": a string with something besides white space, within the size
+ * limit. On true, *question is its text without NUL characters (malloc'd). */
+static bool check_question(const pipeline *p, json_t *body, char **question, size_t *len,
+                           request_problem *pb) {
+    json_t *q = json_object_get(body, "question");
+    if (!q) return request_reject(pb, 422, "'question' is required");
+    if (!json_is_string(q)) return request_reject(pb, 400, "'question' must be a string");
+    size_t n;
+    char *text = json_text_without_nul(q, &n);
+    size_t visible = 0;
+    for (size_t i = 0; i < n; i++) visible += !strchr(" \t\n\r", text[i]);
+    if (!visible) {
+        free(text);
+        return request_reject(pb, 422, "'question' must not be empty");
+    }
+    if (json_string_length(q) > p->max_question) {
+        free(text);
+        return request_reject(pb, 413, "'question' is %zu bytes; the limit is %zu",
+                              json_string_length(q), p->max_question);
+    }
+    *question = text;
+    *len = n;
+    return true;
+}
+
+/* The optional fields of /ask, each defaulting when absent or null. */
+static bool check_ask_options(const pipeline *p, json_t *body, ask_job *j, request_problem *pb) {
+    json_t *k = json_object_get(body, "top_k");
+    if (k && !json_is_null(k)) {
+        if (!json_is_integer(k)) return request_reject(pb, 400, "'top_k' must be an integer");
+        json_int_t v = json_integer_value(k);
+        if (v < 1 || v > p->max_top_k)
+            return request_reject(pb, 422, "'top_k' must be between 1 and %d", p->max_top_k);
+        j->top_k = (int)v;
+    }
+    json_t *t = json_object_get(body, "topic");
+    if (t && !json_is_null(t)) {
+        if (!json_is_string(t)) return request_reject(pb, 400, "'topic' must be a string or null");
+        const char *topic = json_string_value(t);
+        if (strlen(topic) != json_string_length(t) || !store_has_topic(p->store, topic)) {
+            const char *const *names;
+            int nt = store_topics(p->store, &names);
+            buf known = BUF_INIT;
+            for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
+            request_reject(pb, 422, "unknown topic '%s' (known: %s)", topic,
+                           known.data ? known.data : "none");
+            buf_free(&known);
+            return false;
+        }
+        j->topic = xstrdup(topic);
+    }
+    json_t *m = json_object_get(body, "mode");
+    if (m && !json_is_null(m)) {
+        if (!json_is_string(m)) return request_reject(pb, 400, "'mode' must be a string");
+        if (!parse_mode(json_string_value(m), &j->mode))
+            return request_reject(pb, 422, "'mode' must be hybrid, vector or lexical");
+    }
+    json_t *s = json_object_get(body, "stream");
+    if (s && !json_is_null(s)) {
+        if (!json_is_boolean(s)) return request_reject(pb, 400, "'stream' must be true or false");
+        j->stream = j->stream || json_is_true(s);
+    }
+    return check_seed(body, &j->seed, pb);
+}
 
 /* Validation: types are 400, values are 422, sizes 413 (docs/api.md). */
 static void post_ask(http_request *r, void *ctx) {
     pipeline *p = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
-    json_t *question = json_object_get(body, "question");
-    if (!question) REJECT(422, "'question' is required");
-    if (!json_is_string(question)) REJECT(400, "'question' must be a string");
-    const char *qtext = json_string_value(question);
-    size_t qlen = json_string_length(question);
-    size_t visible = 0;
-    for (size_t i = 0; i < qlen; i++) visible += qtext[i] != ' ' && qtext[i] != '\t' && qtext[i] != '\n' && qtext[i] != '\r';
-    if (!visible) REJECT(422, "'question' must not be empty");
-    if (qlen > p->max_question)
-        REJECT(413, "'question' is %zu bytes; the limit is %zu", qlen, p->max_question);
-    if (memchr(qtext, '\0', qlen)) REJECT(400, "'question' contains a NUL character");
-
-    int top_k = ASK_DEFAULT_TOP_K;
-    json_t *k = json_object_get(body, "top_k");
-    if (k && !json_is_null(k)) {
-        if (!json_is_integer(k)) REJECT(400, "'top_k' must be an integer");
-        json_int_t v = json_integer_value(k);
-        if (v < 1 || v > p->max_top_k)
-            REJECT(422, "'top_k' must be between 1 and %d", p->max_top_k);
-        top_k = (int)v;
-    }
-    const char *topic = NULL;
-    json_t *t = json_object_get(body, "topic");
-    if (t && !json_is_null(t)) {
-        if (!json_is_string(t)) REJECT(400, "'topic' must be a string or null");
-        topic = json_string_value(t);
-        if (!store_has_topic(p->store, topic)) {
-            const char *const *names;
-            int nt = store_topics(p->store, &names);
-            buf known = BUF_INIT;
-            for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
-            http_respond_error(r, 422, "unknown topic '%s' (known: %s)", topic, known.data ? known.data : "none");
-            buf_free(&known);
-            return;
-        }
-    }
-    search_mode mode = SEARCH_HYBRID;
-    json_t *m = json_object_get(body, "mode");
-    if (m && !json_is_null(m)) {
-        if (!json_is_string(m)) REJECT(400, "'mode' must be a string");
-        const char *ms = json_string_value(m);
-        if (!strcmp(ms, "hybrid")) mode = SEARCH_HYBRID;
-        else if (!strcmp(ms, "vector")) mode = SEARCH_VECTOR;
-        else if (!strcmp(ms, "lexical")) mode = SEARCH_LEXICAL;
-        else REJECT(422, "'mode' must be hybrid, vector or lexical");
-    }
-    bool stream = http_request_wants_sse(r);
-    json_t *s = json_object_get(body, "stream");
-    if (s && !json_is_null(s)) {
-        if (!json_is_boolean(s)) REJECT(400, "'stream' must be true or false");
-        stream = stream || json_is_true(s);
-    }
-    uint64_t seed = 0;
-    json_t *sd = json_object_get(body, "seed");
-    if (sd && !json_is_null(sd)) {
-        if (!json_is_integer(sd) || json_integer_value(sd) < 0)
-            REJECT(400, "'seed' must be a non-negative integer");
-        seed = (uint64_t)json_integer_value(sd);
-    }
-
     ask_job *j = xcalloc(1, sizeof *j);
-    j->p = p;
-    j->req = r;
-    j->question = xstrndup(qtext, qlen);
-    j->question_len = qlen;
-    j->topic = topic ? xstrdup(topic) : NULL;
-    j->top_k = top_k;
-    j->mode = mode;
-    j->stream = stream;
-    j->seed = seed;
+    *j = (ask_job){.p = p, .req = r, .top_k = ASK_DEFAULT_TOP_K, .mode = SEARCH_HYBRID,
+                   .stream = http_request_wants_sse(r)};
+    request_problem problem;
+    if (!check_question(p, body, &j->question, &j->question_len, &problem) ||
+        !check_ask_options(p, body, j, &problem)) {
+        job_free(j);
+        http_respond_problem(r, &problem);
+        return;
+    }
     j->queued_ns = now_ns();
     http_request_hold(r);
     if (workqueue_push(p->workers, run_ask, j) < 0) {
@@ -271,11 +283,27 @@ static void post_ask(http_request *r, void *ctx) {
     }
 }
 
-void ask_add_routes(route_list *routes, pipeline *p) {
+void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help) {
+    *o = (ask_opts){.workers = 64, .max_inflight = 1024};
+    options_add(l, (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &o->workers, workers_help, 1, 4096});
+    options_add(l, (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &o->max_inflight,
+                                 "questions queued or running before 429", 1, 1 << 20});
+}
+
+workqueue *ask_workers_start(const ask_opts *o, const char *role) {
+    workqueue *q = workqueue_start("ragd-ask", o->workers, o->max_inflight);
+    if (!q) log_error("ragd %s: cannot start the /ask worker threads", role);
+    return q;
+}
+
+float ask_vector_weight_for(const char *store_model) {
     /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
      * leans on its lexical half, the vector rank only breaking ties. */
-    if (p->vector_weight <= 0)
-        p->vector_weight = strcmp(store_model(p->store), ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+    return strcmp(store_model, ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+}
+
+void ask_add_routes(route_list *routes, pipeline *p) {
+    if (p->vector_weight <= 0) p->vector_weight = ask_vector_weight_for(store_model(p->store));
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);
