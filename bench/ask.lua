@@ -1,5 +1,5 @@
 -- wrk script for bench/ask.sh: POST /ask with prepared JSON bodies (one per
--- line of the file named by BODIES: corpus headings as questions), rotating
+-- line of the file named by BODIES: corpus headings or sentences), rotating
 -- through them so the store and the encoder see varied questions. Each wrk
 -- thread starts at a different offset. STREAM=1 asks for Server-Sent Events
 -- instead of the JSON answer. DELAY_MS=n makes each connection pause n ms

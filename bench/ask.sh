@@ -11,10 +11,13 @@
 # Environment: RAGD_BIN (default ./build/ragd), RAGD_DATA_DIR (default ./data:
 # ingested first with `ragd ingest` when it holds no store), LEVELS (default
 # "1 8 32 128 1000" connections), LOCUST_USERS (default 32; 0 skips Locust),
-# STREAM=1 (ask for SSE instead of JSON answers).
+# STREAM=1 (ask for SSE instead of JSON answers), QUESTIONS (default
+# "headings": the first 1024 corpus headings; "distinct": every distinct
+# heading and article sentence of 40–300 bytes, ~7,100 different questions of
+# realistic length, so no cache can make the number).
 #
-# Questions are the corpus headings, rotated (bench/ask.lua), default top_k,
-# hybrid retrieval, the mock LLM. Every level runs in this invocation, so the
+# Questions are rotated (bench/ask.lua), default top_k, hybrid retrieval, the
+# mock LLM. Every level runs in this invocation, so the
 # ratios (each level against 1 connection, serve against gateway, Locust
 # against wrk) compare numbers taken under the same machine load. The
 # 1000-connection level shows the server holding that many open connections:
@@ -49,13 +52,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - "$csv" "$tmp/bodies.txt" <<'PY'
-import csv, json, sys
-rows = csv.DictReader(open(sys.argv[1], encoding="cp1252", newline=""))
+questions=${QUESTIONS:-headings}
+case $questions in headings|distinct) ;; *) echo "ask.sh: QUESTIONS is headings or distinct" >&2; exit 2 ;; esac
+python3 - "$csv" "$tmp/bodies.txt" "$questions" <<'PY'
+import csv, json, re, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="cp1252", newline="")))
 heads = [r["Heading"].strip() for r in rows if r["Heading"].strip()]
+if sys.argv[3] == "headings":
+    questions = heads[:1024]
+else:
+    # headings and article sentences interleaved, each once
+    seen, questions = set(), []
+    for r in rows:
+        sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", r["Article"])]
+        for q in [r["Heading"].strip()] + [s for s in sentences if 40 <= len(s) <= 300]:
+            if q and q not in seen:
+                seen.add(q)
+                questions.append(q)
 with open(sys.argv[2], "w") as f:
-    for h in heads[:1024]:
-        f.write(json.dumps({"question": h}) + "\n")
+    for q in questions:
+        f.write(json.dumps({"question": q}) + "\n")
+print(f"ask.sh: {len(questions)} {sys.argv[3]} questions", file=sys.stderr)
 PY
 
 if [ ! -f "$data/store.bin" ]; then

@@ -15,13 +15,14 @@
  *   LATENCY <engine> query <median ms> <tokens>
  * and bench/encode.sh turns them into the table with ratios. ragd's engine
  * runs on its own kernels ("ragd"), on OpenBLAS ("ragd-openblas") and on the
- * opt-in int8 VNNI path ("ragd-int8": not exact, cosine >= 0.99 to fp32 in
+ * opt-in int16 AVX2 path ("ragd-int16") and int8 VNNI path ("ragd-int8": not
+ * exact, cosine >= 0.9999 / >= 0.99 to fp32 in
  * tests/model/test_encoder.c; the bench prints its cosine to fp32 too).
  * With --peak it also prints the share of the machine's fp32 peak reached on
  * passages (2 FMA units × 16 lanes × 2 flops × clock × threads).
  *
  *   bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv Articles.csv]
- *                [--write-inputs FILE] [--backend own|openblas|int8|all] [--peak]
+ *                [--write-inputs FILE] [--backend own|openblas|int16|int8|all] [--peak]
  */
 #include <csv.h>
 #include <math.h>
@@ -250,40 +251,66 @@ static double thread_cpu_seconds(void) {
 }
 
 /* One core's matrix-product rate in thread CPU time, which a busy shared
- * machine distorts far less than wall time: the FFN's shape (M × 1536 × 384)
- * on each backend, as a share of one core's peak at the measured clock. */
+ * machine distorts far less than wall time, on each backend, as a share of
+ * one core's fp32 peak at the measured clock (2 FMA units × 16 lanes on
+ * AVX-512, × 8 on AVX2, × 2 flops): the FFN's shape on a batch (448 × 1536 ×
+ * 384) and on one 14-piece question (14 × 1536 × 384). int8 counts the same
+ * flops as fp32 ("GFLOP/s-equivalent"), and so does int16; the last lines
+ * are their ratios to the best fp32 backend on each shape. */
 static void kernel_rates(void) {
-    const int M = 448, N = 1536, K = 384;
-    float *A = xmalloc((size_t)M * K * sizeof(float)), *C = xmalloc((size_t)M * N * sizeof(float));
-    float *W = xmalloc((size_t)N * K * sizeof(float)), *bias = xcalloc((size_t)N, sizeof(float));
-    for (int i = 0; i < M * K; i++) A[i] = (float)(i % 97) / 97.0f - 0.5f;
-    for (int i = 0; i < N * K; i++) W[i] = (float)(i % 13) / 13.0f - 0.5f;
-    gemm_matrix m;
-    gemm_matrix_init(&m, W, bias, N, K);
+    static const int shapes[][3] = {{448, 1536, 384}, {14, 1536, 384}};
     double ghz = measured_ghz();
-    static const gemm_backend backends[] = {GEMM_OWN, GEMM_OPENBLAS, GEMM_INT8};
-    for (size_t b = 0; b < ARRAY_LEN(backends); b++) {
-        if (backends[b] == GEMM_INT8) {
-            if (!gemm_int8_supported()) continue;
-            gemm_matrix_prepare_int8(&m);
-        }
-        gemm_tile(backends[b], &m, A, K, 0, M, 0, N, C, N, GEMM_EPI_BIAS, NULL, 0);
-        int reps = 0;
-        double t0 = thread_cpu_seconds(), t;
-        do {
+    double peak_per_cycle = strcmp(gemm_own_kernel_name(), "avx512") ? 32 : 64;
+    for (size_t s = 0; s < ARRAY_LEN(shapes); s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = xmalloc((size_t)M * K * sizeof(float)), *C = xmalloc((size_t)M * N * sizeof(float));
+        float *W = xmalloc((size_t)N * K * sizeof(float)), *bias = xcalloc((size_t)N, sizeof(float));
+        for (int i = 0; i < M * K; i++) A[i] = (float)(i % 97) / 97.0f - 0.5f;
+        for (int i = 0; i < N * K; i++) W[i] = (float)(i % 13) / 13.0f - 0.5f;
+        gemm_matrix m;
+        gemm_matrix_init(&m, W, bias, N, K);
+        gemm_matrix_prepare_own(&m);
+        static const gemm_backend backends[] = {GEMM_OWN, GEMM_OPENBLAS, GEMM_INT16, GEMM_INT8};
+        double best_fp32 = 0, quant[2] = {0, 0}; /* int16, int8 */
+        for (size_t b = 0; b < ARRAY_LEN(backends); b++) {
+            if (backends[b] == GEMM_INT8) {
+                if (!gemm_int8_supported()) continue;
+                gemm_matrix_prepare_int8(&m);
+            }
+            if (backends[b] == GEMM_INT16) {
+                if (!gemm_int16_supported()) continue;
+                gemm_matrix_prepare_int16(&m);
+            }
             gemm_tile(backends[b], &m, A, K, 0, M, 0, N, C, N, GEMM_EPI_BIAS, NULL, 0);
-            reps++;
-        } while ((t = thread_cpu_seconds() - t0) < 0.5);
-        double gflops = 2.0 * M * N * K * reps / t / 1e9;
-        printf("KERNEL %s %dx%dx%d one core: %.1f GFLOP/s = %.1f%% of one core's fp32 peak "
-               "(64 flops × %.2f GHz measured)\n",
-               gemm_backend_name(backends[b]), M, N, K, gflops, 100 * gflops / (64 * ghz), ghz);
+            int reps = 0;
+            double t0 = thread_cpu_seconds(), t;
+            do {
+                gemm_tile(backends[b], &m, A, K, 0, M, 0, N, C, N, GEMM_EPI_BIAS, NULL, 0);
+                reps++;
+            } while ((t = thread_cpu_seconds() - t0) < 0.5);
+            double gflops = 2.0 * M * N * K * reps / t / 1e9;
+            const char *kernel = backends[b] == GEMM_INT8    ? "avx512-vnni"
+                                 : backends[b] == GEMM_INT16 ? "avx2-madd16"
+                                 : backends[b] == GEMM_OWN   ? gemm_own_kernel_name()
+                                                             : "sgemm";
+            printf("KERNEL %s (%s) %dx%dx%d one core: %.1f GFLOP/s = %.1f%% of one core's fp32 "
+                   "peak (%.0f flops × %.2f GHz measured)\n",
+                   gemm_backend_name(backends[b]), kernel, M, N, K, gflops,
+                   100 * gflops / (peak_per_cycle * ghz), peak_per_cycle, ghz);
+            if (backends[b] == GEMM_INT16) quant[0] = gflops;
+            else if (backends[b] == GEMM_INT8) quant[1] = gflops;
+            else if (gflops > best_fp32) best_fp32 = gflops;
+        }
+        for (int q = 0; q < 2; q++)
+            if (quant[q] > 0)
+                printf("KERNEL %s / best fp32 at %dx%dx%d: %.2fx\n", q ? "int8" : "int16", M, N, K,
+                       quant[q] / best_fp32);
+        gemm_matrix_free(&m);
+        free(A);
+        free(C);
+        free(W);
+        free(bias);
     }
-    gemm_matrix_free(&m);
-    free(A);
-    free(C);
-    free(W);
-    free(bias);
 }
 
 int main(int argc, char **argv) {
@@ -303,7 +330,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr,
                     "usage: bench_encode [--model-dir D] [--threads N] [--seconds S] [--csv F] "
-                    "[--write-inputs FILE] [--backend own|openblas|int8|all] [--peak]\n");
+                    "[--write-inputs FILE] [--backend own|openblas|int16|int8|all] [--peak]\n");
             return 2;
         }
     }
@@ -349,7 +376,10 @@ int main(int argc, char **argv) {
     static const struct {
         gemm_backend backend;
         const char *engine;
-    } passes[] = {{GEMM_OWN, "ragd"}, {GEMM_OPENBLAS, "ragd-openblas"}, {GEMM_INT8, "ragd-int8"}};
+    } passes[] = {{GEMM_OWN, "ragd"},
+                  {GEMM_OPENBLAS, "ragd-openblas"},
+                  {GEMM_INT16, "ragd-int16"},
+                  {GEMM_INT8, "ragd-int8"}};
     for (size_t pass = 0; pass < ARRAY_LEN(passes); pass++) {
         gemm_backend gb = passes[pass].backend;
         if (strcmp(backend, "all") && strcmp(backend, gemm_backend_name(gb))) continue;
@@ -368,13 +398,15 @@ int main(int argc, char **argv) {
                     double flops = forward_flops(cfg, ENCODER_MAX_TOKENS) *
                                    ((double)tokens / ENCODER_MAX_TOKENS);
                     double ghz = cpu_ghz(), real_ghz = measured_ghz();
-                    double peak_flops = bert_threads(b) * 2.0 * 16 * 2 * ghz * 1e9;
-                    double real_peak = bert_threads(b) * 2.0 * 16 * 2 * real_ghz * 1e9;
-                    printf("PEAK %s passages 32: %.1f GFLOP/s = %.1f%% of %.1f (%d cores × 64 "
+                    double per_cycle = strcmp(gemm_own_kernel_name(), "avx512") ? 32 : 64;
+                    double peak_flops = bert_threads(b) * per_cycle * ghz * 1e9;
+                    double real_peak = bert_threads(b) * per_cycle * real_ghz * 1e9;
+                    printf("PEAK %s passages 32: %.1f GFLOP/s = %.1f%% of %.1f (%d cores × %.0f "
                            "flops × %.3f GHz, /proc/cpuinfo); %.1f%% of %.1f at the measured "
                            "%.2f GHz\n",
                            engine, flops / t / 1e9, 100 * flops / t / peak_flops,
-                           peak_flops / 1e9, bert_threads(b), ghz, 100 * flops / t / real_peak,
+                           peak_flops / 1e9, bert_threads(b), per_cycle, ghz,
+                           100 * flops / t / real_peak,
                            real_peak / 1e9, real_ghz);
                 }
             }

@@ -66,7 +66,7 @@ for line in open(sys.argv[1]):
         peak.append("matrix product, " + " ".join(f[1:]))
     elif f[0] == "INT8":
         peak.append("int8 vs fp32: " + " ".join(f[1:]))
-engines = [e for e in ("ragd", "ragd-openblas", "ragd-int8", "torch", "ort") if any(e in r for r in rows.values())]
+engines = [e for e in ("ragd", "ragd-openblas", "ragd-int16", "ragd-int8", "torch", "ort") if any(e in r for r in rows.values())]
 print()
 print("forward pass, sentences/s (tokens/s of ragd); ratios ragd / peer, same run")
 hdr = "%-9s %5s " % ("set", "batch") + " ".join("%13s" % e for e in engines) + " %10s" % "ragd tok/s"

@@ -93,7 +93,8 @@ int cmd_serve(int argc, char **argv) {
 
     serve_state s = {0};
     if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
-    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
+    local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm,
+                             .query_precision = s.model.query_precision};
     pipeline p = {0};
     s.pipeline = &p;
     if (open_or_ingest(&s, data_dir, csv, no_ingest) < 0) {

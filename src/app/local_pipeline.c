@@ -6,7 +6,8 @@ static int local_embed(void *ctx, const char *text, size_t len, float *vec, pipe
     local_backend *b = ctx;
     const char *texts[1] = {text};
     size_t lens[1] = {len};
-    batcher_status st = batcher_embed(b->batcher, 1, texts, lens, vec, NULL, e->message, sizeof e->message);
+    batcher_status st = batcher_embed_at(b->batcher, b->query_precision, 1, texts, lens, vec, NULL,
+                                         e->message, sizeof e->message);
     if (st != BATCHER_OK) {
         e->code = st == BATCHER_ENCODER_FAILED ? PIPELINE_INTERNAL : PIPELINE_OVERLOADED;
         return -1;

@@ -10,6 +10,7 @@
 typedef struct local_backend {
     batcher *batcher;
     llm *llm;
+    encoder_precision query_precision; /* of the question vector (--query-precision) */
 } local_backend;
 
 /* Point p's calls at b (which must outlive p). */

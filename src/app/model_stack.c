@@ -10,7 +10,7 @@
 static void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
-                        .max_text_kb = 64, .llm_workers = 32};
+                        .max_text_kb = 64, .llm_workers = 32, .query_precision = "auto"};
 }
 
 static void encoder_opts_add(option_list *l, encoder_opts *o) {
@@ -23,6 +23,7 @@ static void encoder_opts_add(option_list *l, encoder_opts *o) {
         {"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode or /v1/embeddings request (413 past it)", 1, 65536},
         {"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16},
         {"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024},
+        {"query-precision", "RAGD_QUERY_PRECISION", OPT_STRING, &o->query_precision, "precision of the question vector in ragd serve's /ask: auto (int16 on AVX2 CPUs without AVX-512, else fp32), fp32, int16 or int8 (AVX-512 VNNI); /encode, /v1/embeddings and stored passages are always fp32", 0, 0},
     };
     options_add_all(l, specs, ARRAY_LEN(specs));
 }
@@ -39,9 +40,19 @@ int model_stack_open(model_stack *m, const model_opts *o, const char *cmd) {
     const llm_opts *lo = &o->llm;
     memset(m, 0, sizeof *m);
     char err[512];
+    if (encoder_precision_parse(eo->query_precision, &m->query_precision)) {
+        log_error("ragd %s: --query-precision must be auto, fp32, int16 or int8, not '%s'", cmd,
+                  eo->query_precision ? eo->query_precision : "");
+        return -1;
+    }
     m->encoder = encoder_open(eo->model_dir, eo->threads, err, sizeof err);
     if (!m->encoder) {
         log_error("ragd %s: %s", cmd, err);
+        return -1;
+    }
+    if (encoder_enable_precision(m->encoder, m->query_precision, err, sizeof err)) {
+        log_error("ragd %s: --query-precision: %s", cmd, err);
+        encoder_close(m->encoder);
         return -1;
     }
     m->llm = llm_opts_create(lo, cmd);
@@ -65,8 +76,9 @@ int model_stack_open(model_stack *m, const model_opts *o, const char *cmd) {
     log_fields(LOG_INFO, "model ready",
                (log_field[]){LOG_STR("model", info->model_name), LOG_STR("dir", info->model_dir),
                              LOG_STR("weights", info->real_weights ? "real" : "random twin"),
-                             LOG_INT("threads", info->threads), LOG_STR("llm", llm_name(m->llm))},
-               5);
+                             LOG_INT("threads", info->threads), LOG_STR("llm", llm_name(m->llm)),
+                             LOG_STR("query_precision", encoder_precision_name(m->query_precision))},
+               6);
     return 0;
 }
 

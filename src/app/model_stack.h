@@ -22,6 +22,7 @@ typedef struct encoder_opts {
     int max_texts;
     int max_text_kb;
     int llm_workers;
+    const char *query_precision; /* "auto", "fp32", "int16" or "int8": /ask's question vectors */
 } encoder_opts;
 
 /* Everything a model_stack is built from. */
@@ -39,6 +40,7 @@ typedef struct model_stack {
     llm *llm;
     workqueue *llm_workers;
     model_service service;
+    encoder_precision query_precision; /* parsed from encoder_opts, enabled on the encoder */
 } model_stack;
 
 /* 0, or -1 after printing why. */

@@ -13,6 +13,7 @@
 
 typedef struct job {
     int n;
+    encoder_precision precision;
     int32_t **ids;       /* n token-id arrays */
     int *lens;           /* their lengths */
     float *vectors;      /* n * ENCODER_DIM, filled by the batcher */
@@ -61,9 +62,11 @@ typedef struct text_ref {
     int i;
 } text_ref;
 
-static int by_length(const void *a, const void *b, void *arg) {
+/* Grouped by precision (one encoder call runs at one), shortest first. */
+static int by_precision_length(const void *a, const void *b, void *arg) {
     const text_ref *refs = arg;
     const text_ref *x = &refs[*(const int *)a], *y = &refs[*(const int *)b];
+    if (x->j->precision != y->j->precision) return (int)x->j->precision - (int)y->j->precision;
     return x->j->lens[x->i] - y->j->lens[y->i];
 }
 
@@ -76,16 +79,18 @@ static int encode_jobs(batcher *b, job *list, int ntexts, char *err, size_t errl
         for (int i = 0; i < j->n; i++) refs[k++] = (text_ref){j, i};
     ensure_scratch(b, ntexts);
     for (int i = 0; i < ntexts; i++) b->order[i] = i;
-    qsort_r(b->order, (size_t)ntexts, sizeof *b->order, by_length, refs);
+    qsort_r(b->order, (size_t)ntexts, sizeof *b->order, by_precision_length, refs);
 
     int rc = 0;
     for (int start = 0; start < ntexts && rc == 0;) {
         /* Sorted ascending, so the last text taken is the longest: the padded
          * cost of a sub-batch is its count times that length. */
         int end = start;
+        encoder_precision precision = refs[b->order[start]].j->precision;
         while (end < ntexts) {
             text_ref *r = &refs[b->order[end]];
             int len = r->j->lens[r->i];
+            if (r->j->precision != precision) break;
             if (end > start && (end - start + 1) * len > b->opt.max_batch_tokens) break;
             b->batch_ids[end - start] = r->j->ids[r->i];
             b->batch_lens[end - start] = len;
@@ -93,7 +98,8 @@ static int encode_jobs(batcher *b, job *list, int ntexts, char *err, size_t errl
         }
         int n = end - start;
         uint64_t t0 = now_ns();
-        rc = encoder_embed_ids(b->enc, n, b->batch_ids, b->batch_lens, b->batch_out, err, errlen);
+        rc = encoder_embed_ids_at(b->enc, precision, n, b->batch_ids, b->batch_lens, b->batch_out,
+                                  err, errlen);
         long tokens = 0;
         for (int i = 0; i < n; i++) tokens += b->batch_lens[i];
         ragd_metrics_encode((size_t)n, (size_t)tokens, (double)(now_ns() - t0) / 1e9);
@@ -191,10 +197,11 @@ void batcher_stop(batcher *b) {
     free(b);
 }
 
-static job *job_new(int n, batcher_done_fn done, void *ctx) {
+static job *job_new(int n, encoder_precision precision, batcher_done_fn done, void *ctx) {
     assert(n >= 0 && done);
     job *j = xcalloc(1, sizeof *j);
     j->n = n;
+    j->precision = precision;
     j->ids = xcalloc((size_t)(n ? n : 1), sizeof *j->ids);
     j->lens = xcalloc((size_t)(n ? n : 1), sizeof *j->lens);
     j->vectors = xmalloc((size_t)(n ? n : 1) * ENCODER_DIM * sizeof(float));
@@ -225,8 +232,14 @@ static batcher_status enqueue(batcher *b, job *j) {
 
 batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
                               batcher_done_fn done, void *ctx) {
+    return batcher_submit_at(b, ENCODER_FP32, n, texts, lens, done, ctx);
+}
+
+batcher_status batcher_submit_at(batcher *b, encoder_precision precision, int n,
+                                 const char *const *texts, const size_t *lens, batcher_done_fn done,
+                                 void *ctx) {
     assert(n == 0 || (texts && lens));
-    job *j = job_new(n, done, ctx);
+    job *j = job_new(n, precision, done, ctx);
     const tokenizer *tok = encoder_tokenizer(b->enc);
     int32_t scratch[ENCODER_MAX_TOKENS];
     for (int i = 0; i < n; i++) {
@@ -241,7 +254,8 @@ batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const
 batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
                                   batcher_done_fn done, void *ctx) {
     assert(n == 0 || (ids && lens));
-    job *j = job_new(n, done, ctx);
+    /* Always fp32: /v1/embeddings returns vectors to compare with stored ones, so exact. */
+    job *j = job_new(n, ENCODER_FP32, done, ctx);
     for (int i = 0; i < n; i++) {
         assert(lens[i] >= 2 && lens[i] <= ENCODER_MAX_TOKENS);
         assert(ids[i][0] == TOKEN_CLS && ids[i][lens[i] - 1] == TOKEN_SEP);
@@ -281,10 +295,16 @@ static void wake_waiter(void *ctx, batcher_status status, int n, const float *ve
 
 batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
                              float *out, int *ntokens, char *err, size_t errlen) {
+    return batcher_embed_at(b, ENCODER_FP32, n, texts, lens, out, ntokens, err, errlen);
+}
+
+batcher_status batcher_embed_at(batcher *b, encoder_precision precision, int n,
+                                const char *const *texts, const size_t *lens, float *out,
+                                int *ntokens, char *err, size_t errlen) {
     waiter w = {.out = out, .ntokens = ntokens, .err = err, .errlen = errlen};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    batcher_status rc = batcher_submit(b, n, texts, lens, wake_waiter, &w);
+    batcher_status rc = batcher_submit_at(b, precision, n, texts, lens, wake_waiter, &w);
     if (rc != BATCHER_OK) {
         seterr(err, errlen, rc == BATCHER_STOPPING ? "the encoder is shutting down"
                                                    : "the encoder queue is full");

@@ -52,12 +52,22 @@ void batcher_stop(batcher *b);
  * BATCHER_STOPPING without calling done. */
 batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
                               batcher_done_fn done, void *ctx);
+/* The same at a chosen precision (batcher_submit is ENCODER_FP32); the
+ * precision must have been enabled on the encoder. Jobs of different
+ * precisions never share an encoder call. */
+batcher_status batcher_submit_at(batcher *b, encoder_precision precision, int n,
+                                 const char *const *texts, const size_t *lens, batcher_done_fn done,
+                                 void *ctx);
 /* Blocking form: waits for the job; err set when the status is not BATCHER_OK. */
 batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
                              float *out, int *ntokens, char *err, size_t errlen);
+batcher_status batcher_embed_at(batcher *b, encoder_precision precision, int n,
+                                const char *const *texts, const size_t *lens, float *out,
+                                int *ntokens, char *err, size_t errlen);
 /* The same for sequences already tokenised by the caller: each starts with
  * [CLS], ends with [SEP] and is 2..ENCODER_MAX_TOKENS ids of the encoder's
- * vocabulary (asserted: validate before). Copied; ntokens in done are lens. */
+ * vocabulary (asserted: validate before). Copied; ntokens in done are lens. Always
+ * encoded at ENCODER_FP32 (/v1/embeddings stays exact). */
 batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
                                   batcher_done_fn done, void *ctx);
 /* Texts waiting (for the queue-depth metric and 429 decisions). */

@@ -195,15 +195,17 @@ bert *bert_open(const char *config_path, const char *weights_path, int threads, 
     if (load_weights(b, err, errlen)) goto fail;
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     b->pool = pool_create(threads < 1 ? 1 : threads);
-    b->backend = GEMM_AUTO;
+    bert_set_backend(b, GEMM_AUTO); /* packs for our own kernels if they are the default */
     /* RAGD_GEMM=int8 opts into the quantised products (not exact; see gemm.h) */
     const char *gemm = getenv("RAGD_GEMM");
     if (gemm && !strcmp(gemm, "int8") && bert_set_backend(b, GEMM_INT8))
         fprintf(stderr, "RAGD_GEMM=int8 ignored: this CPU has no AVX-512 VNNI\n");
+    else if (gemm && !strcmp(gemm, "int16") && bert_set_backend(b, GEMM_INT16))
+        fprintf(stderr, "RAGD_GEMM=int16 ignored: this CPU has no AVX2\n");
     else if (gemm && !strcmp(gemm, "openblas"))
         b->backend = GEMM_OPENBLAS;
     else if (gemm && !strcmp(gemm, "own"))
-        b->backend = GEMM_OWN;
+        bert_set_backend(b, GEMM_OWN);
     return b;
 fail:
     bert_close(b);
@@ -236,20 +238,45 @@ void bert_close(bert *b) {
 
 const bert_config *bert_get_config(const bert *b) { return &b->cfg; }
 int bert_threads(const bert *b) { return pool_threads(b->pool); }
-int bert_set_backend(bert *b, gemm_backend backend) {
-    if (backend == GEMM_INT8) {
-        if (!gemm_int8_supported() || b->cfg.hidden % 16 || b->cfg.ffn % 16) return -1;
-        for (int l = 0; l < b->cfg.layers; l++) {
-            bert_layer *L = &b->layer[l];
-            gemm_matrix_prepare_int8(&L->qkv);
-            gemm_matrix_prepare_int8(&L->attn_out);
-            gemm_matrix_prepare_int8(&L->ffn_in);
-            gemm_matrix_prepare_int8(&L->ffn_out);
+/* Prepare every dense matrix of the model with prep (each one a no-op when
+ * already done); whether any work was done. */
+static bool prepare_all(bert *b, void (*prep)(gemm_matrix *), bool (*done)(const gemm_matrix *)) {
+    bool worked = false;
+    for (int l = 0; l < b->cfg.layers; l++) {
+        bert_layer *L = &b->layer[l];
+        gemm_matrix *ms[4] = {&L->qkv, &L->attn_out, &L->ffn_in, &L->ffn_out};
+        for (int i = 0; i < 4; i++) {
+            worked |= !done(ms[i]);
+            prep(ms[i]);
         }
     }
+    return worked;
+}
+static bool has_packed(const gemm_matrix *m) { return m->packed; }
+static bool has_q8(const gemm_matrix *m) { return m->q8; }
+static bool has_q16(const gemm_matrix *m) { return m->q16; }
+
+int bert_set_backend(bert *b, gemm_backend backend) {
+    gemm_backend resolved = backend == GEMM_AUTO ? gemm_default_backend() : backend;
+    bool worked = false;
+    if (resolved == GEMM_INT8) {
+        if (!gemm_int8_supported() || b->cfg.hidden % 16 || b->cfg.ffn % 16) return -1;
+        worked = prepare_all(b, gemm_matrix_prepare_int8, has_q8);
+    } else if (resolved == GEMM_INT16) {
+        if (!gemm_int16_supported() || b->cfg.hidden % 16 || b->cfg.ffn % 16) return -1;
+        worked = prepare_all(b, gemm_matrix_prepare_int16, has_q16);
+    } else if (resolved == GEMM_OWN) {
+        worked = prepare_all(b, gemm_matrix_prepare_own, has_packed);
+    }
+    /* Preparing read the weights through the file mapping; the prepared
+     * copies are what the kernels read now, so let those pages go (RSS). If
+     * OpenBLAS runs later, it faults them back in from the page cache. */
+    if (worked) safetensors_release_pages(b->st);
     b->backend = backend;
     return 0;
 }
+
+gemm_backend bert_get_backend(const bert *b) { return b->backend; }
 
 /* Grow-only: after the first batch of a given size, no allocation at all. */
 static void reserve(bert *b, int tokens, int max_len, int seqs) {

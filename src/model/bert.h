@@ -42,10 +42,11 @@ const bert_config *bert_get_config(const bert *b);
 int bert_threads(const bert *b);
 
 /* Which matrix-product backend to use (GEMM_AUTO by default, or what the
- * environment's RAGD_GEMM=own|openblas|int8 says; bench/encode compares
- * them). GEMM_INT8 quantises the weights on first use; -1 if the CPU lacks
- * AVX-512 VNNI. */
+ * environment's RAGD_GEMM=own|openblas|int8|int16 says; bench/encode compares
+ * them). GEMM_INT8 / GEMM_INT16 quantise the weights on first use; -1 if the
+ * CPU lacks their kernel (AVX-512 VNNI / AVX2). */
 int bert_set_backend(bert *b, gemm_backend backend);
+gemm_backend bert_get_backend(const bert *b);
 
 /* n sequences of ids (each typically [CLS] … [SEP]; lens[i] >= 1 and <=
  * max_positions) → n × hidden floats of mean-pooled, L2-normalised vectors.

@@ -55,6 +55,22 @@ int encoder_embed(encoder *e, int n, const char *const *texts, const size_t *len
 int encoder_embed_ids(encoder *e, int n, const int32_t *const *ids, const int *lens, float *out,
                       char *err, size_t errlen);
 
+/* The precision of a forward pass. FP32 is the exact model (what /encode and
+ * stored passages use: the exactness contract). INT16 (AVX2) and INT8
+ * (AVX-512 VNNI) run the matrix products on quantised weights (gemm.h), for
+ * questions only: cosine to FP32 >= 0.9999 and >= 0.99. */
+typedef enum { ENCODER_FP32, ENCODER_INT16, ENCODER_INT8 } encoder_precision;
+/* "fp32", "int16" or "int8" → *out; "auto" → int16 on CPUs with AVX2 but not
+ * AVX-512 (where it is faster), fp32 elsewhere; -1 for anything else. */
+int encoder_precision_parse(const char *name, encoder_precision *out);
+const char *encoder_precision_name(encoder_precision p);
+/* Make p usable by encoder_embed_ids_at (quantises the weights once: int16
+ * ~45 MB, int8 ~22 MB). 0, or -1 with err set when this CPU lacks p's kernel. */
+int encoder_enable_precision(encoder *e, encoder_precision p, char *err, size_t errlen);
+/* encoder_embed_ids at precision p (enabled first, else -1 with err). */
+int encoder_embed_ids_at(encoder *e, encoder_precision p, int n, const int32_t *const *ids,
+                         const int *lens, float *out, char *err, size_t errlen);
+
 /* The BERT inside, for benchmarks and tests (bert_set_backend, threads). */
 struct bert;
 struct bert *encoder_bert(encoder *e);

@@ -2,7 +2,7 @@
  *
  * Every dense layer of BERT is y = x Wᵀ + b with W stored [out][in] (PyTorch's
  * nn.Linear layout). Two interchangeable backends compute it:
- *   - GEMM_OWN: our kernels. W is repacked once at load into panels of 32
+ *   - GEMM_OWN: our kernels. W is repacked once (where they run) into panels of 32
  *     output columns ([n/32][k][32], 64-byte aligned) so the inner loop reads
  *     B contiguously; a 14×32 AVX-512 register tile (28 accumulators) or a 3×32
  *     AVX2 tile, chosen at run time, with a portable C fallback. Bias, GELU or
@@ -15,6 +15,10 @@
  *     products with vpdpbusd (4 multiply-adds per lane), dequantised in the
  *     epilogue. Not exact: tests/model/test_encoder.c requires cosine >= 0.99
  *     to the float model and bench/encode reports its speed beside fp32.
+ *   - GEMM_INT16 (opt-in, AVX2): the same scheme with weights and
+ *     activations on ±1023 (11 bits) in int16, products with vpmaddwd (2
+ *     multiply-adds per lane, twice the fp32 FMA's 8 per instruction); about
+ *     100x closer to fp32 than int8 (cosine >= 0.9999 in test_encoder.c).
  *
  * The caller splits a product into tiles (row range × column range whose
  * bounds are multiples of GEMM_NR) and runs them on its threads.
@@ -28,7 +32,7 @@
 #define GEMM_NR 32      /* output columns per packed panel */
 #define GEMM_MAX_K 1536 /* longest inner dimension (BERT's FFN): sizes a stack buffer */
 
-typedef enum { GEMM_AUTO, GEMM_OWN, GEMM_OPENBLAS, GEMM_INT8 } gemm_backend;
+typedef enum { GEMM_AUTO, GEMM_OWN, GEMM_OPENBLAS, GEMM_INT8, GEMM_INT16 } gemm_backend;
 typedef enum {
     GEMM_EPI_BIAS,      /* C = A·Wᵀ + b */
     GEMM_EPI_BIAS_GELU, /* C = gelu(A·Wᵀ + b) */
@@ -39,18 +43,26 @@ typedef struct gemm_matrix {
     int n, k;          /* W is [n][k]; n a multiple of GEMM_NR, k <= GEMM_MAX_K */
     const float *w;    /* row-major [n][k], not owned */
     const float *bias; /* [n], not owned */
-    float *packed;     /* [n/GEMM_NR][k][GEMM_NR], owned */
+    float *packed;     /* [n/GEMM_NR][k][GEMM_NR], owned, or NULL until prepared */
     int8_t *q8;        /* GEMM_INT8: [n/GEMM_NR][k/4][GEMM_NR][4], owned, or NULL */
-    float *q8_scale;   /* per output column */
+    int16_t *q16;      /* GEMM_INT16: [n/GEMM_NR][k/2][GEMM_NR][2], owned, or NULL */
+    float *q8_scale;   /* per output column: q8's scale */
+    float *q16_scale;  /* per output column: q16's scale */
     int32_t *q8_sum;   /* per output column: Σ_k q8 (for the unsigned-activation offset) */
 } gemm_matrix;
 
-/* Prepare W for both backends (packs a copy; w and bias must outlive m). */
+/* W for OpenBLAS as it is (w and bias must outlive m); our own kernels need
+ * the packed copy gemm_matrix_prepare_own makes (once; n·k floats, so only
+ * where they run: bert_set_backend). */
 void gemm_matrix_init(gemm_matrix *m, const float *w, const float *bias, int n, int k);
+void gemm_matrix_prepare_own(gemm_matrix *m);
 void gemm_matrix_free(gemm_matrix *m);
-/* Whether this CPU runs GEMM_INT8 (AVX-512 VNNI); preparing a matrix for it
- * (done once, on first use by bert_set_backend). */
+/* Whether this CPU runs GEMM_INT8 (AVX-512 VNNI) / GEMM_INT16 (AVX2 + FMA);
+ * preparing a matrix for one of them (done once, on first use by
+ * bert_set_backend; a no-op without the kernel). */
 bool gemm_int8_supported(void);
+bool gemm_int16_supported(void);
+void gemm_matrix_prepare_int16(gemm_matrix *m);
 void gemm_matrix_prepare_int8(gemm_matrix *m);
 
 /* Rows [m0, m1) and columns [n0, n1) of C (ldc floats per row) from A (lda
@@ -68,8 +80,9 @@ const char *gemm_backend_name(gemm_backend b);
  * "avx2", "portable"; a kernel the CPU lacks is refused (returns -1). */
 int gemm_force_kernel(const char *name);
 
-/* gelu over n floats in place, exact erf (the portable/AVX2 epilogue, and
- * exported for tests). */
+/* gelu over n floats in place: the rational erf of simd_math.h on AVX-512 and
+ * AVX2 (within ~1e-7 of erff), erff itself in the portable fallback; exported
+ * for tests. */
 void gelu_inplace(float *x, int n);
 
 #endif

@@ -44,6 +44,10 @@ static int parse_dtype(const char *s, st_dtype *d, size_t *size) {
     return -1;
 }
 
+void safetensors_release_pages(safetensors *st) {
+    if (st && st->map) madvise(st->map, st->map_len, MADV_DONTNEED);
+}
+
 void safetensors_close(safetensors *st) {
     if (!st) return;
     for (int i = 0; i < st->ntensors; i++) free(st->tensors[i].name);

@@ -42,6 +42,9 @@ typedef struct safetensors {
 /* NULL with err set ("model.safetensors: truncated: …") on any defect. */
 safetensors *safetensors_open(const char *path, char *err, size_t errlen);
 void safetensors_close(safetensors *st);
+/* Drop the mapping's resident pages (they are read back from the page cache
+ * on the next access): for callers that copied what they use. */
+void safetensors_release_pages(safetensors *st);
 
 const st_tensor *safetensors_find(const safetensors *st, const char *name);
 const char *st_dtype_name(st_dtype d);

@@ -1,4 +1,5 @@
-/* simd_math — exp and erf on AVX-512 vectors, for softmax and GELU.
+/* simd_math — exp and erf on AVX-512 vectors (erf on AVX2 too), for softmax
+ * and GELU.
  *
  * libm has no vector versions we can count on, and calling expf/erff per
  * element would cost as much as a third of the forward pass on 256-piece
@@ -63,6 +64,36 @@ static inline RAGD_AVX512 __m512 gelu512(__m512 x) {
     __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
     return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
                          _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+/* ---- the same GELU on AVX2 (the int16 path's epilogue, and gelu_inplace
+ * without AVX-512): the identical rational erf, 8 lanes. */
+
+#define RAGD_AVX2_FMA __attribute__((target("avx2,fma")))
+
+static inline RAGD_AVX2_FMA __m256 erf256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-2.72614225801306e-10f);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.77068142495902e-08f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.10102402082508e-06f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-5.69250639462346e-05f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-7.34990630326855e-04f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.95459980854025e-03f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.60960333262415e-02f));
+    p = _mm256_mul_ps(p, x);
+    __m256 q = _mm256_set1_ps(-1.45660718464996e-05f);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-2.13374055278905e-04f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.68282697438203e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-7.37332916720468e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.42647390514189e-02f));
+    return _mm256_div_ps(p, q);
+}
+
+static inline RAGD_AVX2_FMA __m256 gelu256(__m256 x) {
+    __m256 e = erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)),
+                         _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
 }
 
 #endif

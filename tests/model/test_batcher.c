@@ -1,7 +1,8 @@
 /* test_batcher — dynamic batching must be invisible in the results: texts
  * submitted concurrently from many threads, batched and length-sorted by the
  * batcher, get the same vectors as one direct encoder call per text; a full
- * queue refuses at once; stopping drains what was queued. */
+ * queue refuses at once; stopping drains what was queued; questions at int16
+ * and texts at fp32 queued together each get their own precision. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -60,6 +61,7 @@ typedef struct worker_arg {
     batcher *b;
     int id;
     int failures;
+    encoder_precision precision;
 } worker_arg;
 
 static void *submitter(void *p) {
@@ -78,12 +80,19 @@ static void *submitter(void *p) {
         float out[NTEXTS * ENCODER_DIM];
         int ntok[NTEXTS];
         char err[256];
-        if (batcher_embed(w->b, n, mine, lens, out, ntok, err, sizeof err) != BATCHER_OK) {
+        if (batcher_embed_at(w->b, w->precision, n, mine, lens, out, ntok, err, sizeof err) != BATCHER_OK) {
             w->failures++;
             continue;
         }
         for (int i = 0; i < n; i++) {
-            if (cosine(out + (size_t)i * ENCODER_DIM, direct[which[i]]) < 0.99999f) w->failures++;
+            const float *v = out + (size_t)i * ENCODER_DIM;
+            if (w->precision == ENCODER_FP32) {
+                if (cosine(v, direct[which[i]]) < 0.99999f) w->failures++;
+            } else {
+                /* close to fp32, and not fp32 itself (the precision was applied) */
+                if (cosine(v, direct[which[i]]) < 0.9999f) w->failures++;
+                if (!memcmp(v, direct[which[i]], sizeof direct[0])) w->failures++;
+            }
             if (ntok[i] < 3) w->failures++; /* [CLS] piece [SEP] at least */
         }
     }
@@ -106,6 +115,41 @@ static void concurrent_batches_equal_direct_encoding(void **state) {
     }
     batcher_stop(b);
     assert_int_equal(failures, 0);
+}
+
+static void mixed_precisions_never_share_a_call(void **state) {
+    char err[256];
+    if (encoder_enable_precision(enc, ENCODER_INT16, err, sizeof err)) {
+        printf("%s: skipped\n", err);
+        skip();
+    }
+    batcher *b = batcher_start(enc, &(batcher_options){.max_batch_tokens = 512}, NULL, 0);
+    pthread_t t[THREADS];
+    worker_arg args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (worker_arg){.b = b, .id = i, .precision = i % 2 ? ENCODER_INT16 : ENCODER_FP32};
+        pthread_create(&t[i], NULL, submitter, &args[i]);
+    }
+    int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        failures += args[i].failures;
+    }
+    batcher_stop(b);
+    assert_int_equal(failures, 0);
+}
+
+static void unknown_precision_names_are_refused(void **state) {
+    encoder_precision p = ENCODER_FP32;
+    assert_int_equal(encoder_precision_parse("int16", &p), 0);
+    assert_int_equal(p, ENCODER_INT16);
+    assert_int_equal(encoder_precision_parse("auto", &p), 0); /* one of the two, per CPU */
+    assert_true(p == ENCODER_INT16 || p == ENCODER_FP32);
+    assert_int_equal(encoder_precision_parse("int16", &p), 0);
+    assert_int_equal(encoder_precision_parse("bf16", &p), -1);
+    assert_int_equal(encoder_precision_parse("", &p), -1);
+    assert_int_equal(encoder_precision_parse(NULL, &p), -1);
+    assert_int_equal(p, ENCODER_INT16); /* untouched by a refusal */
 }
 
 typedef struct counter {
@@ -142,6 +186,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(concurrent_batches_equal_direct_encoding),
         cmocka_unit_test(full_queue_refuses_and_stop_drains),
+        cmocka_unit_test(mixed_precisions_never_share_a_call),
+        cmocka_unit_test(unknown_precision_names_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

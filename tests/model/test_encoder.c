@@ -334,11 +334,13 @@ static void test_kernel_variants(void **state) {
     bert_set_backend(b, GEMM_AUTO);
 }
 
-/* The opt-in int8 path: cosine >= 0.99 to the float model on every case. */
-static void test_int8_close_to_float(void **state) {
+/* The quantised paths against the float model on every case: int8 (AVX-512
+ * VNNI) cosine >= 0.99, int16 (AVX2) >= 0.9999 (what keeps vector search's
+ * top-10: bench_query_precision). */
+static void quantised_close_to_float(gemm_backend backend, double min_cosine) {
     bert *b = encoder_bert(enc);
-    if (bert_set_backend(b, GEMM_INT8)) {
-        printf("int8: no AVX-512 VNNI on this CPU, skipped\n");
+    if (bert_set_backend(b, backend)) {
+        printf("%s: no kernel for it on this CPU, skipped\n", gemm_backend_name(backend));
         skip();
     }
     float *out = malloc((size_t)ncases * DIM * sizeof *out);
@@ -356,12 +358,22 @@ static void test_int8_close_to_float(void **state) {
         sum += c;
         if (c < worst) worst = c;
     }
-    printf("int8: worst cosine %.5f, mean %.5f\n", worst, sum / ncases);
+    printf("%s: worst cosine %.6f, mean %.6f\n", gemm_backend_name(backend), worst, sum / ncases);
     assert_int_equal(bert_set_backend(b, GEMM_AUTO), 0);
     free(out);
     free(ids);
     free(lens);
-    assert_true(worst >= 0.99);
+    assert_true(worst >= min_cosine);
+}
+
+static void test_int8_close_to_float(void **state) {
+    (void)state;
+    quantised_close_to_float(GEMM_INT8, 0.99);
+}
+
+static void test_int16_close_to_float(void **state) {
+    (void)state;
+    quantised_close_to_float(GEMM_INT16, 0.9999);
 }
 
 /* The vectorised GELU (rational erf) against libm's erff. */
@@ -458,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_control_characters_match_pytorch),
         cmocka_unit_test(test_kernel_variants),
         cmocka_unit_test(test_int8_close_to_float),
+        cmocka_unit_test(test_int16_close_to_float),
         cmocka_unit_test(test_gelu_matches_erff),
         cmocka_unit_test(test_model_folder_rules),
         cmocka_unit_test(test_bad_ids_refused),
