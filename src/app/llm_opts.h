@@ -12,9 +12,10 @@ typedef struct llm_opts {
     const char *model;
     const char *api_key;
     double timeout_s;
+    int token_delay_ms;  /* mock only: pause between pieces */
 } llm_opts;
 
-#define LLM_OPTS_COUNT 5
+#define LLM_OPTS_COUNT 6
 void llm_opts_defaults(llm_opts *o);
 void llm_opts_specs(llm_opts *o, option_spec *specs);
 /* NULL with a message on stderr when the options do not make a backend. */
