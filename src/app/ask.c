@@ -40,6 +40,7 @@ typedef struct ask_job {
     const ask_format *fmt;
     void *fmt_ctx;
     buf cited;        /* scratch for a piece with its " [n]" */
+    int pieces_cited;
     uint64_t llm_start_ns, first_piece_ns;
 } ask_job;
 
@@ -89,7 +90,10 @@ static int on_piece(int prompt, int article, const char *text, size_t len, void 
     if (!j->first_piece_ns) j->first_piece_ns = now_ns();
     if (http_request_cancelled(j->req)) return 1;
     if (j->cite && article >= 0) {
+        /* The pieces of the mock are cut from different passages: a space
+         * between them keeps the concatenated stream readable. */
         buf_clear(&j->cited);
+        if (j->pieces_cited++) buf_putc(&j->cited, ' ');
         buf_append(&j->cited, text, len);
         buf_printf(&j->cited, " [%d]", article + 1);
         text = j->cited.data;
@@ -297,6 +301,7 @@ int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask
 
 typedef struct ask_wire {
     bool stream;
+    bool cite;  /* pieces arrive spaced already */
     buf answer; /* JSON mode: the answer so far */
 } ask_wire;
 
@@ -310,7 +315,7 @@ static int wire_sources(void *ctx, http_request *r, const json_t *sources) {
 static int wire_piece(void *ctx, http_request *r, const char *text, size_t len) {
     ask_wire *w = ctx;
     if (w->stream) return http_stream_event(r, "token", text, len);
-    if (w->answer.len && len) buf_putc(&w->answer, ' ');
+    if (w->answer.len && len && !w->cite) buf_putc(&w->answer, ' ');
     buf_append(&w->answer, text, len);
     return 0;
 }
@@ -398,6 +403,7 @@ static void post_ask(http_request *r, void *ctx) {
     }
     ask_wire *w = xcalloc(1, sizeof *w);
     w->stream = params.stream;
+    w->cite = params.cite;
     if (ask_submit(p, r, &params, &ask_wire_format, w) < 0) {
         wire_release(w);
         http_respond_overloaded(r, 429, 1, "too many questions in flight; retry shortly");

@@ -20,7 +20,7 @@ typedef struct ask_params {
     int top_k;
     search_mode mode;
     bool stream;
-    bool cite;             /* append " [n]" to a piece that came from source n */
+    bool cite;             /* a piece from source n ends in " [n]" (and later ones start with a space) */
     uint64_t seed;         /* 0: random */
     const llm_turn *history; /* earlier turns for the LLM, oldest first */
     int nhistory;

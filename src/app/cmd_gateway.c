@@ -22,10 +22,13 @@
 #include <unistd.h>
 
 #include "app/ask.h"
+#include "app/chat_completions.h"
+#include "app/chat_page.h"
 #include "app/commands.h"
 #include "app/model_client.h"
 #include "app/remote_pipeline.h"
 #include "app/server_opts.h"
+#include "app/topics.h"
 #include "app/version.h"
 #include "app/web.h"
 #include "model/encoder.h"
@@ -230,6 +233,9 @@ int cmd_gateway(int argc, char **argv) {
     route_list routes = {0};
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &p);
+    chat_completions_add_routes(&routes, &p);
+    topics_add_routes(&routes, g.store);
+    chat_page_add_routes(&routes);
     rc = server_run(&so, "gateway", &routes);
     workqueue_stop(p.workers); /* its threads' curl handles go with them */
 out:

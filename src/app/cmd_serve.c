@@ -6,10 +6,13 @@
 #include <string.h>
 
 #include "app/ask.h"
+#include "app/chat_completions.h"
+#include "app/chat_page.h"
 #include "app/commands.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
 #include "app/server_opts.h"
+#include "app/topics.h"
 #include "app/version.h"
 #include "app/web.h"
 #include "ingest/ingest.h"
@@ -117,6 +120,9 @@ int cmd_serve(int argc, char **argv) {
     route_list routes = {0};
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &p);
+    chat_completions_add_routes(&routes, &p);
+    topics_add_routes(&routes, s.store);
+    chat_page_add_routes(&routes);
     model_routes_add(&routes, &s.model.service);
     rc = server_run(&so, "serve", &routes);
     workqueue_stop(p.workers);

@@ -38,6 +38,10 @@ typedef struct http_route {
     http_handler_fn handler;
     void *ctx;
     size_t max_body;     /* 0: the server's default */
+    /* Errors on this route — the server's own (401, 413, 415…) too — in
+     * OpenAI's shape {"error":{"message","type","param","code"}}, so OpenAI
+     * clients show them (the /v1/ routes). */
+    bool openai_errors;
 } http_route;
 
 typedef struct http_config {
@@ -101,6 +105,13 @@ void http_respond_json(http_request *r, int status, json_t *body);
 /* {"error":{"code":…,"message":…}} with the code derived from status. */
 void http_respond_error(http_request *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Like http_respond_error, naming the request field at fault (OpenAI's
+ * "param"; ragd's own shape has no such field and leaves it out). */
+void http_respond_error_param(http_request *r, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The body of an error as the route shapes it, for errors sent in-band in a
+ * stream (the caller frees). */
+char *http_error_body(const http_request *r, int status, const char *param, const char *message);
 /* Like http_respond_error, with Retry-After (429/503). */
 void http_respond_overloaded(http_request *r, int status, int retry_after_s, const char *message);
 /* Extra header on the response about to be sent (before respond/stream_begin). */

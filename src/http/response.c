@@ -136,13 +136,40 @@ void http_respond_json(http_request *r, int status, json_t *body) {
     http_set_response(r, resp, status);
 }
 
-static void respond_error_text(http_request *r, int status, const char *message) {
+/* OpenAI's error "type" for a status: what its clients switch on. */
+static const char *openai_error_type(int status) {
+    if (status == 401 || status == 403) return "authentication_error";
+    if (status == 429) return "rate_limit_error";
+    if (status >= 500) return "server_error";
+    return "invalid_request_error";
+}
+
+char *http_error_body(const http_request *r, int status, const char *param, const char *message) {
     buf body = BUF_INIT;
-    buf_printf(&body, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
-    buf_json_escape(&body, message, strlen(message));
-    buf_puts(&body, "\"}}");
-    http_respond(r, status, "application/json", body.data, body.len);
-    buf_free(&body);
+    if (r->route && r->route->openai_errors) {
+        buf_puts(&body, "{\"error\":{\"message\":\"");
+        buf_json_escape(&body, message, strlen(message));
+        buf_printf(&body, "\",\"type\":\"%s\",\"param\":", openai_error_type(status));
+        if (param) {
+            buf_putc(&body, '"');
+            buf_json_escape(&body, param, strlen(param));
+            buf_putc(&body, '"');
+        } else {
+            buf_puts(&body, "null");
+        }
+        buf_printf(&body, ",\"code\":\"%s\"}}", http_error_code(status));
+    } else {
+        buf_printf(&body, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
+        buf_json_escape(&body, message, strlen(message));
+        buf_puts(&body, "\"}}");
+    }
+    return buf_detach(&body);
+}
+
+static void respond_error_text(http_request *r, int status, const char *param, const char *message) {
+    char *body = http_error_body(r, status, param, message);
+    http_respond(r, status, "application/json", body, strlen(body));
+    free(body);
 }
 
 void http_respond_error(http_request *r, int status, const char *fmt, ...) {
@@ -151,7 +178,17 @@ void http_respond_error(http_request *r, int status, const char *fmt, ...) {
     va_start(ap, fmt);
     buf_vprintf(&msg, fmt, ap);
     va_end(ap);
-    respond_error_text(r, status, msg.data ? msg.data : "");
+    respond_error_text(r, status, NULL, msg.data ? msg.data : "");
+    buf_free(&msg);
+}
+
+void http_respond_error_param(http_request *r, int status, const char *param, const char *fmt, ...) {
+    buf msg = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    respond_error_text(r, status, param, msg.data ? msg.data : "");
     buf_free(&msg);
 }
 
@@ -159,7 +196,7 @@ void http_respond_overloaded(http_request *r, int status, int retry_after_s, con
     char value[16];
     snprintf(value, sizeof value, "%d", retry_after_s > 0 ? retry_after_s : 1);
     http_add_header(r, "Retry-After", value);
-    respond_error_text(r, status, message);
+    respond_error_text(r, status, NULL, message);
 }
 
 /* ---- streams ---- */
