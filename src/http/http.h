@@ -68,7 +68,8 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
  * by other threads stay valid until those threads release them. */
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
-/* Routes that skip the API key (health probes, metrics). Default: /health, /ready, /metrics. */
+/* Routes that skip the API key: /health, /ready, /metrics (probes) and /chat
+ * (the page that then asks for the key). */
 bool http_route_is_open(const char *path);
 
 /* ---- the request ---- */
