@@ -87,6 +87,11 @@ test("an answered question: it streams in, its sources are /ask's, citations lin
     // The artifact: an answered question, at a laptop and a phone width.
     await page.locator(".turn").first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACT_DIR, "chat-answered.png") });
+    await page.emulateMedia({ colorScheme: "dark" });
+    assert.notEqual(await page.evaluate(() => getComputedStyle(document.body).backgroundColor),
+                    "rgb(247, 247, 248)", "dark by prefers-color-scheme");
+    await page.screenshot({ path: path.join(ARTIFACT_DIR, "chat-answered-dark.png") });
+    await page.emulateMedia({ colorScheme: "light" });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(ARTIFACT_DIR, "chat-answered-phone.png") });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
