@@ -146,7 +146,7 @@ static const char *openai_error_type(int status) {
 
 char *http_error_body(const http_request *r, int status, const char *param, const char *message) {
     buf body = BUF_INIT;
-    if (r->route && r->route->openai_errors) {
+    if (r->openai_errors) {
         buf_puts(&body, "{\"error\":{\"message\":\"");
         buf_json_escape(&body, message, strlen(message));
         buf_printf(&body, "\",\"type\":\"%s\",\"param\":", openai_error_type(status));

@@ -121,6 +121,7 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
     make_request_id(r);
     bool known;
     r->route = find_route(s, r->path, r->method, &known);
+    r->openai_errors = r->route && r->route->openai_errors;
     r->max_body = r->route && r->route->max_body ? r->route->max_body : s->cfg.max_body;
     live_add(s, r);
     return r;
@@ -244,7 +245,13 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     r->conn = NULL;
     int status = r->status ? r->status : 499; /* 499: the client left before an answer */
     size_t out_bytes = r->response_bytes;
+    /* An answer made while the client was leaving, never queued: nobody will
+     * send it now. Dropped here, since a stream's response holds a reference
+     * to r (a cycle that http_request_release alone would never break). */
+    struct MHD_Response *unsent = r->response;
+    r->response = NULL;
     pthread_mutex_unlock(&r->mu);
+    if (unsent) MHD_destroy_response(unsent);
     live_remove(s, r);
 
     double seconds = (double)(now_ns() - r->start_ns) / 1e9;

@@ -61,7 +61,9 @@ function startServe(extra = []) {
             if (proc.exitCode !== null) return proc.exitCode;
             const exited = new Promise((res) => proc.on("exit", (code, sig) => res(code ?? sig)));
             proc.kill("SIGTERM");
-            return exited;
+            const code = await exited;
+            if (code !== 0) process.stderr.write(`ragd serve exited ${code}; its log:\n${log}\n`);
+            return code;
           },
         });
       }
