@@ -139,6 +139,7 @@ typedef struct llm_job {
     int nprompts;
     llm_prompt *prompts;
     const char ***contexts;
+    llm_turn **turns;     /* per prompt: its history (strings borrowed from doc) */
     char **owned;         /* GET: copies of the query values */
     int nowned;
     uint64_t seed;
@@ -146,8 +147,12 @@ typedef struct llm_job {
 } llm_job;
 
 static void llm_job_free(llm_job *j) {
-    for (int i = 0; i < j->nprompts; i++) free(j->contexts[i]);
+    for (int i = 0; i < j->nprompts; i++) {
+        free(j->contexts[i]);
+        if (j->turns) free(j->turns[i]);
+    }
     free(j->contexts);
+    free(j->turns);
     free(j->prompts);
     for (int i = 0; i < j->nowned; i++) free(j->owned[i]);
     free(j->owned);
@@ -226,6 +231,17 @@ static void post_llm_ask(http_request *r, void *ctx) {
         for (size_t k = 0; k < json_array_size(c); k++)
             if (!json_is_string(json_array_get(c, k)))
                 REJECT(400, "prompts[%d].context[%zu] must be a string", i, k);
+        json_t *h = json_object_get(p, "history");
+        if (h && !json_is_array(h)) REJECT(400, "prompts[%d].history must be an array", i);
+        if (json_array_size(h) > LLM_MAX_HISTORY)
+            REJECT(413, "prompts[%d] has %zu history turns; the limit is %d", i, json_array_size(h), LLM_MAX_HISTORY);
+        for (size_t k = 0; k < json_array_size(h); k++) {
+            json_t *turn = json_array_get(h, k);
+            const char *role = json_string_value(json_object_get(turn, "role"));
+            if (!role || (strcmp(role, "user") && strcmp(role, "assistant")) ||
+                !json_is_string(json_object_get(turn, "content")))
+                REJECT(400, "prompts[%d].history[%zu] must be {\"role\": \"user\" or \"assistant\", \"content\": string}", i, k);
+        }
     }
     llm_job *j = xcalloc(1, sizeof *j);
     j->m = m;
@@ -241,8 +257,18 @@ static void post_llm_ask(http_request *r, void *ctx) {
         int nc = (int)json_array_size(c);
         j->contexts[i] = xcalloc((size_t)(nc ? nc : 1), sizeof(char *));
         for (int k = 0; k < nc; k++) j->contexts[i][k] = json_string_value(json_array_get(c, (size_t)k));
+        json_t *h = json_object_get(p, "history");
+        int nh = (int)json_array_size(h);
+        if (nh && !j->turns) j->turns = xcalloc((size_t)n, sizeof *j->turns);
+        for (int k = 0; k < nh; k++) {
+            if (!k) j->turns[i] = xcalloc((size_t)nh, sizeof **j->turns);
+            json_t *turn = json_array_get(h, (size_t)k);
+            j->turns[i][k] = (llm_turn){.role = json_string_value(json_object_get(turn, "role")),
+                                        .content = json_string_value(json_object_get(turn, "content"))};
+        }
         j->prompts[i] = (llm_prompt){.question = json_string_value(json_object_get(p, "question")),
-                                     .context = j->contexts[i], .ncontext = nc};
+                                     .context = j->contexts[i], .ncontext = nc,
+                                     .history = nh ? j->turns[i] : NULL, .nhistory = nh};
     }
     start_llm(r, j);
 }

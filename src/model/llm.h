@@ -28,7 +28,9 @@
  * per-prompt seed lets a model service batch requests that carry different
  * seeds into one llm_generate call. */
 /* One earlier turn of a conversation ("user" or "assistant"), for backends
- * that take a chat history (the OpenAI-compatible one; the mock ignores it). */
+ * that take a chat history (the OpenAI-compatible one; the mock ignores it).
+ * The model service's /llm_ask takes at most LLM_MAX_HISTORY per prompt. */
+#define LLM_MAX_HISTORY 64
 typedef struct llm_turn {
     const char *role;
     const char *content;

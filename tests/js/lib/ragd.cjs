@@ -41,12 +41,34 @@ function dataDir() {
 
 // Start `ragd serve` with extra flags; resolves once it logs "listening".
 function startServe(extra = []) {
-  const args = ["serve", "--data-dir", dataDir(), "--no-ingest", "--host", "127.0.0.1",
-                "--port", "0", ...extra];
+  return startRole(["serve", "--data-dir", dataDir(), "--no-ingest", ...extra]);
+}
+
+// `ragd model` and a `ragd gateway` over the test's store in front of it;
+// resolves once the gateway is ready (its health check found the model).
+async function startGateway(modelArgs = [], gatewayArgs = []) {
+  const model = await startRole(["model", ...modelArgs]);
+  let gateway;
+  try {
+    gateway = await startRole(["gateway", "--data-dir", dataDir(), "--model-url", model.url, ...gatewayArgs]);
+    for (let i = 0; i < 400; i++) {
+      if ((await fetch(gateway.url + "/ready")).status === 200) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (e) {
+    await model.stop();
+    throw e;
+  }
+  return { url: gateway.url, log: gateway.log,
+           async stop() { const g = await gateway.stop(); const m = await model.stop(); return g || m; } };
+}
+
+function startRole(roleArgs) {
+  const args = [...roleArgs, "--host", "127.0.0.1", "--port", "0"];
   const proc = spawn(BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   return new Promise((resolve, reject) => {
-    proc.on("exit", (code) => reject(new Error(`ragd serve exited ${code} before listening:\n${log}`)));
+    proc.on("exit", (code) => reject(new Error(`ragd ${roleArgs[0]} exited ${code} before listening:\n${log}`)));
     proc.stderr.setEncoding("utf8");
     proc.stderr.on("data", (chunk) => {
       log += chunk;
@@ -62,7 +84,7 @@ function startServe(extra = []) {
             const exited = new Promise((res) => proc.on("exit", (code, sig) => res(code ?? sig)));
             proc.kill("SIGTERM");
             const code = await exited;
-            if (code !== 0) process.stderr.write(`ragd serve exited ${code}; its log:\n${log}\n`);
+            if (code !== 0) process.stderr.write(`ragd ${roleArgs[0]} exited ${code}; its log:\n${log}\n`);
             return code;
           },
         });
@@ -107,5 +129,5 @@ async function launchBrowser() {
   };
 }
 
-module.exports = { startServe, postJson, metricValue, launchBrowser, corpusHeadings,
+module.exports = { startServe, startGateway, postJson, metricValue, launchBrowser, corpusHeadings,
                    ARTIFACT_DIR, SOURCE_DIR };
