@@ -3,7 +3,7 @@
  * with libcurl as raw bytes: POST /v1/chat/completions (the completion object,
  * and the chunk stream to its `data: [DONE]`, both grounded in the passages
  * POST /ask finds), GET /topics against the fixture's corpus, GET /chat, and
- * /ask's opt-in "cite". Then, on serve with --api-key: /chat loads without the
+ * /ask's opt-in "cite", /llm_ask's history field. Then, on serve with --api-key: /chat loads without the
  * key, and the chat route's 401 is OpenAI-shaped while /ask's stays ragd's. */
 #include <jansson.h>
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 
 #include "ask_fixture.h"
 #include "json_error.h"
+#include "model/llm.h"
 #include "util/util.h"
 
 static ask_fixture fx;
@@ -192,6 +193,41 @@ static void test_ask_cite(void **state) {
     http_reply_free(&r);
 }
 
+/* /llm_ask's history field (what the gateway sends for a conversation): checked, then taken. */
+static void test_llm_ask_history(void **state) {
+    static const char *const bad[] = {
+        "{\"prompts\":[{\"question\":\"q\",\"context\":[\"c\"],\"history\":\"no\"}]}",
+        "{\"prompts\":[{\"question\":\"q\",\"history\":[{\"role\":\"system\",\"content\":\"x\"}]}]}",
+        "{\"prompts\":[{\"question\":\"q\",\"history\":[{\"role\":\"user\",\"content\":5}]}]}",
+        "{\"prompts\":[{\"question\":\"q\",\"history\":[\"turn\"]}]}",
+    };
+    http_reply r;
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        post(&fx.server, "/llm_ask", bad[i], NULL, &r);
+        assert_json_error(&r, 400, "bad_request");
+        http_reply_free(&r);
+    }
+    buf many = BUF_INIT;
+    buf_puts(&many, "{\"prompts\":[{\"question\":\"q\",\"history\":[");
+    for (int i = 0; i <= LLM_MAX_HISTORY; i++)
+        buf_printf(&many, "%s{\"role\":\"user\",\"content\":\"t%d\"}", i ? "," : "", i);
+    buf_puts(&many, "]}]}");
+    post(&fx.server, "/llm_ask", many.data, NULL, &r);
+    assert_json_error(&r, 413, "payload_too_large");
+    http_reply_free(&r);
+    buf_free(&many);
+    post(&fx.server, "/llm_ask",
+         "{\"prompts\":[{\"question\":\"q\",\"context\":[\"one passage\"],\"history\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}],\"seed\":1}",
+         NULL, &r);
+    assert_int_equal(r.status, 200);
+    wire_event *ev;
+    int n = wire_events_parse(r.body.data, &ev);
+    assert_int_equal(n, 2); /* the mock ignores history: one piece, then done */
+    assert_string_equal(ev[1].name, "done");
+    wire_events_free(ev, n);
+    http_reply_free(&r);
+}
+
 static void test_api_key(void **state) {
     ragd_proc keyed;
     const char *args[] = {"--api-key", "sesame", NULL};
@@ -229,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_chunk_stream),
         cmocka_unit_test(test_topics_and_page),
         cmocka_unit_test(test_ask_cite),
+        cmocka_unit_test(test_llm_ask_history),
         cmocka_unit_test(test_api_key),
     };
     const struct CMUnitTest on_gateway[] = {
