@@ -206,6 +206,39 @@ test("401 → the page asks for the key, keeps it in sessionStorage, and answers
   }
 });
 
+test("the page's SSE reader: CRLF and CR line ends, multi-line data, comments, an error event", async () => {
+  const server = await startServe();
+  try {
+    const { page } = await openChat(server);
+    const sources = JSON.stringify([{ id: 1, heading: "Heading <b>one</b>", date: "2015-01-02",
+                                      topic: "business", score: 0.5, text: "franc & <script>x</script> text" }]);
+    // What a proxy might make of ragd's stream: CRLF, a comment, data split over lines.
+    const wire = [": keep-alive", "", "event: sources", `data: ${sources}`, "",
+                  "event: token", "data: first line", "data: second line [1]", "",
+                  "event: token\rdata:  and more\r\r",
+                  "event: done", 'data: {"timings_ms":{"total":12.4}}', "", ""].join("\r\n");
+    await page.route("**/ask", (route) => route.fulfill({ status: 200, contentType: "text/event-stream", body: wire }));
+    await askOnPage(page, "what about the franc");
+    await lastState(page).filter({ hasText: /^Answered in 12 ms/ }).waitFor();
+    const answer = page.locator(".turn").last().locator(".answer");
+    assert.equal(await answer.textContent(), "first line\nsecond line [1] and more");
+    assert.equal(await answer.locator("a.cite").count(), 1);
+    // Server text is text: the markup in it is shown, never run.
+    assert.equal(await page.locator(".card .heading").textContent(), "Heading <b>one</b>");
+    assert.equal(await page.locator(".card b, .card script").count(), 0);
+    assert.deepEqual(await page.locator(".card mark").allTextContents(), ["franc"]);
+
+    await page.unroute("**/ask");
+    await page.route("**/ask", (route) => route.fulfill({ status: 200, contentType: "text/event-stream",
+      body: 'event: sources\ndata: []\n\nevent: error\ndata: {"error":{"code":"bad_gateway","message":"the LLM failed"}}\n\n' }));
+    await askOnPage(page, "again");
+    await lastState(page).filter({ hasText: "The answer failed: the LLM failed" }).waitFor();
+    await page.close();
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
 test("the server unreachable is said plainly", async () => {
   const server = await startServe();
   const { page } = await openChat(server);
