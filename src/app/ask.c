@@ -10,10 +10,10 @@
 #include "app/ask.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app/request_check.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
@@ -135,7 +135,7 @@ static void run_ask(void *arg) {
     pipeline_error e = {0};
     if (j->mode != SEARCH_LEXICAL &&
         p->embed(p->ctx, j->question, j->question_len, vec, &e) < 0) {
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
         job_free(j);
         return;
     }
@@ -151,6 +151,9 @@ static void run_ask(void *arg) {
     uint64_t t2 = now_ns();
     ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
+        /* STORE_ERR_BAD_QUERY, the only failure: the handler checked every
+         * field, so a query the store refuses is this process's fault */
+        assert(n == STORE_ERR_BAD_QUERY);
         fail(j, 500, err);
         job_free(j);
         return;
@@ -180,7 +183,7 @@ static void run_ask(void *arg) {
            llm_s = (double)(t3 - t2) / 1e9, total_s = http_request_elapsed(j->req);
     if (rc < 0) {
         json_decref(sources);
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
     } else if (rc == 1) {
         json_decref(sources);
         cancelled(j);
@@ -192,54 +195,54 @@ static void run_ask(void *arg) {
     job_free(j);
 }
 
-static bool reject(ask_reject *why, int status, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool reject(ask_reject *why, int status, const char *param, const char *fmt, ...) {
-    why->status = status;
-    why->param = param;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why->message, sizeof why->message, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* Validation: types are 400, values are 422, sizes 413 (docs/api.md). */
-bool ask_check_question(const pipeline *p, const char *qtext, size_t qlen, ask_reject *why) {
+bool ask_check_question(const pipeline *p, const char *qtext, size_t qlen, request_problem *pb) {
     assert(p->max_question > 0); /* ask_add_routes set the limits */
+    assert(!memchr(qtext, '\0', qlen)); /* the caller dropped NUL characters */
     size_t visible = 0;
-    for (size_t i = 0; i < qlen; i++) visible += qtext[i] != ' ' && qtext[i] != '\t' && qtext[i] != '\n' && qtext[i] != '\r';
-    if (!visible) return reject(why, 422, "question", "'question' must not be empty");
+    for (size_t i = 0; i < qlen; i++) visible += !strchr(" \t\n\r", qtext[i]);
+    if (!visible) return request_reject_field(pb, 422, "question", "'question' must not be empty");
     if (qlen > p->max_question)
-        return reject(why, 413, "question", "'question' is %zu bytes; the limit is %zu", qlen,
-                      p->max_question);
-    if (memchr(qtext, '\0', qlen)) return reject(why, 400, "question", "'question' contains a NUL character");
+        return request_reject_field(pb, 413, "question", "'question' is %zu bytes; the limit is %zu",
+                                    qlen, p->max_question);
     return true;
 }
 
-bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params, ask_reject *why) {
+static bool parse_mode(const char *name, search_mode *mode) {
+    if (!strcmp(name, "hybrid")) *mode = SEARCH_HYBRID;
+    else if (!strcmp(name, "vector")) *mode = SEARCH_VECTOR;
+    else if (!strcmp(name, "lexical")) *mode = SEARCH_LEXICAL;
+    else return false;
+    return true;
+}
+
+/* The optional fields, each defaulting when absent or null. */
+bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
+                      request_problem *pb) {
     assert(p->max_top_k > 0);
     params->top_k = ASK_DEFAULT_TOP_K;
     json_t *k = json_object_get(body, "top_k");
     if (k && !json_is_null(k)) {
-        if (!json_is_integer(k)) return reject(why, 400, "top_k", "'top_k' must be an integer");
+        if (!json_is_integer(k)) return request_reject_field(pb, 400, "top_k", "'top_k' must be an integer");
         json_int_t v = json_integer_value(k);
         if (v < 1 || v > p->max_top_k)
-            return reject(why, 422, "top_k", "'top_k' must be between 1 and %d", p->max_top_k);
+            return request_reject_field(pb, 422, "top_k", "'top_k' must be between 1 and %d",
+                                        p->max_top_k);
         params->top_k = (int)v;
     }
     params->topic = NULL;
     json_t *t = json_object_get(body, "topic");
     if (t && !json_is_null(t)) {
-        if (!json_is_string(t)) return reject(why, 400, "topic", "'topic' must be a string or null");
+        if (!json_is_string(t))
+            return request_reject_field(pb, 400, "topic", "'topic' must be a string or null");
         const char *topic = json_string_value(t);
-        if (!store_has_topic(p->store, topic)) {
+        if (strlen(topic) != json_string_length(t) || !store_has_topic(p->store, topic)) {
             const char *const *names;
             int nt = store_topics(p->store, &names);
             buf known = BUF_INIT;
             for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
-            reject(why, 422, "topic", "unknown topic '%.100s' (known: %s)", topic,
-                   known.data ? known.data : "none");
+            request_reject_field(pb, 422, "topic", "unknown topic '%.100s' (known: %s)", topic,
+                                 known.data ? known.data : "none");
             buf_free(&known);
             return false;
         }
@@ -248,21 +251,12 @@ bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
     params->mode = SEARCH_HYBRID;
     json_t *m = json_object_get(body, "mode");
     if (m && !json_is_null(m)) {
-        if (!json_is_string(m)) return reject(why, 400, "mode", "'mode' must be a string");
-        const char *ms = json_string_value(m);
-        if (!strcmp(ms, "hybrid")) params->mode = SEARCH_HYBRID;
-        else if (!strcmp(ms, "vector")) params->mode = SEARCH_VECTOR;
-        else if (!strcmp(ms, "lexical")) params->mode = SEARCH_LEXICAL;
-        else return reject(why, 422, "mode", "'mode' must be hybrid, vector or lexical");
+        if (!json_is_string(m)) return request_reject_field(pb, 400, "mode", "'mode' must be a string");
+        if (!parse_mode(json_string_value(m), &params->mode))
+            return request_reject_field(pb, 422, "mode", "'mode' must be hybrid, vector or lexical");
     }
     params->seed = 0;
-    json_t *sd = json_object_get(body, "seed");
-    if (sd && !json_is_null(sd)) {
-        if (!json_is_integer(sd) || json_integer_value(sd) < 0)
-            return reject(why, 400, "seed", "'seed' must be a non-negative integer");
-        params->seed = (uint64_t)json_integer_value(sd);
-    }
-    return true;
+    return check_seed((json_t *)body, &params->seed, pb);
 }
 
 int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask_format *fmt,
@@ -362,59 +356,77 @@ static const ask_format ask_wire_format = {.route = "/ask", .sources = wire_sour
                                            .piece = wire_piece, .done = wire_done,
                                            .fail = wire_fail, .release = wire_release};
 
+/* An optional boolean field: absent or null leaves *value alone. */
+static bool check_flag(json_t *body, const char *name, bool *value, request_problem *pb) {
+    json_t *v = json_object_get(body, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) return request_reject_field(pb, 400, name, "'%s' must be true or false", name);
+    *value = json_is_true(v);
+    return true;
+}
+
+/* "question": a string; on true *text is it without NUL characters (malloc'd). */
+static bool read_question(json_t *body, char **text, size_t *len, request_problem *pb) {
+    json_t *q = json_object_get(body, "question");
+    if (!q) return request_reject_field(pb, 422, "question", "'question' is required");
+    if (!json_is_string(q)) return request_reject_field(pb, 400, "question", "'question' must be a string");
+    *text = json_text_without_nul(q, len);
+    return true;
+}
+
 static void post_ask(http_request *r, void *ctx) {
     pipeline *p = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
-    ask_reject why = {0};
+    request_problem problem;
     ask_params params = {0};
-    json_t *question = json_object_get(body, "question");
-    if (!question) {
-        http_respond_error(r, 422, "'question' is required");
+    char *question = NULL;
+    bool stream = false, cite = false;
+    bool ok = read_question(body, &question, &params.question_len, &problem) &&
+              ask_check_question(p, question, params.question_len, &problem) &&
+              ask_read_options(p, body, &params, &problem) &&
+              check_flag(body, "stream", &stream, &problem) &&
+              check_flag(body, "cite", &cite, &problem);
+    if (!ok) {
+        free(question);
+        http_respond_problem(r, &problem);
         return;
     }
-    if (!json_is_string(question)) {
-        http_respond_error(r, 400, "'question' must be a string");
-        return;
-    }
-    params.question = json_string_value(question);
-    params.question_len = json_string_length(question);
-    if (!ask_check_question(p, params.question, params.question_len, &why) ||
-        !ask_read_options(p, body, &params, &why)) {
-        http_respond_error(r, why.status, "%s", why.message);
-        return;
-    }
-    params.stream = http_request_wants_sse(r);
-    json_t *s = json_object_get(body, "stream");
-    if (s && !json_is_null(s)) {
-        if (!json_is_boolean(s)) {
-            http_respond_error(r, 400, "'stream' must be true or false");
-            return;
-        }
-        params.stream = params.stream || json_is_true(s);
-    }
-    json_t *c = json_object_get(body, "cite");
-    if (c && !json_is_null(c)) {
-        if (!json_is_boolean(c)) {
-            http_respond_error(r, 400, "'cite' must be true or false");
-            return;
-        }
-        params.cite = json_is_true(c);
-    }
+    params.question = question;
+    params.stream = http_request_wants_sse(r) || stream;
+    params.cite = cite;
     ask_wire *w = xcalloc(1, sizeof *w);
     w->stream = params.stream;
     w->cite = params.cite;
-    if (ask_submit(p, r, &params, &ask_wire_format, w) < 0) {
+    int rc = ask_submit(p, r, &params, &ask_wire_format, w);
+    free(question); /* ask_submit copied it */
+    if (rc < 0) {
         wire_release(w);
         http_respond_overloaded(r, 429, 1, "too many questions in flight; retry shortly");
     }
 }
 
-void ask_add_routes(route_list *routes, pipeline *p) {
+void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help) {
+    *o = (ask_opts){.workers = 64, .max_inflight = 1024};
+    options_add(l, (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &o->workers, workers_help, 1, 4096});
+    options_add(l, (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &o->max_inflight,
+                                 "questions queued or running before 429", 1, 1 << 20});
+}
+
+workqueue *ask_workers_start(const ask_opts *o, const char *role) {
+    workqueue *q = workqueue_start("ragd-ask", o->workers, o->max_inflight);
+    if (!q) log_error("ragd %s: cannot start the /ask worker threads", role);
+    return q;
+}
+
+float ask_vector_weight_for(const char *store_model) {
     /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
      * leans on its lexical half, the vector rank only breaking ties. */
-    if (p->vector_weight <= 0)
-        p->vector_weight = strcmp(store_model(p->store), ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+    return strcmp(store_model, ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+}
+
+void ask_add_routes(route_list *routes, pipeline *p) {
+    if (p->vector_weight <= 0) p->vector_weight = ask_vector_weight_for(store_model(p->store));
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);

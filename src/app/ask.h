@@ -10,6 +10,8 @@
 #include <stdbool.h>
 
 #include "app/pipeline.h"
+#include "app/options.h"
+#include "app/request_check.h"
 #include "app/routes.h"
 
 /* What one question asks for. Nothing is owned: ask_submit copies it. */
@@ -48,19 +50,14 @@ typedef struct ask_format {
     void (*release)(void *ctx);
 } ask_format;
 
-/* Why ask_check rejected a request: the status (400 type, 413 size, 422
- * value), the message, and the field at fault. */
-typedef struct ask_reject {
-    int status;
-    const char *param;
-    char message[256];
-} ask_reject;
-
-/* Check the question (non-empty, within the limit, no NUL) and read the
- * retrieval options of body — "top_k", "topic", "mode", "seed" — into
- * params (topic borrows from body). false with why filled. */
-bool ask_check_question(const pipeline *p, const char *question, size_t len, ask_reject *why);
-bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params, ask_reject *why);
+/* Check the question's text (NUL characters already dropped, see
+ * json_text_without_nul): something besides white space, within the limit.
+ * Read the retrieval options of body — "top_k", "topic", "mode", "seed" —
+ * into params (topic borrows from body). false with pb filled (pb->param
+ * names the field at fault). */
+bool ask_check_question(const pipeline *p, const char *question, size_t len, request_problem *pb);
+bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
+                      request_problem *pb);
 
 /* Queue the job; call from the handler. On success the job owns fmt_ctx and
  * releases it through fmt->release; -1 (the workers' queue is full): nothing
@@ -68,7 +65,22 @@ bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
 int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask_format *fmt,
                void *fmt_ctx);
 
-/* Adds POST /ask; p must outlive the server. */
+/* The /ask workers: how many threads, and how many questions may wait. */
+typedef struct ask_opts {
+    int workers;
+    int max_inflight;
+} ask_opts;
+
+/* Set o to the defaults and append --workers (described by workers_help:
+ * what a worker waits on in this role) and --max-inflight to l. */
+void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help);
+/* The worker pool /ask runs on; NULL after logging why. */
+workqueue *ask_workers_start(const ask_opts *o, const char *role);
+
+/* Adds POST /ask; p must outlive the server. p->store may still be NULL
+ * (a first ingest fills it in later) only if p->vector_weight is set. */
 void ask_add_routes(route_list *routes, pipeline *p);
+/* The hybrid fusion weight of the vector half for a store built by this model identity. */
+float ask_vector_weight_for(const char *store_model);
 
 #endif

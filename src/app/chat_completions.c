@@ -10,8 +10,9 @@
  * events ending in `data: [DONE]` — with the passages in an extension field
  * "sources" (on the completion, and on the first chunk) and numbered
  * citations [n] in the text, so plain OpenAI clients work unchanged and aware
- * ones can show the sources. Errors are OpenAI's {"error": {…}} (the route is
- * marked openai_errors, so the server's own 401/413/415 are too).
+ * ones can show the sources. Errors are OpenAI's {"error": {…}} (sent
+ * via openai_error.h; the HTTP layer's own 401/404/413 keep ragd's shape, whose
+ * error.message the clients read as well).
  */
 #include "app/chat_completions.h"
 
@@ -21,6 +22,8 @@
 #include <time.h>
 
 #include "app/ask.h"
+#include "app/openai_error.h"
+#include "app/request_check.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -140,14 +143,13 @@ static void chat_done(void *ctx, http_request *r, const ask_result *res) {
 static void chat_fail(void *ctx, http_request *r, bool streaming, int status, const char *message) {
     if (streaming) {
         /* OpenAI's clients raise an error for a chunk that carries one. */
-        char *body = http_error_body(r, status, NULL, message);
+        char *body = openai_error_text(status, NULL, NULL, message);
         http_stream_event(r, NULL, body, strlen(body));
         free(body);
         http_stream_end(r);
-    } else if (status == 429 || status == 503) {
-        http_respond_overloaded(r, status, 1, message);
     } else {
-        http_respond_error(r, status, "%s", message);
+        if (status == 429 || status == 503) http_add_header(r, "Retry-After", "1");
+        openai_respond_error(r, status, NULL, NULL, "%s", message);
     }
 }
 
@@ -156,17 +158,14 @@ static const ask_format chat_format = {.route = "/v1/chat/completions", .sources
                                        .fail = chat_fail, .release = reply_free};
 
 /* A message's text: a string, or OpenAI's array of parts of which the
- * {"type": "text"} ones count (joined by newlines). NULL when it is neither;
- * *owned is set when the caller must free the result. */
-static const char *message_text(const json_t *content, char **owned, size_t *len) {
-    *owned = NULL;
-    if (json_is_string(content)) {
-        *len = json_string_length(content);
-        return json_string_value(content);
-    }
+ * {"type": "text"} ones count (joined by newlines); null is "". NUL
+ * characters are dropped (json_text_without_nul). Returns the text,
+ * malloc'd, or NULL when content is none of these. */
+static char *message_text(const json_t *content, size_t *len) {
+    if (json_is_string(content)) return json_text_without_nul(content, len);
     if (json_is_null(content)) {
         *len = 0;
-        return "";
+        return xstrdup("");
     }
     if (!json_is_array(content)) return NULL;
     buf text = BUF_INIT;
@@ -184,11 +183,14 @@ static const char *message_text(const json_t *content, char **owned, size_t *len
             return NULL;
         }
         if (text.len) buf_putc(&text, '\n');
-        buf_append(&text, json_string_value(t), json_string_length(t));
+        size_t n;
+        char *piece = json_text_without_nul(t, &n);
+        buf_append(&text, piece, n);
+        free(piece);
     }
-    *len = text.len;
-    *owned = text.data ? buf_detach(&text) : NULL;
-    return *owned ? *owned : "";
+    buf_putc(&text, '\0'); /* an array without text parts is "" */
+    *len = text.len - 1;
+    return buf_detach(&text);
 }
 
 static bool known_role(const char *role) {
@@ -200,56 +202,61 @@ static bool known_role(const char *role) {
 
 /* The conversation, checked: the last user turn and the turns before it. */
 typedef struct conversation {
-    const char *question;
+    char *question;         /* owned */
     size_t question_len;
     llm_turn turns[CHAT_MAX_HISTORY_TURNS];
     int nturns;
     size_t words;           /* of the question and the kept turns */
-    char *owned[CHAT_MAX_HISTORY_TURNS + 1];
-    int nowned;
 } conversation;
 
 static void conversation_free(conversation *cv) {
-    for (int i = 0; i < cv->nowned; i++) free(cv->owned[i]);
+    free(cv->question);
+    for (int i = 0; i < cv->nturns; i++) free((char *)cv->turns[i].content);
 }
 
-#define REJECT(status, param, ...)                                  \
-    do {                                                            \
-        http_respond_error_param(r, status, param, __VA_ARGS__);    \
-        return false;                                               \
-    } while (0)
-
-static bool read_conversation(http_request *r, const json_t *messages, conversation *cv) {
-    if (!messages) REJECT(422, "messages", "'messages' is required");
-    if (!json_is_array(messages)) REJECT(400, "messages", "'messages' must be an array");
+/* Every message's shape, before anything is taken. */
+static bool check_messages(const json_t *messages, long *last_user, request_problem *pb) {
+    if (!messages) return request_reject_field(pb, 422, "messages", "'messages' is required");
+    if (!json_is_array(messages))
+        return request_reject_field(pb, 400, "messages", "'messages' must be an array");
     size_t n = json_array_size(messages);
-    if (n == 0) REJECT(422, "messages", "'messages' must not be empty");
+    if (n == 0) return request_reject_field(pb, 422, "messages", "'messages' must not be empty");
     if (n > CHAT_MAX_MESSAGES)
-        REJECT(413, "messages", "'messages' has %zu entries; the limit is %d", n, CHAT_MAX_MESSAGES);
-    long last_user = -1;
+        return request_reject_field(pb, 413, "messages", "'messages' has %zu entries; the limit is %d",
+                                    n, CHAT_MAX_MESSAGES);
+    *last_user = -1;
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(messages, i);
-        if (!json_is_object(m)) REJECT(400, "messages", "messages[%zu] must be an object", i);
+        if (!json_is_object(m))
+            return request_reject_field(pb, 400, "messages", "messages[%zu] must be an object", i);
         json_t *role = json_object_get(m, "role");
-        if (!json_is_string(role)) REJECT(400, "messages", "messages[%zu].role must be a string", i);
+        if (!json_is_string(role))
+            return request_reject_field(pb, 400, "messages", "messages[%zu].role must be a string", i);
         if (!known_role(json_string_value(role)))
-            REJECT(422, "messages", "messages[%zu].role '%.40s' is not system, developer, user, assistant or tool",
-                   i, json_string_value(role));
-        json_t *content = json_object_get(m, "content");
-        char *owned;
+            return request_reject_field(
+                pb, 422, "messages",
+                "messages[%zu].role '%.40s' is not system, developer, user, assistant or tool", i,
+                json_string_value(role));
         size_t len;
-        if (!message_text(content, &owned, &len))
-            REJECT(400, "messages",
-                   "messages[%zu].content must be a string or an array of {\"type\": \"text\", \"text\": …} parts", i);
-        free(owned);
-        if (!strcmp(json_string_value(role), "user")) last_user = (long)i;
+        char *text = message_text(json_object_get(m, "content"), &len);
+        if (!text)
+            return request_reject_field(pb, 400, "messages",
+                                        "messages[%zu].content must be a string or an array of "
+                                        "{\"type\": \"text\", \"text\": …} parts", i);
+        free(text);
+        if (!strcmp(json_string_value(role), "user")) *last_user = (long)i;
     }
-    if (last_user < 0) REJECT(422, "messages", "'messages' has no user message to answer");
+    if (*last_user < 0)
+        return request_reject_field(pb, 422, "messages", "'messages' has no user message to answer");
+    return true;
+}
 
+static bool read_conversation(const json_t *messages, conversation *cv, request_problem *pb) {
+    long last_user = -1;
+    if (!check_messages(messages, &last_user, pb)) return false;
     json_t *q = json_object_get(json_array_get(messages, (size_t)last_user), "content");
-    char *owned;
-    cv->question = message_text(q, &owned, &cv->question_len);
-    if (owned) cv->owned[cv->nowned++] = owned;
+    cv->question = message_text(q, &cv->question_len);
+    assert(cv->question); /* check_messages saw every content */
     cv->words = count_words(cv->question, cv->question_len);
 
     /* Earlier user/assistant turns, newest first until a limit, kept in order.
@@ -262,15 +269,14 @@ static bool read_conversation(http_request *r, const json_t *messages, conversat
         const char *role = json_string_value(json_object_get(m, "role"));
         if (strcmp(role, "user") && strcmp(role, "assistant")) continue;
         size_t len;
-        const char *text = message_text(json_object_get(m, "content"), &owned, &len);
-        if (bytes + len > CHAT_MAX_HISTORY_BYTES || memchr(text, '\0', len)) {
-            free(owned);
+        char *text = message_text(json_object_get(m, "content"), &len);
+        if (bytes + len > CHAT_MAX_HISTORY_BYTES) {
+            free(text);
             break;
         }
         bytes += len;
         first--;
         cv->turns[first] = (llm_turn){.role = role, .content = text};
-        if (owned) cv->owned[cv->nowned++] = owned;
         cv->words += count_words(text, len);
     }
     cv->nturns = CHAT_MAX_HISTORY_TURNS - first;
@@ -278,50 +284,53 @@ static bool read_conversation(http_request *r, const json_t *messages, conversat
     return true;
 }
 
-static bool bad(ask_reject *why, int status, const char *param, const char *message) {
-    *why = (ask_reject){.status = status, .param = param};
-    snprintf(why->message, sizeof why->message, "%s", message);
-    return false;
+/* The OpenAI fields ragd reads besides "messages", and its extensions. */
+static bool check_chat_options(const json_t *body, request_problem *pb) {
+    json_t *model = json_object_get(body, "model"), *stream = json_object_get(body, "stream"),
+           *options = json_object_get(body, "stream_options"), *n = json_object_get(body, "n");
+    json_t *include_usage = json_object_get(options, "include_usage");
+    if (model && !json_is_null(model) && !json_is_string(model))
+        return request_reject_field(pb, 400, "model", "'model' must be a string");
+    if (stream && !json_is_null(stream) && !json_is_boolean(stream))
+        return request_reject_field(pb, 400, "stream", "'stream' must be true or false");
+    if (options && !json_is_null(options) &&
+        (!json_is_object(options) || (include_usage && !json_is_boolean(include_usage))))
+        return request_reject_field(pb, 400, "stream_options",
+                                    "'stream_options' must be an object whose include_usage is true or false");
+    if (n && !json_is_null(n) && !(json_is_integer(n) && json_integer_value(n) == 1))
+        return request_reject_field(pb, 422, "n", "only one choice (n = 1) is answered");
+    return true;
 }
 
 static void post_chat_completions(http_request *r, void *ctx) {
     pipeline *p = ctx;
-    json_t *body = http_request_json(r);
+    json_t *body = openai_request_json(r);
     if (!body) return;
     conversation cv = {0};
-    if (!read_conversation(r, json_object_get(body, "messages"), &cv)) {
-        conversation_free(&cv);
-        return;
+    request_problem pb = {0};
+    ask_params params = {.cite = true};
+    bool ok = read_conversation(json_object_get(body, "messages"), &cv, &pb);
+    if (ok && !ask_check_question(p, cv.question, cv.question_len, &pb)) {
+        /* the question is the last user message: say so, in its field */
+        char inner[sizeof pb.message];
+        snprintf(inner, sizeof inner, "%s", pb.message);
+        snprintf(pb.message, sizeof pb.message, "the last user message: %.200s", inner);
+        pb.param = "messages";
+        ok = false;
     }
-    ask_params params = {.question = cv.question, .question_len = cv.question_len,
-                         .cite = true, .history = cv.turns, .nhistory = cv.nturns};
-    ask_reject why = {0};
-    bool ok = ask_check_question(p, params.question, params.question_len, &why) &&
-              ask_read_options(p, body, &params, &why);
-    if (!ok && !strcmp(why.param, "question")) {
-        char inner[sizeof why.message];
-        snprintf(inner, sizeof inner, "%s", why.message);
-        snprintf(why.message, sizeof why.message, "the last user message: %.200s", inner);
-        why.param = "messages";
-    }
-    json_t *model = json_object_get(body, "model"), *stream = json_object_get(body, "stream"),
-           *options = json_object_get(body, "stream_options"), *n = json_object_get(body, "n");
-    json_t *include_usage = json_object_get(options, "include_usage");
-    if (ok && model && !json_is_null(model) && !json_is_string(model))
-        ok = bad(&why, 400, "model", "'model' must be a string");
-    if (ok && stream && !json_is_null(stream) && !json_is_boolean(stream))
-        ok = bad(&why, 400, "stream", "'stream' must be true or false");
-    if (ok && options && !json_is_null(options) &&
-        (!json_is_object(options) || (include_usage && !json_is_boolean(include_usage))))
-        ok = bad(&why, 400, "stream_options",
-                 "'stream_options' must be an object whose include_usage is true or false");
-    if (ok && n && !json_is_null(n) && !(json_is_integer(n) && json_integer_value(n) == 1))
-        ok = bad(&why, 422, "n", "only one choice (n = 1) is answered");
+    ok = ok && ask_read_options(p, body, &params, &pb) && check_chat_options(body, &pb);
     if (!ok) {
-        http_respond_error_param(r, why.status, why.param, "%s", why.message);
+        openai_respond_error(r, pb.status, pb.param, NULL, "%s", pb.message);
         conversation_free(&cv);
+        json_decref(body);
         return;
     }
+    params.question = cv.question;
+    params.question_len = cv.question_len;
+    params.history = cv.turns;
+    params.nhistory = cv.nturns;
+    json_t *model = json_object_get(body, "model"), *stream = json_object_get(body, "stream");
+    json_t *include_usage = json_object_get(json_object_get(body, "stream_options"), "include_usage");
     params.stream = json_is_true(stream);
 
     chat_reply *c = xcalloc(1, sizeof *c);
@@ -334,13 +343,15 @@ static void post_chat_completions(http_request *r, void *ctx) {
     c->prompt_words = cv.words;
     int rc = ask_submit(p, r, &params, &chat_format, c);
     conversation_free(&cv); /* ask_submit copied what it keeps */
+    json_decref(body);      /* params.topic borrowed from it, copied too */
     if (rc < 0) {
         reply_free(c);
-        http_respond_overloaded(r, 429, 1, "too many questions in flight; retry shortly");
+        http_add_header(r, "Retry-After", "1");
+        openai_respond_error(r, 429, NULL, NULL, "too many questions in flight; retry shortly");
     }
 }
 
 void chat_completions_add_routes(route_list *routes, pipeline *p) {
     assert(p->max_question > 0); /* ask_add_routes ran first */
-    routes_add_openai(routes, "POST", "/v1/chat/completions", post_chat_completions, p, CHAT_MAX_BODY);
+    routes_add(routes, "POST", "/v1/chat/completions", post_chat_completions, p, CHAT_MAX_BODY);
 }

@@ -15,4 +15,8 @@ static void get_chat(http_request *r, void *ctx) {
                  embedded_chat_html_len);
 }
 
-void chat_page_add_routes(route_list *routes) { routes_add(routes, "GET", "/chat", get_chat, NULL, 0); }
+void chat_page_add_routes(route_list *routes) {
+    /* A static page with no data in it: it loads without the API key so that
+     * it can ask the person for it, and during a first ingest (first_ingest.c). */
+    routes_add_open(routes, "GET", "/chat", get_chat, NULL);
+}

@@ -3,11 +3,12 @@
  * vectors by default; --mode vector|lexical isolates each half). Prints one
  * hit per paragraph (rank, score, topic, date, heading, a snippet), or one
  * JSON object per line with --json. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/commands.h"
-#include "app/options.h"
+#include "app/role.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "store/store.h"
@@ -64,7 +65,6 @@ int cmd_search(int argc, char **argv) {
     const char *model_dir = NULL;
     const char *topic = NULL;
     const char *mode_name = "hybrid";
-    const char *level_name = "info";
     int k = 5, threads = 0;
     bool json = false, approximate = false;
     const option_spec specs[] = {
@@ -78,44 +78,37 @@ int cmd_search(int argc, char **argv) {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
          "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
-        {"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &level_name, "debug, info, warn or error", 0, 0},
     };
-    const command_info info = {"search", "\"query text\"",
-                               "Print the passages of the store that best match the query."};
-    int npos;
-    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
-    log_level level;
-    if (log_parse_level(level_name, &level) < 0) {
-        fprintf(stderr, "ragd search: --log-level must be debug, info, warn or error, got '%s'\n",
-                level_name);
-        return 2;
-    }
-    log_set_level(level);
+    role r;
+    role_init(&r, "search", "\"query text\"", "Print the passages of the store that best match the query.");
+    options_add_all(&r.options, specs, ARRAY_LEN(specs));
+    r.max_positional = INT_MAX; /* exactly one, with its own message below */
+    if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    int npos = r.npositional, rc;
     if (npos != 1) {
         fprintf(stderr, "ragd search: give exactly one query (quote it), see 'ragd search --help'\n");
-        return 2;
+        return role_end(&r, 2);
     }
     const char *query = argv[1];
     search_mode mode;
     if (parse_mode(mode_name, &mode) < 0) {
         fprintf(stderr, "ragd search: --mode must be hybrid, vector or lexical, got '%s'\n",
                 mode_name);
-        return 2;
+        return role_end(&r, 2);
     }
     if (topic && !*topic) topic = NULL;
     char err[1024];
     encoder *enc = encoder_open(model_dir, threads, err, sizeof err);
     if (!enc) {
         fprintf(stderr, "ragd search: %s\n", err);
-        return 1;
+        return role_end(&r, 1);
     }
     store *s = store_open(data_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
                           sizeof err);
     if (!s) {
         fprintf(stderr, "ragd search: %s\n", err);
         encoder_close(enc);
-        return 1;
+        return role_end(&r, 1);
     }
     rc = 1;
     float vec[ENCODER_DIM];
@@ -155,5 +148,5 @@ out:
     free(hits);
     store_close(s);
     encoder_close(enc);
-    return rc;
+    return role_end(&r, rc);
 }

@@ -15,9 +15,9 @@ typedef struct llm_opts {
     int token_delay_ms;  /* mock only: pause between pieces */
 } llm_opts;
 
-#define LLM_OPTS_COUNT 6
 void llm_opts_defaults(llm_opts *o);
-void llm_opts_specs(llm_opts *o, option_spec *specs);
+/* Append the LLM's options (targets in o) to l. */
+void llm_opts_add(option_list *l, llm_opts *o);
 /* NULL with a message on stderr when the options do not make a backend. */
 llm *llm_opts_create(const llm_opts *o, const char *cmd);
 

@@ -2,8 +2,12 @@
  * "passages": total}, in the store's own order of partitions. */
 #include "app/topics.h"
 
+#include <assert.h>
+
 static void get_topics(http_request *r, void *ctx) {
-    const store *st = ctx;
+    const pipeline *p = ctx;
+    const store *st = p->store;
+    assert(st); /* first_ingest gates this route until the store is open */
     const char *const *names;
     int n = store_topics(st, &names);
     json_t *list = json_array();
@@ -14,6 +18,7 @@ static void get_topics(http_request *r, void *ctx) {
                                         (json_int_t)store_count(st, NULL)));
 }
 
-void topics_add_routes(route_list *routes, store *st) {
-    routes_add(routes, "GET", "/topics", get_topics, st, 0);
+void topics_add_routes(route_list *routes, const pipeline *p) {
+    /* The handler only reads: the cast drops const for the ctx slot. */
+    routes_add(routes, "GET", "/topics", get_topics, (void *)p, 0);
 }

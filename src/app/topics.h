@@ -3,10 +3,11 @@
 #ifndef RAGD_APP_TOPICS_H
 #define RAGD_APP_TOPICS_H
 
+#include "app/pipeline.h"
 #include "app/routes.h"
-#include "store/store.h"
 
-/* Adds GET /topics over st, which must outlive the server. */
-void topics_add_routes(route_list *routes, store *st);
+/* Adds GET /topics over p's store, read at each request (a first ingest
+ * fills it in later; the route is gated until then). p must outlive the server. */
+void topics_add_routes(route_list *routes, const pipeline *p);
 
 #endif

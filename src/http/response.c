@@ -9,11 +9,13 @@
  * reader parks the connection and the next write wakes it, so a stream costs
  * no thread and no busy loop while it waits for tokens.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "http/server_internal.h"
+#include "http/sse_writer.h"
 #include "obs/log.h"
 #include "util/util.h"
 
@@ -66,10 +68,13 @@ static void apply_headers(http_request *r, struct MHD_Response *resp) {
 void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
     pthread_mutex_lock(&r->mu);
     if (r->answered) {
-        /* Only a bug, or a server stop that answered first, gets here. */
+        /* Only a server stop (which answers parked requests 503 and cancels
+         * them) may answer first: a handler answers exactly once (http.h). */
+        bool cancelled = atomic_load(&r->cancelled);
         pthread_mutex_unlock(&r->mu);
         MHD_destroy_response(resp);
-        if (!atomic_load(&r->cancelled)) log_error("request %s answered twice", r->id);
+        assert(cancelled && "a request is answered exactly once");
+        if (!cancelled) log_error("request %s answered twice", r->id);
     } else {
         r->answered = true;
         r->status = status;
@@ -98,6 +103,7 @@ void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
 
 void http_request_hold(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(!r->answered && "hold before answering: the answer ends the hold");
     if (!r->held) {
         r->held = true;
         r->ever_held = true;
@@ -136,40 +142,13 @@ void http_respond_json(http_request *r, int status, json_t *body) {
     http_set_response(r, resp, status);
 }
 
-/* OpenAI's error "type" for a status: what its clients switch on. */
-static const char *openai_error_type(int status) {
-    if (status == 401 || status == 403) return "authentication_error";
-    if (status == 429) return "rate_limit_error";
-    if (status >= 500) return "server_error";
-    return "invalid_request_error";
-}
-
-char *http_error_body(const http_request *r, int status, const char *param, const char *message) {
+static void respond_error_text(http_request *r, int status, const char *message) {
     buf body = BUF_INIT;
-    if (r->openai_errors) {
-        buf_puts(&body, "{\"error\":{\"message\":\"");
-        buf_json_escape(&body, message, strlen(message));
-        buf_printf(&body, "\",\"type\":\"%s\",\"param\":", openai_error_type(status));
-        if (param) {
-            buf_putc(&body, '"');
-            buf_json_escape(&body, param, strlen(param));
-            buf_putc(&body, '"');
-        } else {
-            buf_puts(&body, "null");
-        }
-        buf_printf(&body, ",\"code\":\"%s\"}}", http_error_code(status));
-    } else {
-        buf_printf(&body, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
-        buf_json_escape(&body, message, strlen(message));
-        buf_puts(&body, "\"}}");
-    }
-    return buf_detach(&body);
-}
-
-static void respond_error_text(http_request *r, int status, const char *param, const char *message) {
-    char *body = http_error_body(r, status, param, message);
-    http_respond(r, status, "application/json", body, strlen(body));
-    free(body);
+    buf_printf(&body, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
+    buf_json_escape(&body, message, strlen(message));
+    buf_puts(&body, "\"}}");
+    http_respond(r, status, "application/json", body.data, body.len);
+    buf_free(&body);
 }
 
 void http_respond_error(http_request *r, int status, const char *fmt, ...) {
@@ -178,17 +157,7 @@ void http_respond_error(http_request *r, int status, const char *fmt, ...) {
     va_start(ap, fmt);
     buf_vprintf(&msg, fmt, ap);
     va_end(ap);
-    respond_error_text(r, status, NULL, msg.data ? msg.data : "");
-    buf_free(&msg);
-}
-
-void http_respond_error_param(http_request *r, int status, const char *param, const char *fmt, ...) {
-    buf msg = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
-    respond_error_text(r, status, param, msg.data ? msg.data : "");
+    respond_error_text(r, status, msg.data ? msg.data : "");
     buf_free(&msg);
 }
 
@@ -196,7 +165,7 @@ void http_respond_overloaded(http_request *r, int status, int retry_after_s, con
     char value[16];
     snprintf(value, sizeof value, "%d", retry_after_s > 0 ? retry_after_s : 1);
     http_add_header(r, "Retry-After", value);
-    respond_error_text(r, status, NULL, message);
+    respond_error_text(r, status, message);
 }
 
 /* ---- streams ---- */
@@ -262,18 +231,7 @@ int http_stream_write(http_request *r, const char *data, size_t len) {
 
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len) {
     buf ev = BUF_INIT;
-    if (event) buf_printf(&ev, "event: %s\n", event);
-    /* A newline inside data would end the field: SSE splits data over lines. */
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || data[i] == '\n') {
-            buf_puts(&ev, "data: ");
-            buf_append(&ev, data + start, i - start);
-            buf_putc(&ev, '\n');
-            start = i + 1;
-        }
-    }
-    buf_putc(&ev, '\n');
+    sse_write_event(&ev, event, NULL, data, len);
     int rc = http_stream_write(r, ev.data, ev.len);
     buf_free(&ev);
     return rc;
@@ -281,6 +239,7 @@ int http_stream_event(http_request *r, const char *event, const char *data, size
 
 void http_stream_end(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(r->streaming && "http_stream_end ends a stream that http_stream_begin began");
     r->stream_ended = true;
     if (r->reader_suspended && r->conn) {
         r->reader_suspended = false;

@@ -36,8 +36,7 @@ struct http_server {
 struct http_request {
     http_server *server;
     struct MHD_Connection *conn;  /* NULL once libmicrohttpd is done with it */
-    const http_route *route;      /* the server's: not to be read once the server may be gone */
-    bool openai_errors;           /* route->openai_errors, kept for answers after a stop */
+    const http_route *route;
     char method[16];
     char *path;
     char id[40];

@@ -387,6 +387,9 @@ static int fuse(const scored *va, int nv, float vector_weight, const scored *la,
     return n;
 }
 
+/* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
+_Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
+
 int store_search(const store *s, const store_query *q, search_hit *hits, char *err, size_t errlen) {
     if (q->k < 1 || q->k > STORE_MAX_K)
         return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);

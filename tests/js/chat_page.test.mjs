@@ -1,15 +1,13 @@
-// chat_page.test.cjs — GET /chat as a person meets it: real headless Chromium
+// chat_page.test.mjs — GET /chat as a person meets it: real headless Chromium
 // against a real `ragd serve` on loopback. The mock LLM sends one piece per
 // source; --llm-token-delay-ms spaces them so the page can be watched (and
 // stopped) mid-answer. Nothing here waits for a fixed time: every wait is for
 // something the page or the server shows.
-"use strict";
-const test = require("node:test");
-const assert = require("node:assert/strict");
-const fs = require("node:fs");
-const path = require("node:path");
-const { startServe, postJson, metricValue, launchBrowser, corpusHeadings, ARTIFACT_DIR } =
-  require("./lib/ragd.cjs");
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServe, postJson, metricValue, launchBrowser, corpusHeadings, ARTIFACT_DIR } from './ragd.mjs';
 
 const TOPICS = corpusHeadings();
 let browser;

@@ -1,14 +1,13 @@
-// chat_history.test.cjs — the earlier turns of a conversation reach a real
+// chat_history.test.mjs — the earlier turns of a conversation reach a real
 // LLM backend: ragd started with --llm openai against a stand-in
 // OpenAI-compatible server (node:http, here) that records what it is sent,
 // on serve and through a gateway and its model service. The mock LLM ignores
 // history, so only a recording backend can show it arrives.
-"use strict";
-const test = require("node:test");
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const OpenAI = require("openai");
-const { startServe, startGateway } = require("./lib/ragd.cjs");
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import OpenAI from 'openai';
+import { startServe, startGateway } from './ragd.mjs';
 
 // The stand-in LLM: every request body kept; the answer streamed in two chunks.
 function startFakeLlm() {
