@@ -32,22 +32,38 @@ typedef struct ask_job {
     int top_k;
     search_mode mode;
     bool stream;
+    bool cite;
     uint64_t seed;
+    llm_turn *history; /* owned copies */
+    int nhistory;
     uint64_t queued_ns;
-    buf answer;       /* JSON mode: the answer so far */
+    const ask_format *fmt;
+    void *fmt_ctx;
+    buf cited;        /* scratch for a piece with its " [n]" */
+    int pieces_cited;
     uint64_t llm_start_ns, first_piece_ns;
-    bool cancelled;
 } ask_job;
 
 static const char *mode_name(search_mode m) {
     return m == SEARCH_VECTOR ? "vector" : m == SEARCH_LEXICAL ? "lexical" : "hybrid";
 }
 
-static void job_free(ask_job *j) {
+/* Everything of the job but the format's context. */
+static void job_discard(ask_job *j) {
     free(j->question);
     free(j->topic);
-    buf_free(&j->answer);
+    for (int i = 0; i < j->nhistory; i++) {
+        free((char *)j->history[i].role);
+        free((char *)j->history[i].content);
+    }
+    free(j->history);
+    buf_free(&j->cited);
     free(j);
+}
+
+static void job_free(ask_job *j) {
+    j->fmt->release(j->fmt_ctx);
+    job_discard(j);
 }
 
 static json_t *sources_json(const store *s, const search_hit *hits, int n) {
@@ -68,30 +84,36 @@ static json_t *timings_json(double encode, double search, double generate, doubl
                      "llm", generate * 1e3, "total", total * 1e3);
 }
 
-/* Streams each piece as an SSE token event, or gathers it for the JSON answer. */
+/* Hands each piece to the format, with its citation when asked for one. */
 static int on_piece(int prompt, int article, const char *text, size_t len, void *ctx) {
     ask_job *j = ctx;
     if (!j->first_piece_ns) j->first_piece_ns = now_ns();
     if (http_request_cancelled(j->req)) return 1;
-    if (j->stream) return http_stream_event(j->req, "token", text, len) < 0 ? 1 : 0;
-    if (j->answer.len && len) buf_putc(&j->answer, ' ');
-    buf_append(&j->answer, text, len);
-    return 0;
+    if (j->cite && article >= 0) {
+        /* The pieces of the mock are cut from different passages: a space
+         * between them keeps the concatenated stream readable. */
+        buf_clear(&j->cited);
+        if (j->pieces_cited++) buf_putc(&j->cited, ' ');
+        buf_append(&j->cited, text, len);
+        buf_printf(&j->cited, " [%d]", article + 1);
+        text = j->cited.data;
+        len = j->cited.len;
+    }
+    return j->fmt->piece(j->fmt_ctx, j->req, text, len) < 0 ? 1 : 0;
 }
 
 static void fail(ask_job *j, int status, const char *message) {
-    if (j->stream) {
-        buf ev = BUF_INIT;
-        buf_printf(&ev, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
-        buf_json_escape(&ev, message, strlen(message));
-        buf_puts(&ev, "\"}}");
-        http_stream_event(j->req, "error", ev.data, ev.len);
-        buf_free(&ev);
-        http_stream_end(j->req);
-    } else {
-        if (status == 429 || status == 503) http_respond_overloaded(j->req, status, 1, message);
-        else http_respond_error(j->req, status, "%s", message);
-    }
+    j->fmt->fail(j->fmt_ctx, j->req, j->stream, status, message);
+}
+
+/* The client left: count it, and end what was begun. */
+static void cancelled(ask_job *j) {
+    ragd_metrics_cancelled(j->fmt->route);
+    log_fields(LOG_INFO, "ask cancelled by client",
+               (log_field[]){LOG_STR("rid", http_request_id(j->req)),
+                             LOG_STR("route", j->fmt->route)}, 2);
+    if (j->stream) http_stream_end(j->req);
+    else http_respond_error(j->req, 499, "client closed the request");
 }
 
 static void run_ask(void *arg) {
@@ -101,7 +123,8 @@ static void run_ask(void *arg) {
     ragd_metrics_queue_wait("ask", (double)(t0 - j->queued_ns) / 1e9);
     ragd_metrics_queue("ask", workqueue_depth(p->workers));
     if (http_request_cancelled(j->req)) {
-        http_respond_error(j->req, 499, "client closed the request");
+        j->stream = false; /* nothing was begun */
+        cancelled(j);
         job_free(j);
         return;
     }
@@ -128,19 +151,15 @@ static void run_ask(void *arg) {
     uint64_t t2 = now_ns();
     ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
-        /* STORE_ERR_BAD_QUERY, the only failure: post_ask checked every field,
-         * so a query the store refuses is this process's fault */
+        /* STORE_ERR_BAD_QUERY, the only failure: the handler checked every
+         * field, so a query the store refuses is this process's fault */
         assert(n == STORE_ERR_BAD_QUERY);
         fail(j, 500, err);
         job_free(j);
         return;
     }
     json_t *sources = sources_json(p->store, hits, n);
-    if (j->stream) {
-        char *text = json_dumps(sources, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        http_stream_event(j->req, "sources", text, strlen(text));
-        free(text);
-    }
+    if (j->stream) j->fmt->sources(j->fmt_ctx, j->req, sources);
 
     /* 3. answer from the passages */
     const char *context[ASK_MAX_TOP_K], *heading[ASK_MAX_TOP_K], *date[ASK_MAX_TOP_K];
@@ -152,7 +171,8 @@ static void run_ask(void *arg) {
         date[i] = ps.date;
     }
     llm_prompt prompt = {.question = j->question, .context = context, .ncontext = n,
-                         .heading = heading, .date = date};
+                         .heading = heading, .date = date, .history = j->history,
+                         .nhistory = j->nhistory};
     j->llm_start_ns = now_ns();
     int rc = p->generate(p->ctx, &prompt, j->seed, on_piece, j, &e);
     uint64_t t3 = now_ns();
@@ -166,25 +186,26 @@ static void run_ask(void *arg) {
         fail(j, pipeline_http_status(e.code), e.message);
     } else if (rc == 1) {
         json_decref(sources);
-        log_fields(LOG_INFO, "ask cancelled by client",
-                   (log_field[]){LOG_STR("rid", http_request_id(j->req))}, 1);
-        if (j->stream) http_stream_end(j->req);
-        else http_respond_error(j->req, 499, "client closed the request");
-    } else if (j->stream) {
-        json_decref(sources);
-        json_t *done = json_pack("{s:o}", "timings_ms", timings_json(encode_s, search_s, llm_s, total_s));
-        char *text = json_dumps(done, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        http_stream_event(j->req, "done", text, strlen(text));
-        free(text);
-        json_decref(done);
-        http_stream_end(j->req);
+        cancelled(j);
     } else {
-        json_t *body = json_pack("{s:s%, s:o, s:o}", "answer", j->answer.data ? j->answer.data : "",
-                                 j->answer.len, "sources", sources, "timings_ms",
-                                 timings_json(encode_s, search_s, llm_s, total_s));
-        http_respond_json(j->req, 200, body);
+        ask_result res = {.sources = sources,
+                          .timings = timings_json(encode_s, search_s, llm_s, total_s)};
+        j->fmt->done(j->fmt_ctx, j->req, &res);
     }
     job_free(j);
+}
+
+/* Validation: types are 400, values are 422, sizes 413 (docs/api.md). */
+bool ask_check_question(const pipeline *p, const char *qtext, size_t qlen, request_problem *pb) {
+    assert(p->max_question > 0); /* ask_add_routes set the limits */
+    assert(!memchr(qtext, '\0', qlen)); /* the caller dropped NUL characters */
+    size_t visible = 0;
+    for (size_t i = 0; i < qlen; i++) visible += !strchr(" \t\n\r", qtext[i]);
+    if (!visible) return request_reject_field(pb, 422, "question", "'question' must not be empty");
+    if (qlen > p->max_question)
+        return request_reject_field(pb, 413, "question", "'question' is %zu bytes; the limit is %zu",
+                                    qlen, p->max_question);
+    return true;
 }
 
 static bool parse_mode(const char *name, search_mode *mode) {
@@ -195,90 +216,192 @@ static bool parse_mode(const char *name, search_mode *mode) {
     return true;
 }
 
-/* "question": a string with something besides white space, within the size
- * limit. On true, *question is its text without NUL characters (malloc'd). */
-static bool check_question(const pipeline *p, json_t *body, char **question, size_t *len,
-                           request_problem *pb) {
-    json_t *q = json_object_get(body, "question");
-    if (!q) return request_reject(pb, 422, "'question' is required");
-    if (!json_is_string(q)) return request_reject(pb, 400, "'question' must be a string");
-    size_t n;
-    char *text = json_text_without_nul(q, &n);
-    size_t visible = 0;
-    for (size_t i = 0; i < n; i++) visible += !strchr(" \t\n\r", text[i]);
-    if (!visible) {
-        free(text);
-        return request_reject(pb, 422, "'question' must not be empty");
-    }
-    if (json_string_length(q) > p->max_question) {
-        free(text);
-        return request_reject(pb, 413, "'question' is %zu bytes; the limit is %zu",
-                              json_string_length(q), p->max_question);
-    }
-    *question = text;
-    *len = n;
-    return true;
-}
-
-/* The optional fields of /ask, each defaulting when absent or null. */
-static bool check_ask_options(const pipeline *p, json_t *body, ask_job *j, request_problem *pb) {
+/* The optional fields, each defaulting when absent or null. */
+bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
+                      request_problem *pb) {
+    assert(p->max_top_k > 0);
+    params->top_k = ASK_DEFAULT_TOP_K;
     json_t *k = json_object_get(body, "top_k");
     if (k && !json_is_null(k)) {
-        if (!json_is_integer(k)) return request_reject(pb, 400, "'top_k' must be an integer");
+        if (!json_is_integer(k)) return request_reject_field(pb, 400, "top_k", "'top_k' must be an integer");
         json_int_t v = json_integer_value(k);
         if (v < 1 || v > p->max_top_k)
-            return request_reject(pb, 422, "'top_k' must be between 1 and %d", p->max_top_k);
-        j->top_k = (int)v;
+            return request_reject_field(pb, 422, "top_k", "'top_k' must be between 1 and %d",
+                                        p->max_top_k);
+        params->top_k = (int)v;
     }
+    params->topic = NULL;
     json_t *t = json_object_get(body, "topic");
     if (t && !json_is_null(t)) {
-        if (!json_is_string(t)) return request_reject(pb, 400, "'topic' must be a string or null");
+        if (!json_is_string(t))
+            return request_reject_field(pb, 400, "topic", "'topic' must be a string or null");
         const char *topic = json_string_value(t);
         if (strlen(topic) != json_string_length(t) || !store_has_topic(p->store, topic)) {
             const char *const *names;
             int nt = store_topics(p->store, &names);
             buf known = BUF_INIT;
             for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
-            request_reject(pb, 422, "unknown topic '%s' (known: %s)", topic,
-                           known.data ? known.data : "none");
+            request_reject_field(pb, 422, "topic", "unknown topic '%.100s' (known: %s)", topic,
+                                 known.data ? known.data : "none");
             buf_free(&known);
             return false;
         }
-        j->topic = xstrdup(topic);
+        params->topic = topic;
     }
+    params->mode = SEARCH_HYBRID;
     json_t *m = json_object_get(body, "mode");
     if (m && !json_is_null(m)) {
-        if (!json_is_string(m)) return request_reject(pb, 400, "'mode' must be a string");
-        if (!parse_mode(json_string_value(m), &j->mode))
-            return request_reject(pb, 422, "'mode' must be hybrid, vector or lexical");
+        if (!json_is_string(m)) return request_reject_field(pb, 400, "mode", "'mode' must be a string");
+        if (!parse_mode(json_string_value(m), &params->mode))
+            return request_reject_field(pb, 422, "mode", "'mode' must be hybrid, vector or lexical");
     }
-    json_t *s = json_object_get(body, "stream");
-    if (s && !json_is_null(s)) {
-        if (!json_is_boolean(s)) return request_reject(pb, 400, "'stream' must be true or false");
-        j->stream = j->stream || json_is_true(s);
-    }
-    return check_seed(body, &j->seed, pb);
+    params->seed = 0;
+    return check_seed((json_t *)body, &params->seed, pb);
 }
 
-/* Validation: types are 400, values are 422, sizes 413 (docs/api.md). */
+int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask_format *fmt,
+               void *fmt_ctx) {
+    assert(params->top_k >= 1 && params->top_k <= ASK_MAX_TOP_K);
+    ask_job *j = xcalloc(1, sizeof *j);
+    j->p = p;
+    j->req = r;
+    j->question = xstrndup(params->question, params->question_len);
+    j->question_len = params->question_len;
+    j->topic = params->topic ? xstrdup(params->topic) : NULL;
+    j->top_k = params->top_k;
+    j->mode = params->mode;
+    j->stream = params->stream;
+    j->cite = params->cite;
+    j->seed = params->seed;
+    if (params->nhistory > 0) {
+        j->history = xcalloc((size_t)params->nhistory, sizeof *j->history);
+        for (int i = 0; i < params->nhistory; i++)
+            j->history[i] = (llm_turn){.role = xstrdup(params->history[i].role),
+                                       .content = xstrdup(params->history[i].content)};
+        j->nhistory = params->nhistory;
+    }
+    j->fmt = fmt;
+    j->fmt_ctx = fmt_ctx;
+    j->queued_ns = now_ns();
+    http_request_hold(r);
+    if (workqueue_push(p->workers, run_ask, j) < 0) {
+        job_discard(j); /* the caller keeps fmt_ctx */
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- /ask's own wire format ---- */
+
+typedef struct ask_wire {
+    bool stream;
+    bool cite;  /* pieces arrive spaced already */
+    buf answer; /* JSON mode: the answer so far */
+} ask_wire;
+
+static int wire_sources(void *ctx, http_request *r, const json_t *sources) {
+    char *text = json_dumps(sources, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    int rc = http_stream_event(r, "sources", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int wire_piece(void *ctx, http_request *r, const char *text, size_t len) {
+    ask_wire *w = ctx;
+    if (w->stream) return http_stream_event(r, "token", text, len);
+    if (w->answer.len && len && !w->cite) buf_putc(&w->answer, ' ');
+    buf_append(&w->answer, text, len);
+    return 0;
+}
+
+static void wire_done(void *ctx, http_request *r, const ask_result *res) {
+    ask_wire *w = ctx;
+    if (w->stream) {
+        json_decref(res->sources);
+        json_t *done = json_pack("{s:o}", "timings_ms", res->timings);
+        char *text = json_dumps(done, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        http_stream_event(r, "done", text, strlen(text));
+        free(text);
+        json_decref(done);
+        http_stream_end(r);
+    } else {
+        json_t *body = json_pack("{s:s%, s:o, s:o}", "answer", w->answer.data ? w->answer.data : "",
+                                 w->answer.len, "sources", res->sources, "timings_ms", res->timings);
+        http_respond_json(r, 200, body);
+    }
+}
+
+static void wire_fail(void *ctx, http_request *r, bool streaming, int status, const char *message) {
+    if (streaming) {
+        buf ev = BUF_INIT;
+        buf_printf(&ev, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
+        buf_json_escape(&ev, message, strlen(message));
+        buf_puts(&ev, "\"}}");
+        http_stream_event(r, "error", ev.data, ev.len);
+        buf_free(&ev);
+        http_stream_end(r);
+    } else {
+        if (status == 429 || status == 503) http_respond_overloaded(r, status, 1, message);
+        else http_respond_error(r, status, "%s", message);
+    }
+}
+
+static void wire_release(void *ctx) {
+    ask_wire *w = ctx;
+    buf_free(&w->answer);
+    free(w);
+}
+
+static const ask_format ask_wire_format = {.route = "/ask", .sources = wire_sources,
+                                           .piece = wire_piece, .done = wire_done,
+                                           .fail = wire_fail, .release = wire_release};
+
+/* An optional boolean field: absent or null leaves *value alone. */
+static bool check_flag(json_t *body, const char *name, bool *value, request_problem *pb) {
+    json_t *v = json_object_get(body, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) return request_reject_field(pb, 400, name, "'%s' must be true or false", name);
+    *value = json_is_true(v);
+    return true;
+}
+
+/* "question": a string; on true *text is it without NUL characters (malloc'd). */
+static bool read_question(json_t *body, char **text, size_t *len, request_problem *pb) {
+    json_t *q = json_object_get(body, "question");
+    if (!q) return request_reject_field(pb, 422, "question", "'question' is required");
+    if (!json_is_string(q)) return request_reject_field(pb, 400, "question", "'question' must be a string");
+    *text = json_text_without_nul(q, len);
+    return true;
+}
+
 static void post_ask(http_request *r, void *ctx) {
     pipeline *p = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
-    ask_job *j = xcalloc(1, sizeof *j);
-    *j = (ask_job){.p = p, .req = r, .top_k = ASK_DEFAULT_TOP_K, .mode = SEARCH_HYBRID,
-                   .stream = http_request_wants_sse(r)};
     request_problem problem;
-    if (!check_question(p, body, &j->question, &j->question_len, &problem) ||
-        !check_ask_options(p, body, j, &problem)) {
-        job_free(j);
+    ask_params params = {0};
+    char *question = NULL;
+    bool stream = false, cite = false;
+    bool ok = read_question(body, &question, &params.question_len, &problem) &&
+              ask_check_question(p, question, params.question_len, &problem) &&
+              ask_read_options(p, body, &params, &problem) &&
+              check_flag(body, "stream", &stream, &problem) &&
+              check_flag(body, "cite", &cite, &problem);
+    if (!ok) {
+        free(question);
         http_respond_problem(r, &problem);
         return;
     }
-    j->queued_ns = now_ns();
-    http_request_hold(r);
-    if (workqueue_push(p->workers, run_ask, j) < 0) {
-        job_free(j);
+    params.question = question;
+    params.stream = http_request_wants_sse(r) || stream;
+    params.cite = cite;
+    ask_wire *w = xcalloc(1, sizeof *w);
+    w->stream = params.stream;
+    w->cite = params.cite;
+    int rc = ask_submit(p, r, &params, &ask_wire_format, w);
+    free(question); /* ask_submit copied it */
+    if (rc < 0) {
+        wire_release(w);
         http_respond_overloaded(r, 429, 1, "too many questions in flight; retry shortly");
     }
 }

@@ -20,12 +20,15 @@
 #include <string.h>
 
 #include "app/ask.h"
+#include "app/chat_completions.h"
+#include "app/chat_page.h"
 #include "app/commands.h"
 #include "app/model_client.h"
 #include "app/openai_models.h"
 #include "app/remote_pipeline.h"
 #include "app/role.h"
 #include "app/store_facts.h"
+#include "app/topics.h"
 #include "app/web.h"
 #include "model/encoder.h"
 #include "model/model_dirs.h"
@@ -171,8 +174,12 @@ int cmd_gateway(int argc, char **argv) {
             route_list routes = ROUTE_LIST_INIT;
             web_add_routes(&routes, &facts);
             ask_add_routes(&routes, &p);
+            chat_completions_add_routes(&routes, &p);
+            topics_add_routes(&routes, &p);
+            chat_page_add_routes(&routes);
             openai_catalog models;
             openai_catalog_init(&models);
+            openai_catalog_add(&models, CHAT_MODEL_NAME, "ragd");
             openai_models_add_routes(&routes, &models);
             rc = role_serve(&r, &routes);
             routes_free(&routes);

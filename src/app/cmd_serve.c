@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 
 #include "app/ask.h"
+#include "app/chat_completions.h"
+#include "app/chat_page.h"
 #include "app/commands.h"
 #include "app/first_ingest.h"
 #include "app/local_pipeline.h"
@@ -13,6 +15,7 @@
 #include "app/openai_models.h"
 #include "app/role.h"
 #include "app/store_facts.h"
+#include "app/topics.h"
 #include "app/web.h"
 #include "obs/log.h"
 #include "store/store.h"
@@ -110,9 +113,13 @@ int cmd_serve(int argc, char **argv) {
         route_list routes = ROUTE_LIST_INIT;
         web_add_routes(&routes, &facts);
         ask_add_routes(&routes, &p);
+        chat_completions_add_routes(&routes, &p);
+        topics_add_routes(&routes, &p);
+        chat_page_add_routes(&routes);
         model_routes_add(&routes, &s.model.service);
         openai_catalog models;
         openai_catalog_init(&models);
+        openai_catalog_add(&models, CHAT_MODEL_NAME, "ragd");
         openai_models_add_routes(&routes, &models);
         if (s.first) first_ingest_gate_routes(s.first, &routes);
         rc = role_serve(&r, &routes);

@@ -14,5 +14,7 @@ extern const unsigned char embedded_api_md[];   /* docs/api.md */
 extern const size_t embedded_api_md_len;
 extern const unsigned char embedded_openapi[];  /* docs/openapi.json */
 extern const size_t embedded_openapi_len;
+extern const unsigned char embedded_chat_html[]; /* src/app/web/chat.html */
+extern const size_t embedded_chat_html_len;
 
 #endif

@@ -219,9 +219,10 @@ static void gate_ready(http_request *r, void *ctx) {
     http_respond_json(r, 503, progress_json(fi, state));
 }
 
-/* Routes that need neither the store nor the encoder. */
+/* Routes that need neither the store nor the encoder (/chat: a static page
+ * that says the server is still ingesting when its questions get 503). */
 static bool needs_nothing(const char *path) {
-    static const char *const open[] = {"/", "/docs", "/openapi.json", "/health", "/metrics"};
+    static const char *const open[] = {"/", "/docs", "/openapi.json", "/health", "/metrics", "/chat"};
     for (size_t i = 0; i < ARRAY_LEN(open); i++)
         if (!strcmp(path, open[i])) return true;
     return false;

@@ -6,7 +6,7 @@
 
 void llm_opts_defaults(llm_opts *o) {
     *o = (llm_opts){.backend = "mock", .url = NULL, .model = "default", .api_key = NULL,
-                    .timeout_s = 120};
+                    .timeout_s = 120, .token_delay_ms = 0};
 }
 
 void llm_opts_add(option_list *l, llm_opts *o) {
@@ -16,12 +16,13 @@ void llm_opts_add(option_list *l, llm_opts *o) {
         {"llm-model", "RAGD_LLM_MODEL", OPT_STRING, &o->model, "model name sent to the OpenAI-compatible server", 0, 0},
         {"llm-api-key", "RAGD_LLM_API_KEY", OPT_STRING, &o->api_key, "Bearer key for the OpenAI-compatible server", 0, 0},
         {"llm-timeout", "RAGD_LLM_TIMEOUT", OPT_DOUBLE, &o->timeout_s, "seconds one LLM answer may take", 0, 0},
+        {"llm-token-delay-ms", "RAGD_LLM_TOKEN_DELAY_MS", OPT_INT, &o->token_delay_ms, "mock LLM: milliseconds between answer pieces, to watch streaming (0: none)", 0, LLM_MOCK_MAX_DELAY_MS},
     };
     options_add_all(l, specs, sizeof specs / sizeof specs[0]);
 }
 
 llm *llm_opts_create(const llm_opts *o, const char *cmd) {
-    if (!strcmp(o->backend, "mock")) return llm_mock_new();
+    if (!strcmp(o->backend, "mock")) return llm_mock_new_paced(o->token_delay_ms);
     if (!strcmp(o->backend, "openai")) {
         if (!o->url) {
             fprintf(stderr, "ragd %s: --llm openai needs --llm-url\n", cmd);

@@ -12,6 +12,7 @@ typedef struct llm_opts {
     const char *model;
     const char *api_key;
     double timeout_s;
+    int token_delay_ms;  /* mock only: pause between pieces */
 } llm_opts;
 
 void llm_opts_defaults(llm_opts *o);

@@ -127,6 +127,7 @@ typedef struct llm_job {
     int nprompts;
     llm_prompt *prompts;
     const char ***contexts;
+    llm_turn **turns;     /* NULL, or per prompt its history (NULL when none) */
     char **owned;         /* the question and context texts, copied */
     int nowned;
     uint64_t seed;
@@ -136,6 +137,9 @@ typedef struct llm_job {
 static void llm_job_free(llm_job *j) {
     for (int i = 0; i < j->nprompts; i++) free(j->contexts[i]);
     free(j->contexts);
+    if (j->turns)
+        for (int i = 0; i < j->nprompts; i++) free(j->turns[i]);
+    free(j->turns);
     free(j->prompts);
     for (int i = 0; i < j->nowned; i++) free(j->owned[i]);
     free(j->owned);
@@ -216,6 +220,20 @@ static bool check_llm_body(const model_service *m, json_t *body, request_problem
         for (size_t k = 0; k < json_array_size(c); k++)
             if (!json_is_string(json_array_get(c, k)))
                 return request_reject(p, 400, "prompts[%d].context[%zu] must be a string", i, k);
+        json_t *h = json_object_get(pr, "history");
+        if (h && !json_is_array(h)) return request_reject(p, 400, "prompts[%d].history must be an array", i);
+        if (json_array_size(h) > LLM_MAX_HISTORY)
+            return request_reject(p, 413, "prompts[%d] has %zu history turns; the limit is %d", i,
+                                  json_array_size(h), LLM_MAX_HISTORY);
+        for (size_t k = 0; k < json_array_size(h); k++) {
+            json_t *turn = json_array_get(h, k);
+            const char *role = json_string_value(json_object_get(turn, "role"));
+            if (!role || (strcmp(role, "user") && strcmp(role, "assistant")) ||
+                !json_is_string(json_object_get(turn, "content")))
+                return request_reject(p, 400,
+                                      "prompts[%d].history[%zu] must be {\"role\": \"user\" or "
+                                      "\"assistant\", \"content\": string}", i, k);
+        }
     }
     return true;
 }
@@ -247,7 +265,19 @@ static void post_llm_ask(http_request *r, void *ctx) {
         for (int k = 0; k < nc; k++)
             j->contexts[i][k] = job_keep(j, json_text_without_nul(json_array_get(c, (size_t)k), NULL));
         const char *q = job_keep(j, json_text_without_nul(json_object_get(pr, "question"), NULL));
-        j->prompts[i] = (llm_prompt){.question = q, .context = j->contexts[i], .ncontext = nc};
+        json_t *h = json_object_get(pr, "history");
+        int nh = (int)json_array_size(h);
+        if (nh && !j->turns) j->turns = xcalloc((size_t)n, sizeof *j->turns);
+        if (nh) j->turns[i] = xcalloc((size_t)nh, sizeof **j->turns);
+        for (int k = 0; k < nh; k++) {
+            json_t *turn = json_array_get(h, (size_t)k);
+            bool user = !strcmp(json_string_value(json_object_get(turn, "role")), "user");
+            j->turns[i][k] = (llm_turn){
+                .role = user ? "user" : "assistant", /* checked above: one of the two */
+                .content = job_keep(j, json_text_without_nul(json_object_get(turn, "content"), NULL))};
+        }
+        j->prompts[i] = (llm_prompt){.question = q, .context = j->contexts[i], .ncontext = nc,
+                                     .history = nh ? j->turns[i] : NULL, .nhistory = nh};
     }
     start_llm(r, j);
 }

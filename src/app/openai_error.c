@@ -2,6 +2,7 @@
 #include "app/openai_error.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +16,18 @@ const char *openai_error_type(int status) {
     return "invalid_request_error";
 }
 
+static json_t *error_body(int status, const char *param, const char *code, const char *message,
+                          size_t len) {
+    json_t *err = json_object();
+    json_object_set_new(err, "message", json_stringn(message, len));
+    json_object_set_new(err, "type", json_string(openai_error_type(status)));
+    json_object_set_new(err, "param", param ? json_string(param) : json_null());
+    json_object_set_new(err, "code", json_string(code ? code : http_error_code(status)));
+    json_t *body = json_object();
+    json_object_set_new(body, "error", err);
+    return body;
+}
+
 void openai_respond_error(http_request *r, int status, const char *param, const char *code,
                           const char *fmt, ...) {
     buf msg = BUF_INIT;
@@ -22,15 +35,17 @@ void openai_respond_error(http_request *r, int status, const char *param, const 
     va_start(ap, fmt);
     buf_vprintf(&msg, fmt, ap);
     va_end(ap);
-    json_t *err = json_object();
-    json_object_set_new(err, "message", json_stringn(msg.data ? msg.data : "", msg.len));
-    json_object_set_new(err, "type", json_string(openai_error_type(status)));
-    json_object_set_new(err, "param", param ? json_string(param) : json_null());
-    json_object_set_new(err, "code", json_string(code ? code : http_error_code(status)));
+    json_t *body = error_body(status, param, code, msg.data ? msg.data : "", msg.len);
     buf_free(&msg);
-    json_t *body = json_object();
-    json_object_set_new(body, "error", err);
     http_respond_json(r, status, body);
+}
+
+char *openai_error_text(int status, const char *param, const char *code, const char *message) {
+    json_t *body = error_body(status, param, code, message, strlen(message));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) abort(); /* jansson fails only when out of memory */
+    return text;
 }
 
 json_t *openai_request_json(http_request *r) {

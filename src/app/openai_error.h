@@ -26,6 +26,10 @@ const char *openai_error_type(int status);
 void openai_respond_error(http_request *r, int status, const char *param, const char *code,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The same error as one compact JSON text, malloc'd (the caller frees): for
+ * an error sent in-band once a stream has begun. */
+char *openai_error_text(int status, const char *param, const char *code, const char *message);
+
 /* The request body as a JSON object, owned by the caller (json_decref). On a
  * wrong Content-Type (415), an empty or invalid body or one that is not an
  * object (400) the OpenAI-shaped error has been sent and NULL is returned. */

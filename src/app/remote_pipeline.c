@@ -152,6 +152,13 @@ static int remote_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, l
         snprintf(e->message, sizeof e->message, "the question or a passage is not valid UTF-8");
         return -1;
     }
+    if (prompt->nhistory > 0) {
+        json_t *history = json_array();
+        for (int i = 0; i < prompt->nhistory; i++)
+            json_array_append_new(history, json_pack("{s:s, s:s}", "role", prompt->history[i].role,
+                                                     "content", prompt->history[i].content));
+        json_object_set_new(json_array_get(json_object_get(req, "prompts"), 0), "history", history);
+    }
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     answer_stream s = {.emit = emit, .emit_ctx = emit_ctx, .e = e};

@@ -8,12 +8,27 @@
 
 #include "util/util.h"
 
-bool request_reject(request_problem *p, int status, const char *fmt, ...) {
+__attribute__((format(printf, 4, 0)))
+static void reject_v(request_problem *p, int status, const char *param, const char *fmt,
+                     va_list ap) {
     assert(status >= 400 && status < 500); /* server faults are not a request's problem */
     p->status = status;
+    p->param = param;
+    vsnprintf(p->message, sizeof p->message, fmt, ap);
+}
+
+bool request_reject(request_problem *p, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    reject_v(p, status, NULL, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool request_reject_field(request_problem *p, int status, const char *param, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    reject_v(p, status, param, fmt, ap);
     va_end(ap);
     return false;
 }
@@ -27,7 +42,7 @@ bool check_seed(json_t *body, uint64_t *seed, request_problem *p) {
     json_t *s = json_object_get(body, "seed");
     if (!s || json_is_null(s)) return true;
     if (!json_is_integer(s) || json_integer_value(s) < 0)
-        return request_reject(p, 400, "'seed' must be a non-negative integer");
+        return request_reject_field(p, 400, "seed", "'seed' must be a non-negative integer");
     *seed = (uint64_t)json_integer_value(s);
     return true;
 }

@@ -19,12 +19,17 @@
 
 typedef struct request_problem {
     int status;          /* 4xx, set by request_reject */
+    const char *param;   /* the request field at fault, or NULL (OpenAI's error "param") */
     char message[320];
 } request_problem;
 
 /* Fill p; always returns false, so a check can end with `return request_reject(…)`. */
 bool request_reject(request_problem *p, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The same, naming the field at fault. */
+bool request_reject_field(request_problem *p, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Answer r with the problem as the JSON error body. */
 void http_respond_problem(http_request *r, const request_problem *p);

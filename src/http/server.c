@@ -274,7 +274,13 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     r->conn = NULL;
     int status = r->status ? r->status : 499; /* 499: the client left before an answer */
     size_t out_bytes = r->response_bytes;
+    /* An answer made while the client was leaving, never queued: nobody will
+     * send it now. Dropped here, since a stream's response holds a reference
+     * to r (a cycle that http_request_release alone would never break). */
+    struct MHD_Response *unsent = r->response;
+    r->response = NULL;
     pthread_mutex_unlock(&r->mu);
+    if (unsent) MHD_destroy_response(unsent);
     live_remove(s, r);
 
     double seconds = (double)(now_ns() - r->start_ns) / 1e9;

@@ -27,6 +27,15 @@
  * positional initializer that stops early. heading/date give the prompt template each article's title and date, and a
  * per-prompt seed lets a model service batch requests that carry different
  * seeds into one llm_generate call. */
+/* One earlier turn of a conversation ("user" or "assistant"), for backends
+ * that take a chat history (the OpenAI-compatible one; the mock ignores it).
+ * The model service's /llm_ask takes at most LLM_MAX_HISTORY per prompt. */
+#define LLM_MAX_HISTORY 64
+typedef struct llm_turn {
+    const char *role;
+    const char *content;
+} llm_turn;
+
 typedef struct llm_prompt {
     const char *question;
     const char *const *context;
@@ -34,6 +43,8 @@ typedef struct llm_prompt {
     const char *const *heading; /* NULL, or ncontext entries (each may be NULL) */
     const char *const *date;    /* NULL, or ncontext entries (each may be NULL) */
     uint64_t seed;              /* 0 = use llm_generate's seed */
+    const llm_turn *history;    /* NULL, or nhistory earlier turns, oldest first */
+    int nhistory;
 } llm_prompt;
 
 /* Called for every piece of answer text as it is produced; prompt = index in
@@ -47,6 +58,10 @@ typedef struct llm llm;
 
 /* The mock LLM (never fails). */
 llm *llm_mock_new(void);
+/* The mock that waits delay_ms before each piece after the first, so a person
+ * (or a browser test) can watch an answer stream in; 0 is llm_mock_new(). */
+#define LLM_MOCK_MAX_DELAY_MS 10000
+llm *llm_mock_new_paced(int delay_ms);
 
 /* An OpenAI-compatible chat-completions backend. base_url is the server's root
  * ("http://127.0.0.1:8081" or ".../v1"; "/chat/completions" is appended after

@@ -34,14 +34,21 @@
  * (10xxxxxx), so on valid UTF-8 every cut falls on a code-point boundary and on
  * invalid input no valid sequence is ever split.
  */
+#include <assert.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "model/llm_impl.h"
 #include "util/util.h"
 
 /* The longest piece, in characters (Python's `start + 128`). */
 #define MOCK_MAX_PIECE 128
+
+typedef struct mock_llm {
+    llm base; /* first: an llm* is a mock_llm* */
+    int delay_ms;
+} mock_llm;
 
 typedef struct rng {
     uint64_t s[4];
@@ -128,8 +135,17 @@ static void mock_piece(rng *r, const char *text, size_t *from, size_t *to) {
     *to = *from + char_offset(text + *from, len - *from, stop - start);
 }
 
+/* The pace knob: a pause between pieces. It only delays; the pieces are the
+ * same, and a client that leaves is noticed at the next piece. */
+static void pause_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
 static int mock_generate(llm *m, const llm_prompt *prompts, int nprompts, uint64_t seed,
                          llm_emit_fn emit, void *ctx, char *err, size_t errlen) {
+    const mock_llm *mock = (const mock_llm *)m;
     rng *rngs = xmalloc(sizeof(rng) * (size_t)nprompts);
     int rounds = 0;
     for (int p = 0; p < nprompts; p++) {
@@ -144,6 +160,7 @@ static int mock_generate(llm *m, const llm_prompt *prompts, int nprompts, uint64
             const char *text = prompts[p].context[a];
             size_t from, to;
             mock_piece(&rngs[p], text, &from, &to);
+            if (mock->delay_ms && (a || p)) pause_ms(mock->delay_ms);
             if (emit(p, a, text + from, to - from, ctx)) {
                 rc = 1;
                 break;
@@ -156,10 +173,14 @@ static int mock_generate(llm *m, const llm_prompt *prompts, int nprompts, uint64
 
 static void mock_destroy(llm *m) { free(m); }
 
-llm *llm_mock_new(void) {
-    llm *m = xcalloc(1, sizeof *m);
-    m->name = "mock";
-    m->generate = mock_generate;
-    m->destroy = mock_destroy;
-    return m;
+llm *llm_mock_new_paced(int delay_ms) {
+    assert(delay_ms >= 0 && delay_ms <= LLM_MOCK_MAX_DELAY_MS);
+    mock_llm *m = xcalloc(1, sizeof *m);
+    m->base.name = "mock";
+    m->base.generate = mock_generate;
+    m->base.destroy = mock_destroy;
+    m->delay_ms = delay_ms;
+    return &m->base;
 }
+
+llm *llm_mock_new(void) { return llm_mock_new_paced(0); }

@@ -2,7 +2,7 @@
  * server (llama.cpp server, vLLM, Ollama, OpenAI itself).
  *
  * One prompt is one streamed request: POST {base}/v1/chat/completions with
- * {"model", "messages": [system, user], "stream": true, "seed"?}; the system
+ * {"model", "messages": [system, earlier turns…, user], "stream": true, "seed"?}; the system
  * and user messages come from prompt.c. The response is Server-Sent Events,
  * each `data:` a JSON chunk whose choices[0].delta.content is the next piece
  * of text, ending with `data: [DONE]`. A batch runs its prompts in turn on one
@@ -206,6 +206,11 @@ static char *request_body(const openai_llm *o, const llm_prompt *p, uint64_t see
     json_t *messages = json_array();
     json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "system", "content",
                                               prompt_system()));
+    /* Earlier turns go between the rules and the grounded question, so the
+     * model can resolve "and the year before?" without the rules being lost. */
+    for (int i = 0; i < p->nhistory; i++)
+        json_array_append_new(messages, json_pack("{s:s, s:s}", "role", p->history[i].role,
+                                                  "content", p->history[i].content));
     json_array_append_new(messages, json_pack("{s:s, s:s%}", "role", "user", "content",
                                               user.data, user.len));
     json_t *root = json_pack("{s:s, s:o, s:b}", "model", o->model, "messages", messages,

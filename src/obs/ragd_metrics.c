@@ -22,6 +22,7 @@ metric *ragd_store_passages;
 metric *ragd_model_up;
 metric_series *ragd_log_lines_dropped_total;
 metric_series *ragd_log_lines_pushed_total;
+metric *ragd_requests_cancelled_total;
 
 static const double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 static const double fast_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -36,6 +37,7 @@ void ragd_metrics_register(void) {
     static const char *const mode[] = {"mode"};
     static const char *const topic[] = {"topic"};
     static const char *const url[] = {"url"};
+    static const char *const route[] = {"route"};
     ragd_encode_batch_size = metric_with(
         metric_histogram("ragd_encode_batch_size", "Texts per encoder batch.", batch_buckets,
                          NB(batch_buckets), 0, NULL),
@@ -77,6 +79,12 @@ void ragd_metrics_register(void) {
     ragd_log_lines_pushed_total = metric_with(
         metric_counter("ragd_log_lines_pushed_total", "Log lines Loki accepted.", 0, NULL),
         NULL);
+    /* The status of a stream that began is already 200, so http_requests_total
+     * cannot tell an answer the client stopped from one it read to the end. */
+    ragd_requests_cancelled_total = metric_counter(
+        "ragd_requests_cancelled_total",
+        "Questions whose client went away (or pressed Stop) before the answer was finished.", 1,
+        route);
 }
 
 void ragd_metrics_encode(size_t batch_size, size_t tokens, double seconds) {
@@ -110,4 +118,8 @@ void ragd_metrics_store_passages(const char *topic, double passages) {
 
 void ragd_metrics_model_up(const char *url, int up) {
     if (ragd_model_up) metric_set(metric_with(ragd_model_up, &url), up ? 1 : 0);
+}
+
+void ragd_metrics_cancelled(const char *route) {
+    if (ragd_requests_cancelled_total) metric_inc(metric_with(ragd_requests_cancelled_total, &route));
 }

@@ -13,6 +13,7 @@
  *   ragd_model_up{url}               gauge      1/0: a model service as the gateway sees it
  *   ragd_log_lines_dropped_total     counter    log lines the Loki client had to drop
  *   ragd_log_lines_pushed_total      counter    log lines Loki accepted
+ *   ragd_requests_cancelled_total{route} counter questions whose client left before the answer ended
  *   (ragd_build_info{version} and process_* come from process_metrics.h)
  *
  * ragd_metrics_register() (every role calls it at start-up, before serving)
@@ -40,6 +41,7 @@ extern metric *ragd_store_passages; /* {topic} */
 extern metric *ragd_model_up;       /* {url} */
 extern metric_series *ragd_log_lines_dropped_total;
 extern metric_series *ragd_log_lines_pushed_total;
+extern metric *ragd_requests_cancelled_total; /* {route} */
 
 /* Register every family above (idempotent; again after metrics_reset()). */
 void ragd_metrics_register(void);
@@ -52,5 +54,6 @@ void ragd_metrics_search(const char *mode, double seconds);
 void ragd_metrics_llm(double first_event_seconds, double total_seconds);
 void ragd_metrics_store_passages(const char *topic, double passages);
 void ragd_metrics_model_up(const char *url, int up);
+void ragd_metrics_cancelled(const char *route);
 
 #endif

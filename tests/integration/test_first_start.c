@@ -181,7 +181,19 @@ static void serves_at_once_while_ingesting(void **state) {
     assert_retry_after(&r);
     http_reply_free(&r);
 
-    const char *served[] = {"/", "/docs", "/openapi.json"};
+    /* the chat's data routes need the store; its page does not (it says
+     * the 503 of its questions) */
+    ragd_url(&server, "/v1/chat/completions", url, sizeof url);
+    const char *chat = "{\"messages\": [{\"role\": \"user\", \"content\": \"hockey\"}]}";
+    assert_int_equal(http_call("POST", url, "application/json", chat, strlen(chat), NULL, &r), 0);
+    assert_json_error(&r, 503, "unavailable");
+    assert_retry_after(&r);
+    http_reply_free(&r);
+    get("/topics", &r);
+    assert_json_error(&r, 503, "unavailable");
+    http_reply_free(&r);
+
+    const char *served[] = {"/", "/docs", "/openapi.json", "/chat"};
     for (size_t i = 0; i < ARRAY_LEN(served); i++) {
         get(served[i], &r);
         assert_int_equal(r.status, 200);

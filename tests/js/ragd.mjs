@@ -1,10 +1,21 @@
-// ragd.mjs — the JS tests' view of a running ragd: start the real binary
+// ragd.mjs — the JS tests' one view of a running ragd: start the real binary
 // (RAGD_BIN, set by ctest) on a free loopback port, learn the port from its
-// "listening" log line, stop it with SIGTERM and report its exit status.
-import { spawn } from 'node:child_process';
+// "listening" log line, stop it with SIGTERM and report its exit status; a
+// `ragd serve` (or gateway in front of `ragd model`) over the small corpus in
+// fixtures/corpus.csv; plain HTTP helpers; headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core) for the chat page.
+// Node 18 must run it (Debian 12's nodejs): no import.meta.dirname, no fs.globSync.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SOURCE_DIR = process.env.RAGD_SOURCE_DIR || resolvePath(here, '../..');
+export const ARTIFACT_DIR = process.env.RAGD_ARTIFACT_DIR || tmpdir();
+const CORPUS = join(here, 'fixtures', 'corpus.csv');
+const CHROMIUM = '/usr/bin/chromium';
 
 export const sharedDir = process.env.RAGD_SHARED_DIR || new URL('../../../shared', import.meta.url).pathname;
 
@@ -94,4 +105,93 @@ export function tinyCorpus() {
 export function loadVocab() {
   const lines = readFileSync(join(sharedDir, 'models/all-MiniLM-L6-v2/vocab.txt'), 'utf8').split(/\r?\n/);
   return new Map(lines.map((piece, id) => [piece, id]));
+}
+
+// The fixture corpus as its tests know it: heading → topic (fixtures/corpus.csv).
+export function corpusHeadings() {
+  const out = new Map();
+  for (const line of readFileSync(CORPUS, 'latin1').split('\r\n').slice(1)) {
+    const m = line.match(/,\d+\/\d+\/\d{4},(.*),(business|sports)$/);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+let ingested = null;
+// One data directory per test file over fixtures/corpus.csv, ingested once
+// (every server opens it read-only).
+function fixtureDataDir() {
+  if (ingested) return ingested;
+  const dir = mkdtempSync(join(tmpdir(), 'ragd-js-'));
+  const data = join(dir, 'data');
+  const r = spawnSync(ragdBin(), ['ingest', '--csv', CORPUS, '--data-dir', data, '--no-progress'],
+                      { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ragd ingest failed (${r.status}): ${r.stderr}`);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  ingested = data;
+  return data;
+}
+
+// `ragd serve` over the fixture corpus with extra flags.
+export function startServe(extra = []) {
+  return startRagd(['serve', '--data-dir', fixtureDataDir(), '--no-ingest', ...extra]);
+}
+
+// `ragd model` and a `ragd gateway` over the fixture corpus in front of it;
+// resolves once the gateway is ready (its health check found the model).
+export async function startGateway(modelArgs = [], gatewayArgs = []) {
+  const model = await startRagd(['model', ...modelArgs]);
+  let gateway;
+  try {
+    gateway = await startRagd(['gateway', '--data-dir', fixtureDataDir(), '--model-url', model.url,
+                               ...gatewayArgs]);
+  } catch (e) {
+    await model.stop();
+    throw e;
+  }
+  return {
+    url: gateway.url,
+    log: gateway.log,
+    async stop() {
+      const g = await gateway.stop();
+      const m = await model.stop();
+      return g || m;
+    },
+  };
+}
+
+export async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body),
+                                 headers: { 'Content-Type': 'application/json', ...headers } });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+// The value of a counter series in /metrics text (0 when absent).
+export async function metricValue(base, name, labels) {
+  const text = await (await fetch(base + '/metrics')).text();
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{${labels}} `)) return Number(line.split(' ').pop());
+  }
+  return 0;
+}
+
+// A fresh headless Chromium with its own profile; close() removes the profile.
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  const profile = mkdtempSync(join(tmpdir(), 'ragd-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    chromiumSandbox: false,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 900 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }

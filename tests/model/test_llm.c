@@ -147,6 +147,26 @@ static void test_mock_one_event_per_article(void **state) {
     llm_free(m);
 }
 
+/* The paced mock says the same as the plain one: the pace only spaces the
+ * pieces out (how long it waits is not asserted: no timing thresholds). */
+static void test_mock_paced_same_answer(void **state) {
+    llm *plain = llm_mock_new(), *paced = llm_mock_new_paced(1);
+    llm_prompt p = {.question = "q", .context = ARTICLES, .ncontext = NARTICLES};
+    pieces a = {0}, b = {0};
+    assert_int_equal(run_mock(plain, &p, 1, 99, &a), 0);
+    assert_int_equal(run_mock(paced, &p, 1, 99, &b), 0);
+    assert_int_equal(a.n, b.n);
+    for (int i = 0; i < a.n; i++) {
+        assert_int_equal(a.v[i].article, b.v[i].article);
+        assert_int_equal(a.v[i].len, b.v[i].len);
+        assert_memory_equal(a.v[i].text, b.v[i].text, a.v[i].len);
+    }
+    pieces_free(&a);
+    pieces_free(&b);
+    llm_free(plain);
+    llm_free(paced);
+}
+
 static void test_mock_seed_reproducible(void **state) {
     llm *m = llm_mock_new();
     llm_prompt prompts[2] = {{.question = "q1", .context = ARTICLES, .ncontext = NARTICLES}, {.question = "q2", .context = ARTICLES, .ncontext = 2}};
@@ -306,7 +326,8 @@ static void test_prompt_template(void **state) {
     const char *ctx[] = {"The  franc\n\nsurged.\r\n", "Squad named."};
     const char *heading[] = {"SNB shock", NULL};
     const char *date[] = {"2015-01-15", "2015-02-01"};
-    llm_prompt p = {"  What happened\nto the franc? ", ctx, 2, heading, date, 0};
+    llm_prompt p = {.question = "  What happened\nto the franc? ", .context = ctx, .ncontext = 2,
+                    .heading = heading, .date = date};
     buf out = BUF_INIT;
     prompt_user(&out, &p, PROMPT_DEFAULT_MAX_BYTES);
     assert_string_equal(out.data,
@@ -636,7 +657,7 @@ static void test_openai_stream(void **state) {
     assert_non_null(m);
     assert_string_equal(llm_name(m), "openai:qwen2.5-7b");
     llm_prompt prompts[2] = {
-        {"What happened to the franc?", PASSAGES, 2, HEADINGS, NULL, 0},
+        {.question = "What happened to the franc?", .context = PASSAGES, .ncontext = 2, .heading = HEADINGS},
         {.question = "And Tokyo?", .context = PASSAGES + 1, .ncontext = 1},
     };
     pieces ps = {0};
@@ -671,6 +692,36 @@ static void test_openai_stream(void **state) {
     assert_non_null(strstr(user, "Question: And Tokyo?"));
     json_decref(body);
 
+    pieces_free(&ps);
+    llm_free(m);
+    free(url);
+    server_stop(s);
+}
+
+/* A conversation's earlier turns go between the rules and the grounded question. */
+static void test_openai_history(void **state) {
+    fake_server *s = server_start(MODE_STREAM);
+    char *url = server_url(s, "/v1");
+    char err[512] = "";
+    llm *m = llm_openai_new(url, "m", NULL, 10, err, sizeof err);
+    assert_non_null(m);
+    const llm_turn turns[2] = {{.role = "user", .content = "What happened to the franc?"},
+                               {.role = "assistant", .content = "It rose 30% [1]."}};
+    llm_prompt p = {.question = "And Tokyo?", .context = PASSAGES, .ncontext = 2,
+                    .history = turns, .nhistory = 2};
+    pieces ps = {0};
+    if (llm_generate(m, &p, 1, 0, collect, &ps, err, sizeof err) != 0) fail_msg("%s", err);
+    json_t *body = last_body(s);
+    json_t *messages = json_object_get(body, "messages");
+    assert_int_equal(json_array_size(messages), 4);
+    static const char *const roles[] = {"system", "user", "assistant", "user"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(messages, i), "role")), roles[i]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(messages, 2), "content")),
+                        "It rose 30% [1].");
+    const char *user = json_string_value(json_object_get(json_array_get(messages, 3), "content"));
+    assert_non_null(strstr(user, "Question: And Tokyo?"));
+    json_decref(body);
     pieces_free(&ps);
     llm_free(m);
     free(url);
@@ -811,6 +862,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mock_one_event_per_article),
         cmocka_unit_test(test_mock_seed_reproducible),
+        cmocka_unit_test(test_mock_paced_same_answer),
         cmocka_unit_test(test_mock_answer_independent_of_batch),
         cmocka_unit_test(test_mock_piece_distribution),
         cmocka_unit_test(test_mock_cancel),
@@ -819,6 +871,7 @@ int main(void) {
         cmocka_unit_test(test_prompt_template),
         cmocka_unit_test(test_prompt_length_cap),
         cmocka_unit_test(test_openai_stream),
+        cmocka_unit_test(test_openai_history),
         cmocka_unit_test(test_openai_no_key_and_base_url_forms),
         cmocka_unit_test(test_openai_http_errors),
         cmocka_unit_test(test_openai_plain_json),

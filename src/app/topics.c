@@ -1,0 +1,24 @@
+/* topics — GET /topics (see topics.h): {"topics": [{"name", "passages"}…],
+ * "passages": total}, in the store's own order of partitions. */
+#include "app/topics.h"
+
+#include <assert.h>
+
+static void get_topics(http_request *r, void *ctx) {
+    const pipeline *p = ctx;
+    const store *st = p->store;
+    assert(st); /* first_ingest gates this route until the store is open */
+    const char *const *names;
+    int n = store_topics(st, &names);
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:I}", "name", names[i], "passages",
+                                              (json_int_t)store_count(st, names[i])));
+    http_respond_json(r, 200, json_pack("{s:o, s:I}", "topics", list, "passages",
+                                        (json_int_t)store_count(st, NULL)));
+}
+
+void topics_add_routes(route_list *routes, const pipeline *p) {
+    /* The handler only reads: the cast drops const for the ctx slot. */
+    routes_add(routes, "GET", "/topics", get_topics, (void *)p, 0);
+}
