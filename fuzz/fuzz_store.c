@@ -3,7 +3,7 @@
  * work, never crash, read out of bounds or loop.
  *
  * At start a real small store is built with the store writer (real
- * vocabulary, two topics, passages from the corpus, dim 8 so a run stays
+ * analyzer, two topics, passages from the corpus, dim 8 so a run stays
  * fast) in a temporary directory (fuzz_build_store); its store.bin is the pristine
  * image. Each input is a recipe applied to a copy of that image:
  *   byte 0 (flags): bit 0 — recompute every section CRC and the header CRC
@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "model/tokenizer.h"
 #include "store/format.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -35,7 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define DIM 8
 #define MODEL "fuzz-model"
 
-static tokenizer *tok;
 static char dir[512];
 static char store_path[600];
 static uint8_t *image;
@@ -49,16 +47,13 @@ static void die(const char *what, const char *err) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     fuzz_quiet_logs();
-    char path[1024], err[512];
-    fuzz_shared_path("models/all-MiniLM-L6-v2/vocab.txt", path, sizeof path);
-    tok = tokenizer_open(path, err, sizeof err);
-    if (!tok) die("vocabulary", err);
-    fuzz_build_store(dir, sizeof dir, MODEL, DIM, tok);
+    char err[512];
+    fuzz_build_store(dir, sizeof dir, MODEL, DIM);
     snprintf(store_path, sizeof store_path, "%s/%s", dir, STORE_FILE);
     image = (uint8_t *)read_file(store_path, &image_len, err, sizeof err);
     if (!image) die("read", err);
     /* The pristine image must open: otherwise every input is a refusal. */
-    store *s = store_open(dir, tok, MODEL, err, sizeof err);
+    store *s = store_open(dir, MODEL, err, sizeof err);
     if (!s) die("pristine store", err);
     store_close(s);
     const char *seed_out = getenv("FUZZ_STORE_WRITE_IMAGE");
@@ -163,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(file);
 
     char err[512] = "";
-    store *s = store_open(dir, tok, MODEL, err, sizeof err);
+    store *s = store_open(dir, MODEL, err, sizeof err);
     if (!s) {
         if (!err[0]) abort(); /* a refusal names its cause */
         return 0;

@@ -4,9 +4,8 @@
  * replicas over HTTP for everything CPU-heavy (encoding the question, the
  * LLM) through a round-robin, health-checked client (model_client.h).
  *
- * What it loads itself: the store and the tokenizer's vocabulary (BM25
- * queries need the same word splitting the store was built with) — never the
- * model's weights.
+ * What it loads itself: the store (whose BM25 analyzer is built in) — never
+ * the model.
  *
  * Which model: the store records the identity of the model its vectors came
  * from; the gateway opens the store accepting any identity and then requires
@@ -29,7 +28,6 @@
 #include "app/version.h"
 #include "app/web.h"
 #include "model/encoder.h"
-#include "model/tokenizer.h"
 #include "obs/log.h"
 #include "obs/process_metrics.h"
 #include "obs/ragd_metrics.h"
@@ -65,51 +63,6 @@ static bool ready(void *ctx, buf *why) {
     return true;
 }
 
-/* out = <prefix><name>/vocab.txt; true if that file exists. */
-static bool vocab_at(char *out, size_t outlen, const char *prefix, const char *name) {
-    int n = snprintf(out, outlen, "%s%s/vocab.txt", prefix, name);
-    return n > 0 && (size_t)n < outlen && file_exists(out);
-}
-
-/* vocab.txt of the model: in --model-dir, else where encoder_open() looks
- * for the model (encoder.h), real or twin — both share one vocabulary. */
-static bool find_vocab(const char *dir_flag, char *out, size_t outlen) {
-    if (dir_flag && *dir_flag) return vocab_at(out, outlen, dir_flag, "");
-    static const char *const names[] = {ENCODER_MODEL_NAME, "minilm-l6-h384-random"};
-    char exe[PATH_MAX] = "";
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = '\0';
-    const char *shared = getenv("RAGD_SHARED_DIR");
-    for (size_t k = 0; k < ARRAY_LEN(names); k++) {
-        if (vocab_at(out, outlen, "models/", names[k]) ||
-            vocab_at(out, outlen, "../shared/models/", names[k]))
-            return true;
-        buf prefix = BUF_INIT;
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", exe);
-        bool found = false;
-        for (int up = 0; up < 4 && !found; up++) { /* the executable's folder and its ancestors */
-            char *slash = strrchr(dir, '/');
-            if (!slash || slash == dir) break;
-            *slash = '\0';
-            buf_clear(&prefix);
-            buf_printf(&prefix, "%s/models/", dir);
-            found = vocab_at(out, outlen, prefix.data, names[k]);
-            buf_clear(&prefix);
-            buf_printf(&prefix, "%s/../shared/models/", dir);
-            found = found || vocab_at(out, outlen, prefix.data, names[k]);
-        }
-        if (!found && shared && *shared) {
-            buf_clear(&prefix);
-            buf_printf(&prefix, "%s/models/", shared);
-            found = vocab_at(out, outlen, prefix.data, names[k]);
-        }
-        buf_free(&prefix);
-        if (found) return true;
-    }
-    return false;
-}
-
 /* The URLs of every --model-url value, each possibly comma-separated, into
  * urls (strings owned by *storage). Returns the count, or -1 after a message. */
 static int split_urls(const option_strings *given, char **storage, const char **urls) {
@@ -140,7 +93,6 @@ int cmd_gateway(int argc, char **argv) {
     server_opts_defaults(&so, 8000);
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
     const char *data_dir = "./data";
-    const char *model_dir = NULL;
     int workers = 64, max_inflight = 1024;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     enum { EXTRA = 8 };
@@ -149,7 +101,6 @@ int cmd_gateway(int argc, char **argv) {
     int n = SERVER_OPTS_COUNT;
     specs[n++] = (option_spec){"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0};
     specs[n++] = (option_spec){"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0};
-    specs[n++] = (option_spec){"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "model folder whose vocab.txt splits BM25 queries (default: where 'ragd model' looks); weights are not loaded", 0, 0};
     specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (each waits on the model services)", 1, 4096};
     specs[n++] = (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20};
     specs[n++] = (option_spec){"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0};
@@ -184,26 +135,15 @@ int cmd_gateway(int argc, char **argv) {
     ragd_metrics_register();
     process_metrics_register(RAGD_VERSION);
 
-    char err[512], vocab[PATH_MAX];
+    char err[512];
     gateway_state g = {0};
-    tokenizer *tok = NULL;
     rc = 1;
-    if (!find_vocab(model_dir ? model_dir : getenv("RAGD_MODEL_DIR"), vocab, sizeof vocab)) {
-        log_error("ragd gateway: no vocab.txt found (in --model-dir, ./models/%s or "
-                  "../shared/models/%s); the gateway needs the model's vocabulary for BM25",
-                  ENCODER_MODEL_NAME, ENCODER_MODEL_NAME);
-        goto out;
-    }
-    if (!(tok = tokenizer_open(vocab, err, sizeof err))) {
-        log_error("ragd gateway: %s", err);
-        goto out;
-    }
     if (!store_exists(data_dir)) {
         log_error("ragd gateway: no store in %s (build it with 'ragd ingest --data-dir %s')",
                   data_dir, data_dir);
         goto out;
     }
-    if (!(g.store = store_open(data_dir, tok, NULL, err, sizeof err))) {
+    if (!(g.store = store_open(data_dir, NULL, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         goto out;
     }
@@ -235,7 +175,6 @@ int cmd_gateway(int argc, char **argv) {
 out:
     model_client_stop(g.client);
     if (g.store) store_close(g.store);
-    tokenizer_close(tok);
     free(url_storage);
     server_opts_stop_logging();
     return rc;

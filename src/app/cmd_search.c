@@ -110,7 +110,7 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr, "ragd search: %s\n", err);
         return 1;
     }
-    store *s = store_open(data_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
+    store *s = store_open(data_dir, encoder_identity(encoder_get_info(enc)), err,
                           sizeof err);
     if (!s) {
         fprintf(stderr, "ragd search: %s\n", err);

@@ -101,7 +101,7 @@ int cmd_serve(int argc, char **argv) {
             return 1;
         }
     }
-    s.store = store_open(data_dir, encoder_tokenizer(s.model.encoder), encoder_identity(einfo), err,
+    s.store = store_open(data_dir, encoder_identity(einfo), err,
                          sizeof err);
     if (!s.store) {
         log_error("ragd serve: %s", err);
