@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/retrieval.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
@@ -29,6 +30,9 @@ typedef struct ask_job {
     char *topic;      /* NULL: every partition */
     int top_k;
     search_mode mode;
+    int max_per_article; /* 0: no cap */
+    char date_from[11], date_to[11]; /* "" = open end */
+    bool explain;        /* each source says why it was chosen */
     bool stream;
     uint64_t seed;
     uint64_t queued_ns;
@@ -37,10 +41,6 @@ typedef struct ask_job {
     bool cancelled;
 } ask_job;
 
-static const char *mode_name(search_mode m) {
-    return m == SEARCH_VECTOR ? "vector" : m == SEARCH_LEXICAL ? "lexical" : "hybrid";
-}
-
 static void job_free(ask_job *j) {
     free(j->question);
     free(j->topic);
@@ -48,15 +48,32 @@ static void job_free(ask_job *j) {
     free(j);
 }
 
-static json_t *sources_json(const store *s, const search_hit *hits, int n) {
+/* A rank and score of one half, or nulls when the hit was not in its list. */
+static void explain_half(json_t *o, const char *rank_key, const char *score_key, int rank,
+                         float score) {
+    json_object_set_new(o, rank_key, rank ? json_integer(rank) : json_null());
+    json_object_set_new(o, score_key, rank ? json_real((double)score) : json_null());
+}
+
+static json_t *sources_json(const store *s, const search_hit *hits, int n, bool explain) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         store_passage ps;
         if (store_get(s, hits[i].passage_id, &ps) < 0) continue;
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s}", "id", (json_int_t)ps.id,
-                           "article_id", ps.article_id, "heading", ps.heading, "date", ps.date,
-                           "topic", ps.topic, "score", (double)hits[i].score, "text", ps.text));
+        json_t *src = json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s}", "id", (json_int_t)ps.id,
+                                "article_id", ps.article_id, "heading", ps.heading, "date",
+                                ps.date, "topic", ps.topic, "score", (double)hits[i].score,
+                                "text", ps.text);
+        if (explain) {
+            json_t *e = json_object();
+            explain_half(e, "lexical_rank", "lexical_score", hits[i].lexical_rank,
+                         hits[i].lexical_score);
+            explain_half(e, "vector_rank", "vector_score", hits[i].vector_rank,
+                         hits[i].vector_score);
+            json_object_set_new(e, "fused_score", json_real((double)hits[i].score));
+            json_object_set_new(src, "explain", e);
+        }
+        json_array_append_new(arr, src);
     }
     return arr;
 }
@@ -120,17 +137,21 @@ static void run_ask(void *arg) {
     search_hit hits[ASK_MAX_TOP_K];
     store_query q = {.vector = j->mode == SEARCH_LEXICAL ? NULL : vec, .text = j->question,
                      .text_len = j->question_len, .topic = j->topic, .k = j->top_k,
-                     .mode = j->mode, .vector_weight = p->vector_weight};
+                     .mode = j->mode,
+                     .date_from = j->date_from[0] ? j->date_from : NULL,
+                     .date_to = j->date_to[0] ? j->date_to : NULL,
+                     .max_per_article = j->max_per_article};
+    retrieval_set_fusion(p->store, &q);
     char err[256];
     int n = store_search(p->store, &q, hits, err, sizeof err);
     uint64_t t2 = now_ns();
-    ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
+    ragd_metrics_search(retrieval_mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
         fail(j, 500, err);
         job_free(j);
         return;
     }
-    json_t *sources = sources_json(p->store, hits, n);
+    json_t *sources = sources_json(p->store, hits, n, j->explain);
     if (j->stream) {
         char *text = json_dumps(sources, JSON_COMPACT | JSON_REAL_PRECISION(6));
         http_stream_event(j->req, "sources", text, strlen(text));
@@ -229,15 +250,40 @@ static void post_ask(http_request *r, void *ctx) {
             return;
         }
     }
-    search_mode mode = SEARCH_HYBRID;
+    search_mode mode = retrieval_default_mode(p->store);
     json_t *m = json_object_get(body, "mode");
     if (m && !json_is_null(m)) {
         if (!json_is_string(m)) REJECT(400, "'mode' must be a string");
-        const char *ms = json_string_value(m);
-        if (!strcmp(ms, "hybrid")) mode = SEARCH_HYBRID;
-        else if (!strcmp(ms, "vector")) mode = SEARCH_VECTOR;
-        else if (!strcmp(ms, "lexical")) mode = SEARCH_LEXICAL;
-        else REJECT(422, "'mode' must be hybrid, vector or lexical");
+        if (retrieval_parse_mode(json_string_value(m), &mode) < 0)
+            REJECT(422, "'mode' must be hybrid, vector or lexical");
+    }
+    int max_per_article = p->max_per_article < 0 ? 0 : p->max_per_article;
+    json_t *mpa = json_object_get(body, "max_per_article");
+    if (mpa && !json_is_null(mpa)) {
+        if (!json_is_integer(mpa)) REJECT(400, "'max_per_article' must be an integer");
+        json_int_t v = json_integer_value(mpa);
+        if (v < 0 || v > RETRIEVAL_MAX_PER_ARTICLE_LIMIT)
+            REJECT(422, "'max_per_article' must be between 0 (no cap) and %d",
+                   RETRIEVAL_MAX_PER_ARTICLE_LIMIT);
+        max_per_article = (int)v;
+    }
+    const char *dates[2] = {NULL, NULL};
+    static const char *const date_keys[2] = {"date_from", "date_to"};
+    for (int i = 0; i < 2; i++) {
+        json_t *d = json_object_get(body, date_keys[i]);
+        if (!d || json_is_null(d)) continue;
+        if (!json_is_string(d)) REJECT(400, "'%s' must be a string or null", date_keys[i]);
+        if (!store_valid_date(json_string_value(d)))
+            REJECT(422, "'%s' must be a date YYYY-MM-DD", date_keys[i]);
+        dates[i] = json_string_value(d);
+    }
+    if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0)
+        REJECT(422, "'date_from' (%s) is after 'date_to' (%s)", dates[0], dates[1]);
+    bool explain = false;
+    json_t *ex = json_object_get(body, "explain");
+    if (ex && !json_is_null(ex)) {
+        if (!json_is_boolean(ex)) REJECT(400, "'explain' must be true or false");
+        explain = json_is_true(ex);
     }
     bool stream = http_request_wants_sse(r);
     json_t *s = json_object_get(body, "stream");
@@ -261,6 +307,10 @@ static void post_ask(http_request *r, void *ctx) {
     j->topic = topic ? xstrdup(topic) : NULL;
     j->top_k = top_k;
     j->mode = mode;
+    j->max_per_article = max_per_article;
+    if (dates[0]) memcpy(j->date_from, dates[0], 11);
+    if (dates[1]) memcpy(j->date_to, dates[1], 11);
+    j->explain = explain;
     j->stream = stream;
     j->seed = seed;
     j->queued_ns = now_ns();
@@ -272,10 +322,7 @@ static void post_ask(http_request *r, void *ctx) {
 }
 
 void ask_add_routes(route_list *routes, pipeline *p) {
-    /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
-     * leans on its lexical half, the vector rank only breaking ties. */
-    if (p->vector_weight <= 0)
-        p->vector_weight = strcmp(store_model(p->store), ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
+    if (p->max_per_article == 0) p->max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);

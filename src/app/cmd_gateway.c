@@ -24,6 +24,7 @@
 #include "app/commands.h"
 #include "app/model_client.h"
 #include "app/remote_pipeline.h"
+#include "app/retrieval.h"
 #include "app/server_opts.h"
 #include "app/version.h"
 #include "app/web.h"
@@ -93,6 +94,7 @@ int cmd_gateway(int argc, char **argv) {
     server_opts_defaults(&so, 8000);
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
     const char *data_dir = "./data";
+    int max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     int workers = 64, max_inflight = 1024;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     enum { EXTRA = 8 };
@@ -103,6 +105,7 @@ int cmd_gateway(int argc, char **argv) {
     specs[n++] = (option_spec){"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0};
     specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (each waits on the model services)", 1, 4096};
     specs[n++] = (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20};
+    specs[n++] = (option_spec){"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT, &max_per_article, "sources of one article a question gets unless it says 'max_per_article' (0: no cap)", 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT};
     specs[n++] = (option_spec){"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0};
     specs[n++] = (option_spec){"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0};
     specs[n++] = (option_spec){"health-interval", "RAGD_HEALTH_INTERVAL", OPT_DOUBLE, &health_interval, "seconds between health probes of the model services", 0, 0};
@@ -165,6 +168,7 @@ int cmd_gateway(int argc, char **argv) {
                5);
 
     pipeline p = {.store = g.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
+    p.max_per_article = max_per_article ? max_per_article : -1;
     remote_pipeline_init(&p, g.client);
     web_role role = {.role = "gateway", .ready = ready, .describe = describe, .ctx = &g};
     route_list routes = {0};

@@ -9,6 +9,7 @@
 #include "app/commands.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
+#include "app/retrieval.h"
 #include "app/server_opts.h"
 #include "app/version.h"
 #include "app/web.h"
@@ -56,9 +57,10 @@ int cmd_serve(int argc, char **argv) {
     llm_opts_defaults(&lo);
     const char *data_dir = "./data";
     const char *csv = "../shared/data/news-articles/Articles.csv";
+    int max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     int workers = 64, max_inflight = 1024;
     bool no_ingest = false;
-    enum { EXTRA = 5 };
+    enum { EXTRA = 6 };
     option_spec specs[SERVER_OPTS_COUNT + ENCODER_OPTS_COUNT + LLM_OPTS_COUNT + EXTRA];
     int n = 0;
     server_opts_specs(&so, specs);
@@ -72,6 +74,7 @@ int cmd_serve(int argc, char **argv) {
     specs[n++] = (option_spec){"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0};
     specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (they wait on the encoder's batches)", 1, 4096};
     specs[n++] = (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20};
+    specs[n++] = (option_spec){"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT, &max_per_article, "sources of one article a question gets unless it says 'max_per_article' (0: no cap)", 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT};
     command_info info = {"serve", "", "Run the all-in-one server: gateway, model and store in one process."};
     int npos = 0;
     int rc = options_parse(&info, specs, n, argc, argv, &npos);
@@ -112,6 +115,7 @@ int cmd_serve(int argc, char **argv) {
 
     local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
     pipeline p = {.store = s.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
+    p.max_per_article = max_per_article ? max_per_article : -1;
     local_pipeline_init(&p, &backend);
     web_role role = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};
     route_list routes = {0};

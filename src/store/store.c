@@ -469,6 +469,24 @@ static int fuse(const scored *va, int nv, float vector_weight, const scored *la,
     return n;
 }
 
+/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
+ * the vector list's rows not in it; each keeps its place in both lists. */
+static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
+                               candidate *out) {
+    int n = 0;
+    for (int i = 0; i < nl; i++)
+        out[n++] = (candidate){.row = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
+    for (int i = 0; i < nv; i++) {
+        int j = 0;
+        while (j < nl && out[j].row != va[i].id) j++;
+        if (j == nl) out[j = n++] = (candidate){.row = va[i].id};
+        out[j].vector_rank = i + 1;
+        out[j].vector_score = va[i].score;
+    }
+    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
+    return n;
+}
+
 /* The first k candidates, at most cap (> 0) of one article: candidates are
  * best first, so each article keeps its best passages. */
 static int cap_per_article(const store *s, const candidate *c, int n, int cap, int k,
@@ -529,7 +547,9 @@ int store_search(const store *s, const store_query *q, search_hit *hits, char *e
         goto done;
     }
     int nc = 0;
-    if (q->mode == SEARCH_HYBRID) {
+    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
+        nc = lexical_then_vector(va, nv, la, nl, c);
+    } else if (q->mode == SEARCH_HYBRID) {
         float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
         nc = fuse(va, nv, w, la, nl, c);
     } else if (q->mode == SEARCH_VECTOR) {
@@ -554,6 +574,11 @@ done:
     free(la);
     free(c);
     return n;
+}
+
+store_bm25_params store_bm25(const store *s) {
+    const bm25_params *p = &s->bm25.params;
+    return (store_bm25_params){p->k1, p->b, p->w_heading};
 }
 
 const disk_header *store_header(const store *s) { return s->h; }

@@ -79,6 +79,12 @@ typedef struct store_query {
      * vector-only ones and lets the vector rank break ties: for vectors known
      * to carry little meaning (the random-weight twin). */
     float vector_weight;
+    /* Hybrid, for vectors that carry no meaning (the random-weight twin):
+     * every lexical hit in BM25 order first, then vector-only hits in
+     * vector order to fill the k; the score is 1 / (60 + position). The top
+     * of the list is exactly lexical's, so it can only add to what BM25
+     * finds. vector_weight is then unused. */
+    bool lexical_first;
     /* Inclusive date range on the passages' dates, "YYYY-MM-DD" (NULL: open
      * end). Applied inside both halves of the search, so top k is the best k
      * of the matching passages; with a date range the vector half scans
@@ -89,6 +95,9 @@ typedef struct store_query {
     int max_per_article;
     const store_bm25_params *bm25; /* tuning runs (`ragd eval`); NULL: the store's */
 } store_query;
+
+/* The BM25F parameters the store's index was built for (its default). */
+store_bm25_params store_bm25(const store *s);
 
 /* True if s is a calendar date "YYYY-MM-DD" (what date_from / date_to take). */
 bool store_valid_date(const char *s);

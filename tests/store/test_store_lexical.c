@@ -225,6 +225,35 @@ static void test_hybrid_is_rank_fusion(void **state) {
     }
 }
 
+/* Lexical-first fusion (the twin's): BM25's list whole and in order, then
+ * the vector list's other rows in vector order; score 1 / (60 + position). */
+static void test_lexical_first_fusion(void **state) {
+    fixture *f = *state;
+    char err[256];
+    search_hit hyb[N_DOCS], vec[N_DOCS], lex[N_DOCS];
+    const char *text = "oil prices";
+    store_query q = {.vector = f->vecs[5], .text = text, .text_len = strlen(text), .k = N_DOCS,
+                     .mode = SEARCH_VECTOR};
+    int nv = store_search(f->s, &q, vec, err, sizeof err);
+    q.mode = SEARCH_LEXICAL;
+    int nl = store_search(f->s, &q, lex, err, sizeof err);
+    q.mode = SEARCH_HYBRID;
+    q.lexical_first = true;
+    int nh = store_search(f->s, &q, hyb, err, sizeof err);
+    assert_int_equal(nv, N_DOCS);
+    assert_int_equal(nl, 2);
+    assert_int_equal(nh, N_DOCS);
+    for (int i = 0; i < nl; i++) assert_int_equal(hyb[i].passage_id, lex[i].passage_id);
+    int h = nl;
+    for (int i = 0; i < nv; i++) {
+        bool in_lexical = false;
+        for (int j = 0; j < nl; j++) in_lexical |= lex[j].passage_id == vec[i].passage_id;
+        if (!in_lexical) assert_int_equal(hyb[h++].passage_id, vec[i].passage_id);
+    }
+    assert_int_equal(h, N_DOCS);
+    for (int i = 0; i < nh; i++) assert_float_equal(hyb[i].score, 1.0 / (60 + i + 1), 1e-7);
+}
+
 /* The store's analyzer at both ends: accents, case, punctuation, stems. */
 static void test_analyzer_at_both_ends(void **state) {
     (void)state;
@@ -270,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_no_shared_word_no_hit),
         cmocka_unit_test(test_lexical_topic_filter),
         cmocka_unit_test(test_hybrid_is_rank_fusion),
+        cmocka_unit_test(test_lexical_first_fusion),
         cmocka_unit_test(test_analyzer_at_both_ends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
