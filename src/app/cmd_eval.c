@@ -5,8 +5,9 @@
  * does when the request names no mode, retrieval.h), hybrid, vector,
  * lexical — either in this process against a store (--data-dir) or through
  * a running server's POST /ask (--url), and scored with eval_metrics.h:
- * R@1/5/10, MRR@10 and nDCG@10, per kind and over all questions. Prints a
- * table, or one JSON document with --json.
+ * R@1/5/10, MRR@10 and nDCG@10, per kind and over all questions, and how
+ * many questions got fewer than 10 sources ("short"). Prints a table, or one
+ * JSON document with --json.
  *
  * The BM25F parameters can be overridden in-process (--bm25-k1, --bm25-b,
  * --heading-weight) for tuning runs; the answers of /ask are the server's
@@ -202,21 +203,23 @@ static int ask_server(CURL *curl, const eval_config *c, const eval_mode *m, cons
 /* ---- report ------------------------------------------------------------- */
 
 static void print_table(const eval_mode *modes, int nmodes, const qrels *r,
-                        eval_totals (*t)[MAX_KINDS + 1]) {
-    printf("%-8s %-14s %5s %6s %6s %6s %7s %8s\n", "mode", "kind", "n", "R@1", "R@5", "R@10",
-           "MRR@10", "nDCG@10");
+                        eval_totals (*t)[MAX_KINDS + 1], const int *short_lists) {
+    printf("%-8s %-14s %5s %6s %6s %6s %7s %8s %6s\n", "mode", "kind", "n", "R@1", "R@5", "R@10",
+           "MRR@10", "nDCG@10", "short");
     for (int m = 0; m < nmodes; m++)
         for (int k = 0; k <= r->nkinds; k++) {
             eval_totals e = eval_mean(&t[m][k]);
             if (k > 0 && e.n == 0) continue;
-            printf("%-8s %-14s %5d %6.3f %6.3f %6.3f %7.3f %8.3f\n", modes[m].name,
+            printf("%-8s %-14s %5d %6.3f %6.3f %6.3f %7.3f %8.3f", modes[m].name,
                    k == 0 ? "all" : r->kinds[k - 1], e.n, e.r1, e.r5, e.r10, e.mrr10, e.ndcg10);
+            if (k == 0) printf(" %6d", short_lists[m]);
+            putchar('\n');
         }
 }
 
 static void print_json(const eval_mode *modes, int nmodes, const qrels *r,
-                       eval_totals (*t)[MAX_KINDS + 1], const char *qrels_path,
-                       const eval_config *c) {
+                       eval_totals (*t)[MAX_KINDS + 1], const int *short_lists,
+                       const char *qrels_path, const eval_config *c) {
     json_t *out = json_pack("{s:s, s:i, s:s}", "qrels", qrels_path, "top_k", EVAL_K, "against",
                             c->url ? c->url : "store");
     json_t *res = json_array();
@@ -228,6 +231,9 @@ static void print_json(const eval_mode *modes, int nmodes, const qrels *r,
                 res, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:f}", "mode", modes[m].name,
                                "kind", k == 0 ? "all" : r->kinds[k - 1], "n", e.n, "r1", e.r1,
                                "r5", e.r5, "r10", e.r10, "mrr10", e.mrr10, "ndcg10", e.ndcg10));
+            if (k == 0)
+                json_object_set_new(json_array_get(res, json_array_size(res) - 1), "short",
+                                    json_integer(short_lists[m]));
         }
     json_object_set_new(out, "results", res);
     char *s = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(4));
@@ -339,6 +345,7 @@ int cmd_eval(int argc, char **argv) {
     }
 
     eval_totals (*totals)[MAX_KINDS + 1] = xcalloc((size_t)nmodes, sizeof *totals);
+    int short_lists[MAX_MODES] = {0}; /* questions given fewer than EVAL_K sources */
     float vec[ENCODER_DIM];
     search_hit hits[EVAL_K];
     char *ids[EVAL_K];
@@ -389,6 +396,7 @@ int cmd_eval(int argc, char **argv) {
                     ids[h] = xstrdup(p.article_id);
                 }
             }
+            short_lists[m] += n < EVAL_K;
             int rank = eval_first_rank((const char *const *)ids, n, q->article_id);
             eval_add(&totals[m][0], rank);
             if (kind) eval_add(&totals[m][kind], rank);
@@ -396,8 +404,8 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (!failed) {
-        if (json) print_json(modes, nmodes, &r, totals, qrels_path, &c);
-        else print_table(modes, nmodes, &r, totals);
+        if (json) print_json(modes, nmodes, &r, totals, short_lists, qrels_path, &c);
+        else print_table(modes, nmodes, &r, totals, short_lists);
         rc = 0;
     }
     free(totals);

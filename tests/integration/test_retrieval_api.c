@@ -4,9 +4,11 @@
  * owner in app/retrieval.c); explain: true says where each source came
  * from; date_from / date_to keep to their range even when it excludes the
  * best hit; bad dates, a reversed range and a bad max_per_article are 422
- * or 400 JSON errors. */
+ * or 400 JSON errors; `ragd eval` gives the same figures in-process and
+ * through /ask. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,12 +211,98 @@ static void bad_filters_are_json_errors(void **state) {
     }
 }
 
+/* Run `ragd eval --json args…` and parse its stdout. */
+static json_t *eval_json(const char *const *args) {
+    char out_path[128];
+    snprintf(out_path, sizeof out_path, "%s/eval.out", fx.dir);
+    const char *argv[32] = {getenv("RAGD_BIN"), "eval", "--json"};
+    int n = 3;
+    for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, STDOUT_FILENO);
+        close(o);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    json_t *doc = json_load_file(out_path, 0, NULL);
+    assert_non_null(doc);
+    return doc;
+}
+
+static const json_t *eval_row(const json_t *doc, const char *mode, const char *kind) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, "results"), i, r) {
+        if (!strcmp(json_string_value(json_object_get(r, "mode")), mode) &&
+            !strcmp(json_string_value(json_object_get(r, "kind")), kind))
+            return r;
+    }
+    fail_msg("no %s/%s row", mode, kind);
+    return NULL;
+}
+
+/* ragd eval in-process and through /ask agree, and score questions whose
+ * article is known: keyword questions find theirs first; one question about
+ * an article that shares none of its words is missed in lexical mode. */
+static void eval_in_process_and_over_http_agree(void **state) {
+    (void)state;
+    char qrels[128], url[128];
+    snprintf(qrels, sizeof qrels, "%s/qrels.jsonl", fx.dir);
+    FILE *f = fopen(qrels, "w");
+    assert_non_null(f);
+    const char *keywords[] = {"crude", "tennis", "polo", "wheat"};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < ask_corpus_len; i++)
+            if (!strcmp(ask_corpus[i].keyword, keywords[k]))
+                fprintf(f, "{\"question\": \"news about %s\", \"article_id\": \"%d\", \"kind\": \"keyword\"}\n",
+                        keywords[k], i);
+    fprintf(f, "{\"question\": \"zzqx\", \"article_id\": \"0\", \"kind\": \"miss\"}\n");
+    fclose(f);
+    ragd_url(&fx.server, "", url, sizeof url);
+    const char *local[] = {"--qrels", qrels, "--data-dir", fx.data_dir, NULL};
+    const char *http[] = {"--qrels", qrels, "--url", url, NULL};
+    json_t *a = eval_json(local), *b = eval_json(http);
+    const char *modes[] = {"default", "hybrid", "vector", "lexical"};
+    const char *fields[] = {"n", "r1", "r5", "r10", "mrr10", "ndcg10", "short"};
+    for (int m = 0; m < 4; m++)
+        for (size_t k = 0; k < ARRAY_LEN(fields); k++) {
+            const json_t *x = json_object_get(eval_row(a, modes[m], "all"), fields[k]);
+            const json_t *y = json_object_get(eval_row(b, modes[m], "all"), fields[k]);
+            if (!x || !y || fabs(json_number_value(x) - json_number_value(y)) > 1e-9)
+                fail_msg("%s %s: in-process %g, over HTTP %g", modes[m], fields[k],
+                         json_number_value(x), json_number_value(y));
+        }
+    const json_t *kw = eval_row(a, "lexical", "keyword");
+    assert_int_equal(json_integer_value(json_object_get(kw, "n")), 4);
+    assert_float_equal(json_real_value(json_object_get(kw, "r1")), 1.0, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(kw, "mrr10")), 1.0, 1e-9);
+    const json_t *miss = eval_row(a, "lexical", "miss");
+    assert_float_equal(json_real_value(json_object_get(miss, "r10")), 0.0, 0);
+    /* Lexical-first fusion (the twin) keeps lexical's first place. */
+    assert_float_equal(json_real_value(json_object_get(eval_row(a, "default", "keyword"), "r1")), 1.0, 1e-9);
+    /* Few of the 20 one-passage articles share a word with a question, so
+     * lexical lists are short; the default fills its ten places. */
+    assert_int_equal(json_integer_value(json_object_get(eval_row(a, "lexical", "all"), "short")), 5);
+    assert_int_equal(json_integer_value(json_object_get(eval_row(a, "default", "all"), "short")), 0);
+    json_decref(a);
+    json_decref(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(search_and_ask_rank_the_same),
         cmocka_unit_test(explain_says_where_each_source_came_from),
         cmocka_unit_test(date_range_excludes_the_best_hit),
         cmocka_unit_test(bad_filters_are_json_errors),
+        cmocka_unit_test(eval_in_process_and_over_http_agree),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
