@@ -109,7 +109,7 @@ static bool on_word(const bert_word *bw, void *ctx) {
         return true;
     }
     int n = sb_stemmer_length(r->a->stemmer);
-    if (n > 0) r->fn((const char *)stem, (size_t)n, r->ctx);
+    if (n > 0 && n <= ANALYZER_MAX_TERM) r->fn((const char *)stem, (size_t)n, r->ctx);
     return true;
 }
 
