@@ -108,9 +108,9 @@ static int qrels_load(const char *path, qrels *r) {
         q->text = xstrdup(qt);
         q->article_id = xstrdup(id);
         q->kind = xstrdup(k);
-        json_decref(o);
-        bool known = !*k;
-        for (int i = 0; i < r->nkinds && !known; i++) known = !strcmp(r->kinds[i], k);
+        json_decref(o); /* k pointed into it: from here on, q->kind */
+        bool known = !*q->kind;
+        for (int i = 0; i < r->nkinds && !known; i++) known = !strcmp(r->kinds[i], q->kind);
         if (!known && r->nkinds < MAX_KINDS) r->kinds[r->nkinds++] = q->kind;
     }
     free(line);
