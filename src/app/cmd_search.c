@@ -61,7 +61,7 @@ int cmd_search(int argc, char **argv) {
     const char *data_dir = "./data";
     const char *model_dir = NULL;
     const char *topic = NULL;
-    const char *mode_name = "";
+    const char *mode_name = "default";
     const char *level_name = "info";
     const char *date_from = "", *date_to = "";
     int k = 5, threads = 0, max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
@@ -71,7 +71,7 @@ int cmd_search(int argc, char **argv) {
         {"k", NULL, OPT_INT, &k, "same as --top-k", 1, STORE_MAX_K},
         {"topic", NULL, OPT_STRING, &topic, "search only this partition (business, sports)", 0, 0},
         {"mode", NULL, OPT_STRING, &mode_name,
-         "hybrid (default, fused as /ask fuses on this store), vector or lexical", 0, 0},
+         "default (what /ask does: hybrid, fused for this store), hybrid, vector or lexical", 0, 0},
         {"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT, &max_per_article,
          "hits of one article at most (0: no cap)", 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT},
         {"date-from", NULL, OPT_STRING, &date_from, "only passages dated on or after YYYY-MM-DD", 0, 0},
@@ -102,8 +102,10 @@ int cmd_search(int argc, char **argv) {
     }
     const char *query = argv[1];
     search_mode mode = SEARCH_HYBRID;
-    if (*mode_name && retrieval_parse_mode(mode_name, &mode) < 0) {
-        fprintf(stderr, "ragd search: --mode must be hybrid, vector or lexical, got '%s'\n",
+    bool default_mode = !strcmp(mode_name, "default");
+    if (!default_mode && retrieval_parse_mode(mode_name, &mode) < 0) {
+        fprintf(stderr,
+                "ragd search: --mode must be default, hybrid, vector or lexical, got '%s'\n",
                 mode_name);
         return 2;
     }
@@ -126,7 +128,7 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr, "ragd search: %s\n", err);
         return 1;
     }
-    if (!*mode_name) mode = retrieval_default_mode(s);
+    if (default_mode) mode = retrieval_default_mode(s);
     rc = 1;
     float vec[ENCODER_DIM];
     search_hit *hits = xmalloc((size_t)k * sizeof *hits);
