@@ -112,6 +112,9 @@ static int qrels_load(const char *path, qrels *r) {
         bool known = !*q->kind;
         for (int i = 0; i < r->nkinds && !known; i++) known = !strcmp(r->kinds[i], q->kind);
         if (!known && r->nkinds < MAX_KINDS) r->kinds[r->nkinds++] = q->kind;
+        else if (!known && r->nkinds == MAX_KINDS)
+            fprintf(stderr, "ragd eval: more than %d kinds; '%s' counts in \"all\" only\n",
+                    MAX_KINDS, q->kind);
     }
     free(line);
     fclose(f);

@@ -234,6 +234,11 @@ int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, 
     memcpy(&v->params.b, &w[6], 4);
     memcpy(&v->params.w_heading, &w[7], 4);
     if (v->n_docs != n_docs) return seterr(err, errlen, "BM25 index: document count mismatch");
+    /* The scoring divides by k1 + tf and by 1 - b + b * len / avgdl. */
+    const bm25_params *p = &v->params;
+    if (!(p->k1 > 0 && p->k1 < 100) || !(p->b >= 0 && p->b <= 1) ||
+        !(p->w_heading >= 0 && p->w_heading < 1000) || !(v->avgdl >= 0 && isfinite(v->avgdl)))
+        return seterr(err, errlen, "BM25 index: bad scoring parameters");
     size_t words = BM25_HEADER_WORDS + 2 * ((size_t)v->n_terms + 1) + v->n_docs +
                    2 * (size_t)v->n_postings;
     if (words * 4 > len) return seterr(err, errlen, "BM25 index: truncated");

@@ -298,6 +298,28 @@ static void test_other_model_dim_version_analyzer(void **state) {
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
     store_writer_close(w);
     assert_store_holds(dir, 40);
+    /* Scoring parameters in the BM25 section that the formula cannot take
+     * (b outside [0, 1]), checksums made to match: refused, not divided by. */
+    fd = open(path, O_RDWR);
+    assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    disk_section *bm = &h.sections[SEC_BM25];
+    uint8_t *blob = malloc(bm->size);
+    assert_int_equal(pread(fd, blob, bm->size, (off_t)bm->offset), (ssize_t)bm->size);
+    float bad_b = 2.0f;
+    memcpy(blob + 6 * 4, &bad_b, 4);
+    bm->crc = store_crc32(blob, bm->size);
+    h.header_crc = store_crc32(&h, offsetof(disk_header, header_crc));
+    assert_int_equal(pwrite(fd, blob, bm->size, (off_t)bm->offset), (ssize_t)bm->size);
+    assert_int_equal(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    close(fd);
+    free(blob);
+    assert_null(store_open(dir, "m1", err, sizeof err));
+    assert_non_null(strstr(err, "bad scoring parameters"));
+    w = store_writer_open(dir, "m1", DIM, err, sizeof err);
+    if (w == NULL) fail_msg("%s", err);
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    assert_store_holds(dir, 40);
     /* A log of another log format is refused: it is the source of truth. */
     snprintf(path, sizeof path, "%s/%s", dir, LOG_FILE);
     disk_log_header lh;
