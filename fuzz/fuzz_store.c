@@ -15,7 +15,8 @@
  *                   bit 2 — truncate the file to the length in bytes 1–2.
  *   then patches: [offset u16 LE][n u8][n bytes], offset modulo file size.
  * The file is written back, opened, and searched in all modes (exact and
- * HNSW, with and without a topic, k = 1 and a large k), every hit fetched. */
+ * HNSW, with and without a topic, k = 1 and a large k, with and without a
+ * date range and an article cap), every hit fetched. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,9 +95,16 @@ static void search_all(store *s) {
         for (size_t m = 0; m < ARRAY_LEN(modes); m++)
             for (int approx = 0; approx < 2; approx++)
                 for (int k = 1; k <= STORE_MAX_K; k += STORE_MAX_K - 1) {
+                    /* The filters read the passage table (dates, article
+                     * ids) inside the search: every other query uses them. */
+                    bool filtered = (k + approx + (int)m) % 2;
                     store_query query = {.vector = q, .text = "pakistan cricket oil", .text_len = 20,
                                          .topic = topics[t], .k = k, .mode = modes[m],
-                                         .approximate = approx, .ef_search = 0};
+                                         .approximate = approx, .ef_search = 0,
+                                         .lexical_first = approx,
+                                         .date_from = filtered ? "2015-06-01" : NULL,
+                                         .date_to = filtered ? "2016-06-30" : NULL,
+                                         .max_per_article = filtered ? 2 : 0};
                     int n = store_search(s, &query, hits, err, sizeof err);
                     if (n > k) abort();
                     for (int i = 0; i < n; i++) {
