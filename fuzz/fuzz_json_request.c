@@ -1,8 +1,8 @@
 /* fuzz_json_request — the request layer of the real server, over real
  * sockets: libmicrohttpd's parsing, the body collection and limits, the JSON
  * parsing and every route's validation, with the routes of `ragd serve`
- * (POST /ask, POST /encode, POST /v1/embeddings, GET|POST /llm_ask and the
- * common ones) wired exactly as cmd_serve.c does, in this process: the
+ * (POST /ask, POST /encode, POST /v1/embeddings, GET|POST /llm_ask, GET
+ * /v1/models[/{id}] and the common ones) wired exactly as cmd_serve.c does, in this process: the
  * random-twin encoder (one thread), the mock LLM, and a small real store.
  *
  * Input: byte 0 picks the target, byte 1 the framing, the rest is the body
@@ -33,6 +33,7 @@
 #include "app/ask.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
+#include "app/openai_models.h"
 #include "app/web.h"
 #include "fuzz_util.h"
 #include "http/http.h"
@@ -50,6 +51,7 @@ static local_backend backend;
 static pipeline pipe_;
 static web_role role = {.role = "serve"};
 static route_list routes;
+static openai_catalog models;
 static http_server *server;
 static int port;
 
@@ -64,14 +66,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fuzz_quiet_logs();
     char model_dir[1024], err[512];
     fuzz_shared_path("models/minilm-l6-h384-random", model_dir, sizeof model_dir);
-    encoder_opts eo;
-    llm_opts lo;
-    encoder_opts_defaults(&eo);
-    llm_opts_defaults(&lo);
-    eo.model_dir = model_dir;
-    eo.threads = 1;
-    eo.llm_workers = 2;
-    if (model_stack_open(&model, &eo, &lo, "fuzz") < 0) die("model stack", model_dir);
+    option_list unused = OPTION_LIST_INIT;
+    model_opts mo;
+    model_opts_add(&unused, &mo); /* the defaults */
+    options_free(&unused);
+    mo.encoder.model_dir = model_dir;
+    mo.encoder.threads = 1;
+    mo.encoder.llm_workers = 2;
+    if (model_stack_open(&model, &mo, "fuzz") < 0) die("model stack", model_dir);
     const encoder_info *info = encoder_get_info(model.encoder);
     char dir[512];
     fuzz_build_store(dir, sizeof dir, encoder_identity(info), ENCODER_DIM);
@@ -84,6 +86,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     web_add_routes(&routes, &role);
     ask_add_routes(&routes, &pipe_);
     model_routes_add(&routes, &model.service);
+    openai_catalog_init(&models);
+    openai_models_add_routes(&routes, &models);
     http_config cfg = HTTP_CONFIG_DEFAULTS;
     cfg.role = "fuzz";
     cfg.host = "127.0.0.1";

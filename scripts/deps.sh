@@ -3,11 +3,14 @@
 # are not installed yet. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$here/packages.txt" | awk '{print $1}')
 missing=()
-for p in "${wanted[@]}"; do
+while read -r p condition; do
+  # "unless-command=CMD": not needed where CMD exists (npm bundled with a nodesource nodejs).
+  if [[ $condition == unless-command=* ]] && command -v "${condition#unless-command=}" >/dev/null; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+done < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$here/packages.txt")
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}" >&2
 sudo=""

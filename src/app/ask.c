@@ -9,9 +9,11 @@
  */
 #include "app/ask.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app/request_check.h"
 #include "app/retrieval.h"
 #include "model/encoder.h"
 #include "obs/log.h"
@@ -127,7 +129,7 @@ static void run_ask(void *arg) {
     pipeline_error e = {0};
     if (j->mode != SEARCH_LEXICAL &&
         p->embed(p->ctx, j->question, j->question_len, vec, &e) < 0) {
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
         job_free(j);
         return;
     }
@@ -147,6 +149,9 @@ static void run_ask(void *arg) {
     uint64_t t2 = now_ns();
     ragd_metrics_search(retrieval_mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
+        /* post_ask checked every field, so a query the store refuses
+         * (STORE_ERR_BAD_QUERY) or a missing analyzer is this process's fault */
+        assert(n == STORE_ERR_BAD_QUERY || n == STORE_ERR_ANALYZER);
         fail(j, 500, err);
         job_free(j);
         return;
@@ -179,7 +184,7 @@ static void run_ask(void *arg) {
            llm_s = (double)(t3 - t2) / 1e9, total_s = http_request_elapsed(j->req);
     if (rc < 0) {
         json_decref(sources);
-        fail(j, e.status, e.message);
+        fail(j, pipeline_http_status(e.code), e.message);
     } else if (rc == 1) {
         json_decref(sources);
         log_fields(LOG_INFO, "ask cancelled by client",
@@ -203,122 +208,150 @@ static void run_ask(void *arg) {
     job_free(j);
 }
 
-#define REJECT(...)                        \
-    do {                                   \
-        http_respond_error(r, __VA_ARGS__); \
-        return;                            \
-    } while (0)
+/* "question": a string with something besides white space, within the size
+ * limit. On true, *question is its text without NUL characters (malloc'd). */
+static bool check_question(const pipeline *p, json_t *body, char **question, size_t *len,
+                           request_problem *pb) {
+    json_t *q = json_object_get(body, "question");
+    if (!q) return request_reject(pb, 422, "'question' is required");
+    if (!json_is_string(q)) return request_reject(pb, 400, "'question' must be a string");
+    size_t n;
+    char *text = json_text_without_nul(q, &n);
+    size_t visible = 0;
+    for (size_t i = 0; i < n; i++) visible += !strchr(" \t\n\r", text[i]);
+    if (!visible) {
+        free(text);
+        return request_reject(pb, 422, "'question' must not be empty");
+    }
+    if (json_string_length(q) > p->max_question) {
+        free(text);
+        return request_reject(pb, 413, "'question' is %zu bytes; the limit is %zu",
+                              json_string_length(q), p->max_question);
+    }
+    *question = text;
+    *len = n;
+    return true;
+}
+
+/* An optional date field ("YYYY-MM-DD"): absent or null leaves out[0] '\0'. */
+static bool check_date(json_t *body, const char *key, char out[11], request_problem *pb) {
+    json_t *d = json_object_get(body, key);
+    if (!d || json_is_null(d)) return true;
+    if (!json_is_string(d)) return request_reject(pb, 400, "'%s' must be a string or null", key);
+    if (!store_valid_date(json_string_value(d)) || json_string_length(d) != 10)
+        return request_reject(pb, 422, "'%s' must be a date YYYY-MM-DD", key);
+    memcpy(out, json_string_value(d), 11);
+    return true;
+}
+
+/* The optional fields of /ask, each defaulting when absent or null. */
+static bool check_ask_options(const pipeline *p, json_t *body, ask_job *j, request_problem *pb) {
+    json_t *k = json_object_get(body, "top_k");
+    if (k && !json_is_null(k)) {
+        if (!json_is_integer(k)) return request_reject(pb, 400, "'top_k' must be an integer");
+        json_int_t v = json_integer_value(k);
+        if (v < 1 || v > p->max_top_k)
+            return request_reject(pb, 422, "'top_k' must be between 1 and %d", p->max_top_k);
+        j->top_k = (int)v;
+    }
+    json_t *t = json_object_get(body, "topic");
+    if (t && !json_is_null(t)) {
+        if (!json_is_string(t)) return request_reject(pb, 400, "'topic' must be a string or null");
+        const char *topic = json_string_value(t);
+        if (strlen(topic) != json_string_length(t) || !store_has_topic(p->store, topic)) {
+            const char *const *names;
+            int nt = store_topics(p->store, &names);
+            buf known = BUF_INIT;
+            for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
+            request_reject(pb, 422, "unknown topic '%s' (known: %s)", topic,
+                           known.data ? known.data : "none");
+            buf_free(&known);
+            return false;
+        }
+        j->topic = xstrdup(topic);
+    }
+    json_t *m = json_object_get(body, "mode");
+    if (m && !json_is_null(m)) {
+        if (!json_is_string(m)) return request_reject(pb, 400, "'mode' must be a string");
+        if (retrieval_parse_mode(json_string_value(m), &j->mode) < 0)
+            return request_reject(pb, 422, "'mode' must be hybrid, vector or lexical");
+    }
+    json_t *mpa = json_object_get(body, "max_per_article");
+    if (mpa && !json_is_null(mpa)) {
+        if (!json_is_integer(mpa))
+            return request_reject(pb, 400, "'max_per_article' must be an integer");
+        json_int_t v = json_integer_value(mpa);
+        if (v < 0 || v > RETRIEVAL_MAX_PER_ARTICLE_LIMIT)
+            return request_reject(pb, 422, "'max_per_article' must be between 0 (no cap) and %d",
+                                  RETRIEVAL_MAX_PER_ARTICLE_LIMIT);
+        j->max_per_article = (int)v;
+    }
+    if (!check_date(body, "date_from", j->date_from, pb) ||
+        !check_date(body, "date_to", j->date_to, pb))
+        return false;
+    if (j->date_from[0] && j->date_to[0] && strcmp(j->date_from, j->date_to) > 0)
+        return request_reject(pb, 422, "'date_from' (%s) is after 'date_to' (%s)", j->date_from,
+                              j->date_to);
+    json_t *ex = json_object_get(body, "explain");
+    if (ex && !json_is_null(ex)) {
+        if (!json_is_boolean(ex)) return request_reject(pb, 400, "'explain' must be true or false");
+        j->explain = json_is_true(ex);
+    }
+    json_t *s = json_object_get(body, "stream");
+    if (s && !json_is_null(s)) {
+        if (!json_is_boolean(s)) return request_reject(pb, 400, "'stream' must be true or false");
+        j->stream = j->stream || json_is_true(s);
+    }
+    return check_seed(body, &j->seed, pb);
+}
 
 /* Validation: types are 400, values are 422, sizes 413 (docs/api.md). */
 static void post_ask(http_request *r, void *ctx) {
     pipeline *p = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
-    json_t *question = json_object_get(body, "question");
-    if (!question) REJECT(422, "'question' is required");
-    if (!json_is_string(question)) REJECT(400, "'question' must be a string");
-    const char *qtext = json_string_value(question);
-    size_t qlen = json_string_length(question);
-    size_t visible = 0;
-    for (size_t i = 0; i < qlen; i++) visible += qtext[i] != ' ' && qtext[i] != '\t' && qtext[i] != '\n' && qtext[i] != '\r';
-    if (!visible) REJECT(422, "'question' must not be empty");
-    if (qlen > p->max_question)
-        REJECT(413, "'question' is %zu bytes; the limit is %zu", qlen, p->max_question);
-    if (memchr(qtext, '\0', qlen)) REJECT(400, "'question' contains a NUL character");
-
-    int top_k = ASK_DEFAULT_TOP_K;
-    json_t *k = json_object_get(body, "top_k");
-    if (k && !json_is_null(k)) {
-        if (!json_is_integer(k)) REJECT(400, "'top_k' must be an integer");
-        json_int_t v = json_integer_value(k);
-        if (v < 1 || v > p->max_top_k)
-            REJECT(422, "'top_k' must be between 1 and %d", p->max_top_k);
-        top_k = (int)v;
-    }
-    const char *topic = NULL;
-    json_t *t = json_object_get(body, "topic");
-    if (t && !json_is_null(t)) {
-        if (!json_is_string(t)) REJECT(400, "'topic' must be a string or null");
-        topic = json_string_value(t);
-        if (!store_has_topic(p->store, topic)) {
-            const char *const *names;
-            int nt = store_topics(p->store, &names);
-            buf known = BUF_INIT;
-            for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
-            http_respond_error(r, 422, "unknown topic '%s' (known: %s)", topic, known.data ? known.data : "none");
-            buf_free(&known);
-            return;
-        }
-    }
-    search_mode mode = retrieval_default_mode(p->store);
-    json_t *m = json_object_get(body, "mode");
-    if (m && !json_is_null(m)) {
-        if (!json_is_string(m)) REJECT(400, "'mode' must be a string");
-        if (retrieval_parse_mode(json_string_value(m), &mode) < 0)
-            REJECT(422, "'mode' must be hybrid, vector or lexical");
-    }
-    int max_per_article = p->max_per_article < 0 ? 0 : p->max_per_article;
-    json_t *mpa = json_object_get(body, "max_per_article");
-    if (mpa && !json_is_null(mpa)) {
-        if (!json_is_integer(mpa)) REJECT(400, "'max_per_article' must be an integer");
-        json_int_t v = json_integer_value(mpa);
-        if (v < 0 || v > RETRIEVAL_MAX_PER_ARTICLE_LIMIT)
-            REJECT(422, "'max_per_article' must be between 0 (no cap) and %d",
-                   RETRIEVAL_MAX_PER_ARTICLE_LIMIT);
-        max_per_article = (int)v;
-    }
-    const char *dates[2] = {NULL, NULL};
-    static const char *const date_keys[2] = {"date_from", "date_to"};
-    for (int i = 0; i < 2; i++) {
-        json_t *d = json_object_get(body, date_keys[i]);
-        if (!d || json_is_null(d)) continue;
-        if (!json_is_string(d)) REJECT(400, "'%s' must be a string or null", date_keys[i]);
-        if (!store_valid_date(json_string_value(d)))
-            REJECT(422, "'%s' must be a date YYYY-MM-DD", date_keys[i]);
-        dates[i] = json_string_value(d);
-    }
-    if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0)
-        REJECT(422, "'date_from' (%s) is after 'date_to' (%s)", dates[0], dates[1]);
-    bool explain = false;
-    json_t *ex = json_object_get(body, "explain");
-    if (ex && !json_is_null(ex)) {
-        if (!json_is_boolean(ex)) REJECT(400, "'explain' must be true or false");
-        explain = json_is_true(ex);
-    }
-    bool stream = http_request_wants_sse(r);
-    json_t *s = json_object_get(body, "stream");
-    if (s && !json_is_null(s)) {
-        if (!json_is_boolean(s)) REJECT(400, "'stream' must be true or false");
-        stream = stream || json_is_true(s);
-    }
-    uint64_t seed = 0;
-    json_t *sd = json_object_get(body, "seed");
-    if (sd && !json_is_null(sd)) {
-        if (!json_is_integer(sd) || json_integer_value(sd) < 0)
-            REJECT(400, "'seed' must be a non-negative integer");
-        seed = (uint64_t)json_integer_value(sd);
-    }
-
     ask_job *j = xcalloc(1, sizeof *j);
-    j->p = p;
-    j->req = r;
-    j->question = xstrndup(qtext, qlen);
-    j->question_len = qlen;
-    j->topic = topic ? xstrdup(topic) : NULL;
-    j->top_k = top_k;
-    j->mode = mode;
-    j->max_per_article = max_per_article;
-    if (dates[0]) memcpy(j->date_from, dates[0], 11);
-    if (dates[1]) memcpy(j->date_to, dates[1], 11);
-    j->explain = explain;
-    j->stream = stream;
-    j->seed = seed;
+    assert(p->store); /* a first ingest gates this route until the store is open */
+    *j = (ask_job){.p = p, .req = r, .top_k = ASK_DEFAULT_TOP_K,
+                   .mode = retrieval_default_mode(p->store),
+                   .max_per_article = p->max_per_article < 0 ? 0 : p->max_per_article,
+                   .stream = http_request_wants_sse(r)};
+    request_problem problem;
+    if (!check_question(p, body, &j->question, &j->question_len, &problem) ||
+        !check_ask_options(p, body, j, &problem)) {
+        job_free(j);
+        http_respond_problem(r, &problem);
+        return;
+    }
     j->queued_ns = now_ns();
     http_request_hold(r);
     if (workqueue_push(p->workers, run_ask, j) < 0) {
         job_free(j);
         http_respond_overloaded(r, 429, 1, "too many questions in flight; retry shortly");
     }
+}
+
+void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help) {
+    *o = (ask_opts){.workers = 64, .max_inflight = 1024,
+                    .max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE};
+    options_add(l, (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &o->workers, workers_help, 1, 4096});
+    options_add(l, (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &o->max_inflight,
+                                 "questions queued or running before 429", 1, 1 << 20});
+    options_add(l, (option_spec){"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT,
+                                 &o->max_per_article,
+                                 "sources of one article a question gets unless it says "
+                                 "'max_per_article' (0: no cap)",
+                                 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT});
+}
+
+int ask_pipeline_max_per_article(const ask_opts *o) {
+    return o->max_per_article ? o->max_per_article : -1;
+}
+
+workqueue *ask_workers_start(const ask_opts *o, const char *role) {
+    workqueue *q = workqueue_start("ragd-ask", o->workers, o->max_inflight);
+    if (!q) log_error("ragd %s: cannot start the /ask worker threads", role);
+    return q;
 }
 
 void ask_add_routes(route_list *routes, pipeline *p) {

@@ -18,6 +18,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@
 #include <strings.h>
 
 #include "app/commands.h"
-#include "app/options.h"
+#include "app/role.h"
+#include "obs/curl_global.h"
 #include "model/sse.h"
 #include "util/buf.h"
 #include "util/util.h"
@@ -296,15 +298,17 @@ int cmd_ask(int argc, char **argv) {
         {"api-key", "RAGD_API_KEY", OPT_STRING, &api_key, "sent as 'Authorization: Bearer KEY'", 0, 0},
         {"timeout", "RAGD_ASK_TIMEOUT", OPT_DOUBLE, &timeout_s, "seconds the whole answer may take (0: no limit)", 0, 0},
     };
-    const command_info info = {"ask", "\"question\"",
-                               "Ask a running ragd a question; the answer streams as it is written, "
-                               "then its numbered sources and timings."};
-    int npos;
-    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
+    role r;
+    role_init(&r, "ask", "\"question\"",
+              "Ask a running ragd a question; the answer streams as it is written, then its "
+              "numbered sources and timings.");
+    options_add_all(&r.options, specs, ARRAY_LEN(specs));
+    r.max_positional = INT_MAX; /* several words without quotes are one question */
+    if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    int npos = r.npositional, rc;
     if (npos < 1) {
         fprintf(stderr, "ragd ask: give a question (quote it), see 'ragd ask --help'\n");
-        return 2;
+        return role_end(&r, 2);
     }
     /* Several words without quotes are one question. */
     buf question = BUF_INIT;
@@ -314,12 +318,12 @@ int cmd_ask(int argc, char **argv) {
     buf_free(&question);
     if (!body) {
         fprintf(stderr, "ragd ask: %s\n", err);
-        return 2;
+        return role_end(&r, 2);
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "ragd ask: cannot initialise libcurl\n");
+    if (curl_global_ready("ragd ask", err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
         free(body);
-        return 1;
+        return role_end(&r, 1);
     }
     ask_client c = {.json = json};
     sse_parser_init(&c.parser, on_event, &c);
@@ -330,6 +334,5 @@ int cmd_ask(int argc, char **argv) {
     json_decref(c.timings);
     free(c.stream_error);
     free(body);
-    curl_global_cleanup();
-    return rc;
+    return role_end(&r, rc);
 }

@@ -3,11 +3,12 @@
  * or, with none, from standard input, one per line (a trailing CR is
  * dropped). Lines are encoded in batches, so piping a file through it runs at
  * the encoder's batch speed. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/commands.h"
-#include "app/options.h"
+#include "app/role.h"
 #include "model/encoder.h"
 #include "util/buf.h"
 #include "util/fmt_float.h"
@@ -38,24 +39,26 @@ static int embed_and_print(encoder *e, int n, const char *const *texts, const si
 int cmd_embed(int argc, char **argv) {
     const char *model_dir = NULL;
     int threads = 0;
-    option_spec specs[] = {
+    const option_spec specs[] = {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
          "model folder (default: ./models/all-MiniLM-L6-v2, then ../shared/models/…)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0,
          256},
     };
-    command_info info = {"embed", "[text…]",
-                         "Print one JSON vector (384 floats) per text: the arguments, or else "
-                         "each line of standard input."};
-    int npos = 0;
-    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
+    role r;
+    role_init(&r, "embed", "[text…]",
+              "Print one JSON vector (384 floats) per text: the arguments, or else each line of "
+              "standard input.");
+    options_add_all(&r.options, specs, ARRAY_LEN(specs));
+    r.max_positional = INT_MAX;
+    if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    int npos = r.npositional;
 
     char err[512];
     encoder *e = encoder_open(model_dir, threads, err, sizeof err);
     if (!e) {
         fprintf(stderr, "ragd embed: %s\n", err);
-        return 1;
+        return role_end(&r, 1);
     }
     float *vecs = xmalloc((size_t)BATCH * ENCODER_DIM * sizeof *vecs);
     buf out = BUF_INIT;
@@ -92,5 +95,5 @@ int cmd_embed(int argc, char **argv) {
     buf_free(&out);
     free(vecs);
     encoder_close(e);
-    return status ? 1 : 0;
+    return role_end(&r, status ? 1 : 0);
 }

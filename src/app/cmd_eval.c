@@ -20,9 +20,10 @@
 
 #include "app/commands.h"
 #include "app/eval_metrics.h"
-#include "app/options.h"
+#include "app/role.h"
 #include "app/retrieval.h"
 #include "model/encoder.h"
+#include "obs/curl_global.h"
 #include "obs/log.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -247,7 +248,7 @@ static void print_json(const eval_mode *modes, int nmodes, const qrels *r,
 
 int cmd_eval(int argc, char **argv) {
     const char *qrels_path = "", *url = "", *data_dir = "./data", *model_dir = NULL;
-    const char *mode_list = "default,hybrid,vector,lexical", *level_name = "warn";
+    const char *mode_list = "default,hybrid,vector,lexical";
     int threads = 0, max_per_article = -1;
     double k1 = 0, b = -1, heading_weight = -1;
     bool json = false;
@@ -263,42 +264,36 @@ int cmd_eval(int argc, char **argv) {
         {"json", NULL, OPT_BOOL, &json, "print the results as one JSON document", 0, 0},
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "all-MiniLM-L6-v2 folder, for modes with vectors (without --url)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
-        {"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &level_name, "debug, info, warn or error", 0, 0},
     };
-    const command_info info = {"eval", "--qrels FILE",
-                               "Measure R@1/5/10, MRR@10 and nDCG@10 of retrieval on questions "
-                               "with known articles, per mode and kind."};
-    int npos;
-    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
-    log_level level;
-    if (log_parse_level(level_name, &level) < 0) {
-        fprintf(stderr, "ragd eval: --log-level must be debug, info, warn or error, got '%s'\n",
-                level_name);
-        return 2;
-    }
-    log_set_level(level);
-    if (npos || !*qrels_path) {
+    role cmd;
+    role_init(&cmd, "eval", "--qrels FILE",
+              "Measure R@1/5/10, MRR@10 and nDCG@10 of retrieval on questions with known "
+              "articles, per mode and kind.");
+    cmd.log_level = "warn"; /* the table is the output; a line per question is noise */
+    options_add_all(&cmd.options, specs, ARRAY_LEN(specs));
+    if (!role_begin(&cmd, argc, argv)) return role_end(&cmd, cmd.exit_status);
+    int rc;
+    if (!*qrels_path) {
         fprintf(stderr, "ragd eval: give --qrels FILE (and no other argument), see 'ragd eval --help'\n");
-        return 2;
+        return role_end(&cmd, 2);
     }
     bool tuned = k1 != 0 || b >= 0 || heading_weight >= 0;
     if (k1 < 0 || b > 1 || (b < 0 && b != -1) || (heading_weight < 0 && heading_weight != -1)) {
         fprintf(stderr, "ragd eval: --bm25-k1 must be > 0, --bm25-b in [0, 1], --heading-weight >= 0\n");
-        return 2;
+        return role_end(&cmd, 2);
     }
     if (*url && tuned) {
         fprintf(stderr, "ragd eval: --bm25-k1, --bm25-b and --heading-weight tune an in-process store; "
                         "drop --url\n");
-        return 2;
+        return role_end(&cmd, 2);
     }
     eval_mode modes[MAX_MODES];
     int nmodes = parse_modes(mode_list, modes);
-    if (nmodes < 0) return 2;
+    if (nmodes < 0) return role_end(&cmd, 2);
     qrels r = {0};
     if (qrels_load(qrels_path, &r) < 0) {
         qrels_free(&r);
-        return 2;
+        return role_end(&cmd, 2);
     }
 
     char err[1024];
@@ -309,7 +304,10 @@ int cmd_eval(int argc, char **argv) {
     eval_config c = {.url = *url ? url : NULL, .max_per_article = max_per_article};
     rc = 1;
     if (c.url) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (curl_global_ready("ragd eval", err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            goto out;
+        }
         if (!(curl = curl_easy_init())) {
             fprintf(stderr, "ragd eval: cannot initialise libcurl\n");
             goto out;
@@ -413,12 +411,9 @@ int cmd_eval(int argc, char **argv) {
     }
     free(totals);
 out:
-    if (curl) {
-        curl_easy_cleanup(curl);
-        curl_global_cleanup();
-    }
+    if (curl) curl_easy_cleanup(curl);
     if (enc) encoder_close(enc);
     store_close(s);
     qrels_free(&r);
-    return rc;
+    return role_end(&cmd, rc);
 }

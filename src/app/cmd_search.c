@@ -5,12 +5,13 @@
  * snippet), or one JSON object per line with --json, which also says where
  * each hit came from (lexical and vector rank and score). The encoder is
  * opened only when the mode needs a query vector. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/commands.h"
-#include "app/options.h"
 #include "app/retrieval.h"
+#include "app/role.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "store/store.h"
@@ -62,7 +63,6 @@ int cmd_search(int argc, char **argv) {
     const char *model_dir = NULL;
     const char *topic = NULL;
     const char *mode_name = "default";
-    const char *level_name = "info";
     const char *date_from = "", *date_to = "";
     int k = 5, threads = 0, max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     bool json = false, approximate = false;
@@ -82,23 +82,16 @@ int cmd_search(int argc, char **argv) {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
          "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
-        {"log-level", "RAGD_LOG_LEVEL", OPT_STRING, &level_name, "debug, info, warn or error", 0, 0},
     };
-    const command_info info = {"search", "\"query text\"",
-                               "Print the passages of the store that best match the query."};
-    int npos;
-    int rc = options_parse(&info, specs, (int)ARRAY_LEN(specs), argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
-    log_level level;
-    if (log_parse_level(level_name, &level) < 0) {
-        fprintf(stderr, "ragd search: --log-level must be debug, info, warn or error, got '%s'\n",
-                level_name);
-        return 2;
-    }
-    log_set_level(level);
+    role r;
+    role_init(&r, "search", "\"query text\"", "Print the passages of the store that best match the query.");
+    options_add_all(&r.options, specs, ARRAY_LEN(specs));
+    r.max_positional = INT_MAX; /* exactly one, with its own message below */
+    if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    int npos = r.npositional, rc;
     if (npos != 1) {
         fprintf(stderr, "ragd search: give exactly one query (quote it), see 'ragd search --help'\n");
-        return 2;
+        return role_end(&r, 2);
     }
     const char *query = argv[1];
     search_mode mode = SEARCH_HYBRID;
@@ -107,18 +100,18 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr,
                 "ragd search: --mode must be default, hybrid, vector or lexical, got '%s'\n",
                 mode_name);
-        return 2;
+        return role_end(&r, 2);
     }
     const char *dates[2] = {*date_from ? date_from : NULL, *date_to ? date_to : NULL};
     for (int i = 0; i < 2; i++)
         if (dates[i] && !store_valid_date(dates[i])) {
             fprintf(stderr, "ragd search: --date-%s must be a date YYYY-MM-DD, got '%s'\n",
                     i ? "to" : "from", dates[i]);
-            return 2;
+            return role_end(&r, 2);
         }
     if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0) {
         fprintf(stderr, "ragd search: --date-from %s is after --date-to %s\n", dates[0], dates[1]);
-        return 2;
+        return role_end(&r, 2);
     }
     if (topic && !*topic) topic = NULL;
     char err[1024];
@@ -126,7 +119,7 @@ int cmd_search(int argc, char **argv) {
     store *s = store_open(data_dir, NULL, err, sizeof err);
     if (!s) {
         fprintf(stderr, "ragd search: %s\n", err);
-        return 1;
+        return role_end(&r, 1);
     }
     if (default_mode) mode = retrieval_default_mode(s);
     rc = 1;
@@ -182,5 +175,5 @@ out:
     free(hits);
     store_close(s);
     if (enc) encoder_close(enc);
-    return rc;
+    return role_end(&r, rc);
 }

@@ -1,131 +1,123 @@
 /* cmd_serve — `ragd serve`, the embedded default: gateway, model and store in
- * one process, with no network hop between them. On first start (no store
- * in the data directory) it ingests the corpus, then serves: /ask, the model
- * service's routes, and the common ones. */
-#include <stdio.h>
-#include <string.h>
+ * one process, with no network hop between them. It serves /ask, the model
+ * service's routes, and the common ones; on first start (no store in the
+ * data directory) it listens at once and ingests the corpus meanwhile
+ * (first_ingest.h). */
+#include <stdatomic.h>
 
 #include "app/ask.h"
 #include "app/commands.h"
+#include "app/first_ingest.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
-#include "app/retrieval.h"
-#include "app/server_opts.h"
-#include "app/version.h"
+#include "app/openai_models.h"
+#include "app/role.h"
+#include "app/store_facts.h"
 #include "app/web.h"
-#include "ingest/ingest.h"
 #include "obs/log.h"
-#include "obs/ragd_metrics.h"
 #include "store/store.h"
+#include "util/util.h"
 
 typedef struct serve_state {
     model_stack model;
-    store *store;
+    _Atomic(store *) store;  /* set later by a first ingest's thread */
+    pipeline *pipeline;
+    first_ingest *first;     /* NULL unless this start ingests */
 } serve_state;
 
 static void describe(void *ctx, json_t *health) {
     serve_state *s = ctx;
-    const encoder_info *info = encoder_get_info(s->model.encoder);
-    json_object_set_new(health, "model", json_string(info->model_name));
-    json_object_set_new(health, "weights", json_string(info->real_weights ? "real" : "random twin"));
-    json_object_set_new(health, "llm", json_string(llm_name(s->model.llm)));
-    json_object_set_new(health, "passages", json_integer((json_int_t)store_count(s->store, NULL)));
+    model_stack_describe(&s->model, health);
+    store_facts_describe(atomic_load(&s->store), health);
+    if (s->first) first_ingest_describe(s->first, health);
 }
 
 static bool ready(void *ctx, buf *why) {
     serve_state *s = ctx;
-    if (!s->store || store_count(s->store, NULL) == 0) {
-        buf_puts(why, "the store is empty");
-        return false;
-    }
-    return true;
+    return store_facts_ready(atomic_load(&s->store), why);
 }
 
-/* Store passages per topic, for /metrics. */
-static void publish_store_metrics(const store *st) {
-    const char *const *names;
-    int n = store_topics(st, &names);
-    for (int i = 0; i < n; i++) ragd_metrics_store_passages(names[i], (double)store_count(st, names[i]));
+/* The store, once open: on the main thread at start, or on the first
+ * ingest's thread before any gated request gets through. */
+static void store_ready(store *st, void *ctx) {
+    serve_state *s = ctx;
+    s->pipeline->store = st;
+    store_facts_publish(st);
+    atomic_store(&s->store, st);
 }
 
-int cmd_serve(int argc, char **argv) {
-    server_opts so;
-    encoder_opts eo;
-    llm_opts lo;
-    server_opts_defaults(&so, 8000);
-    encoder_opts_defaults(&eo);
-    llm_opts_defaults(&lo);
-    const char *data_dir = "./data";
-    const char *csv = "../shared/data/news-articles/Articles.csv";
-    int max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
-    int workers = 64, max_inflight = 1024;
-    bool no_ingest = false;
-    enum { EXTRA = 6 };
-    option_spec specs[SERVER_OPTS_COUNT + ENCODER_OPTS_COUNT + LLM_OPTS_COUNT + EXTRA];
-    int n = 0;
-    server_opts_specs(&so, specs);
-    n += SERVER_OPTS_COUNT;
-    encoder_opts_specs(&eo, specs + n);
-    n += ENCODER_OPTS_COUNT;
-    llm_opts_specs(&lo, specs + n);
-    n += LLM_OPTS_COUNT;
-    specs[n++] = (option_spec){"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0};
-    specs[n++] = (option_spec){"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start", 0, 0};
-    specs[n++] = (option_spec){"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0};
-    specs[n++] = (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &workers, "threads running /ask (they wait on the encoder's batches)", 1, 4096};
-    specs[n++] = (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &max_inflight, "questions queued or running before 429", 1, 1 << 20};
-    specs[n++] = (option_spec){"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT, &max_per_article, "sources of one article a question gets unless it says 'max_per_article' (0: no cap)", 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT};
-    command_info info = {"serve", "", "Run the all-in-one server: gateway, model and store in one process."};
-    int npos = 0;
-    int rc = options_parse(&info, specs, n, argc, argv, &npos);
-    if (rc != OPTIONS_OK) return rc == OPTIONS_HELP ? 0 : 2;
-    if (npos) {
-        fprintf(stderr, "ragd serve: unexpected argument '%s'\n", argv[1]);
-        return 2;
-    }
-    if (server_opts_apply_logging(&so, "serve") < 0) return 2;
-    server_block_signals();
-
-    serve_state s = {0};
-    if (model_stack_open(&s.model, &eo, &lo, "serve") < 0) return 1;
-    const encoder_info *einfo = encoder_get_info(s.model.encoder);
-    char err[512];
+/* Open the store in data_dir, or start the first ingest that will (unless
+ * no_ingest). -1 after logging why. */
+static int open_or_ingest(serve_state *s, const char *data_dir, const char *csv, bool no_ingest) {
+    const encoder_info *einfo = encoder_get_info(s->model.encoder);
     if (!store_exists(data_dir)) {
         if (no_ingest) {
             log_error("ragd serve: no store in %s (run 'ragd ingest --data-dir %s')", data_dir, data_dir);
-            model_stack_close(&s.model);
-            return 1;
+            return -1;
         }
-        log_info("no store in %s yet: ingesting %s first", data_dir, csv);
-        ingest_options io = {.csv_path = csv, .data_dir = data_dir};
-        if (ingest_run(&io, s.model.encoder, err, sizeof err) < 0) {
-            log_error("ragd serve: ingest failed: %s", err);
-            model_stack_close(&s.model);
-            return 1;
-        }
+        s->first = first_ingest_start(&(first_ingest_config){.csv_path = csv, .data_dir = data_dir,
+                                                            .encoder = s->model.encoder,
+                                                            .on_ready = store_ready, .ctx = s});
+        return 0;
     }
-    s.store = store_open(data_dir, encoder_identity(einfo), err,
-                         sizeof err);
-    if (!s.store) {
+    char err[512];
+    store *st = store_open(data_dir, encoder_identity(einfo), err, sizeof err);
+    if (!st) {
         log_error("ragd serve: %s", err);
-        model_stack_close(&s.model);
-        return 1;
+        return -1;
     }
-    publish_store_metrics(s.store);
+    store_ready(st, s);
+    return 0;
+}
 
+int cmd_serve(int argc, char **argv) {
+    role r;
+    role_init_server(&r, "serve", "Run the all-in-one server: gateway, model and store in one process.", 8000);
+    model_opts mo;
+    model_opts_add(&r.options, &mo);
+    const char *data_dir = "./data";
+    const char *csv = "../shared/data/news-articles/Articles.csv";
+    bool no_ingest = false;
+    const option_spec own[] = {
+        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0},
+        {"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start, while serving (/ready reports progress)", 0, 0},
+        {"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0},
+    };
+    options_add_all(&r.options, own, ARRAY_LEN(own));
+    ask_opts ao;
+    ask_opts_add(&r.options, &ao, "threads running /ask (they wait on the encoder's batches)");
+    if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+
+    serve_state s = {0};
+    if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
     local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm};
-    pipeline p = {.store = s.store, .workers = workqueue_start("ragd-ask", workers, max_inflight)};
-    p.max_per_article = max_per_article ? max_per_article : -1;
-    local_pipeline_init(&p, &backend);
-    web_role role = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};
-    route_list routes = {0};
-    web_add_routes(&routes, &role);
-    ask_add_routes(&routes, &p);
-    model_routes_add(&routes, &s.model.service);
-    rc = server_run(&so, "serve", &routes);
-    workqueue_stop(p.workers);
-    store_close(s.store);
+    pipeline p = {.max_per_article = ask_pipeline_max_per_article(&ao)};
+    s.pipeline = &p;
+    if (open_or_ingest(&s, data_dir, csv, no_ingest) < 0) {
+        model_stack_close(&s.model);
+        return role_end(&r, 1);
+    }
+
+    p.workers = ask_workers_start(&ao, "serve");
+    int rc = 1;
+    if (p.workers) {
+        local_pipeline_init(&p, &backend);
+        web_role facts = {.role = "serve", .ready = ready, .describe = describe, .ctx = &s};
+        route_list routes = ROUTE_LIST_INIT;
+        web_add_routes(&routes, &facts);
+        ask_add_routes(&routes, &p);
+        model_routes_add(&routes, &s.model.service);
+        openai_catalog models;
+        openai_catalog_init(&models);
+        openai_models_add_routes(&routes, &models);
+        if (s.first) first_ingest_gate_routes(s.first, &routes);
+        rc = role_serve(&r, &routes);
+        routes_free(&routes);
+        workqueue_stop(p.workers);
+    }
+    if (first_ingest_finish(s.first)) rc = 1; /* the failure is logged already */
+    store *st = atomic_load(&s.store);
+    if (st) store_close(st);
     model_stack_close(&s.model);
-    server_opts_stop_logging();
-    return rc;
+    return role_end(&r, rc);
 }

@@ -8,6 +8,8 @@
 
 extern const unsigned char embedded_readme[];   /* README.md */
 extern const size_t embedded_readme_len;
+extern const unsigned char embedded_readme_ru[];  /* README.ru.md */
+extern const size_t embedded_readme_ru_len;
 extern const unsigned char embedded_api_md[];   /* docs/api.md */
 extern const size_t embedded_api_md_len;
 extern const unsigned char embedded_openapi[];  /* docs/openapi.json */

@@ -9,12 +9,15 @@ void llm_opts_defaults(llm_opts *o) {
                     .timeout_s = 120};
 }
 
-void llm_opts_specs(llm_opts *o, option_spec *s) {
-    s[0] = (option_spec){"llm", "RAGD_LLM", OPT_STRING, &o->backend, "answer generator: mock or openai", 0, 0};
-    s[1] = (option_spec){"llm-url", "RAGD_LLM_URL", OPT_STRING, &o->url, "OpenAI-compatible server (llama.cpp, vLLM, Ollama), e.g. http://127.0.0.1:8081/v1", 0, 0};
-    s[2] = (option_spec){"llm-model", "RAGD_LLM_MODEL", OPT_STRING, &o->model, "model name sent to the OpenAI-compatible server", 0, 0};
-    s[3] = (option_spec){"llm-api-key", "RAGD_LLM_API_KEY", OPT_STRING, &o->api_key, "Bearer key for the OpenAI-compatible server", 0, 0};
-    s[4] = (option_spec){"llm-timeout", "RAGD_LLM_TIMEOUT", OPT_DOUBLE, &o->timeout_s, "seconds one LLM answer may take", 0, 0};
+void llm_opts_add(option_list *l, llm_opts *o) {
+    const option_spec specs[] = {
+        {"llm", "RAGD_LLM", OPT_STRING, &o->backend, "answer generator: mock or openai", 0, 0},
+        {"llm-url", "RAGD_LLM_URL", OPT_STRING, &o->url, "OpenAI-compatible server (llama.cpp, vLLM, Ollama), e.g. http://127.0.0.1:8081/v1", 0, 0},
+        {"llm-model", "RAGD_LLM_MODEL", OPT_STRING, &o->model, "model name sent to the OpenAI-compatible server", 0, 0},
+        {"llm-api-key", "RAGD_LLM_API_KEY", OPT_STRING, &o->api_key, "Bearer key for the OpenAI-compatible server", 0, 0},
+        {"llm-timeout", "RAGD_LLM_TIMEOUT", OPT_DOUBLE, &o->timeout_s, "seconds one LLM answer may take", 0, 0},
+    };
+    options_add_all(l, specs, sizeof specs / sizeof specs[0]);
 }
 
 llm *llm_opts_create(const llm_opts *o, const char *cmd) {

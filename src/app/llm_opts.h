@@ -14,9 +14,9 @@ typedef struct llm_opts {
     double timeout_s;
 } llm_opts;
 
-#define LLM_OPTS_COUNT 5
 void llm_opts_defaults(llm_opts *o);
-void llm_opts_specs(llm_opts *o, option_spec *specs);
+/* Append the LLM's options (targets in o) to l. */
+void llm_opts_add(option_list *l, llm_opts *o);
 /* NULL with a message on stderr when the options do not make a backend. */
 llm *llm_opts_create(const llm_opts *o, const char *cmd);
 

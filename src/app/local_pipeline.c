@@ -1,15 +1,14 @@
 /* local_pipeline — in-process encode and generate for /ask (see local_pipeline.h). */
 #include "app/local_pipeline.h"
 
-#include <stdio.h>
-#include <string.h>
 
 static int local_embed(void *ctx, const char *text, size_t len, float *vec, pipeline_error *e) {
     local_backend *b = ctx;
     const char *texts[1] = {text};
     size_t lens[1] = {len};
-    if (batcher_embed(b->batcher, 1, texts, lens, vec, NULL, e->message, sizeof e->message) < 0) {
-        e->status = strstr(e->message, "queue full") ? 503 : 500;
+    batcher_status st = batcher_embed(b->batcher, 1, texts, lens, vec, NULL, e->message, sizeof e->message);
+    if (st != BATCHER_OK) {
+        e->code = st == BATCHER_ENCODER_FAILED ? PIPELINE_INTERNAL : PIPELINE_OVERLOADED;
         return -1;
     }
     return 0;
@@ -19,7 +18,7 @@ static int local_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, ll
                           void *emit_ctx, pipeline_error *e) {
     local_backend *b = ctx;
     int rc = llm_generate(b->llm, prompt, 1, seed, emit, emit_ctx, e->message, sizeof e->message);
-    if (rc < 0) e->status = 502;
+    if (rc < 0) e->code = PIPELINE_UPSTREAM_FAILED;
     return rc;
 }
 

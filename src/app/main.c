@@ -1,6 +1,6 @@
 /* main — the ragd binary: dispatch to a subcommand (commands.h).
  *
- * One binary plays every role of DESIGN.md so that a deployment is a single
+ * One binary plays every role (docs/architecture.md) so that a deployment is a single
  * file; the role is chosen by the first argument. */
 #include <stdio.h>
 #include <string.h>

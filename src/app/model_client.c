@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "model/encoder.h"
+#include "obs/curl_global.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
 #include "util/util.h"
@@ -290,7 +291,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
         long sent = 0; /* request bytes written: 0 if no connection was made */
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
         bool slow = rc == CURLE_OPERATION_TIMEDOUT && sent > 0;
-        e->status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+        e->code = rc == CURLE_OPERATION_TIMEDOUT ? PIPELINE_UPSTREAM_TIMEOUT : PIPELINE_UPSTREAM_FAILED;
         if (slow) {
             /* A replica that is slow is not dead: only the probe judges it,
              * and another try would only double the wait. */
@@ -308,7 +309,7 @@ static int attempt(model_client *c, int i, const model_call *call, pipeline_erro
     upstream_message(&t.error_body, msg, sizeof msg);
     buf_free(&t.error_body);
     bool overloaded = status == 429 || status == 503;
-    e->status = overloaded ? 503 : 502;
+    e->code = overloaded ? PIPELINE_OVERLOADED : PIPELINE_UPSTREAM_FAILED;
     snprintf(e->message, sizeof e->message, "model service %s answered %s with %ld: %s", r->url,
              call->path, status, msg);
     return TRY_FAILED;
@@ -331,7 +332,7 @@ int model_client_post(model_client *c, const model_call *call, pipeline_error *e
     if (first < 0) {
         buf why = BUF_INIT;
         model_client_why_down(c, &why);
-        e->status = 503;
+        e->code = PIPELINE_OVERLOADED;
         snprintf(e->message, sizeof e->message, "no model service is up (%s)", why.data ? why.data : "");
         buf_free(&why);
         return -1;
@@ -369,9 +370,6 @@ json_t *model_client_describe(model_client *c) {
 
 /* ---- life ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void init_curl(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static long ms(double s, long fallback) { return s > 0 ? (long)(s * 1e3 + 0.5) : fallback; }
 
@@ -396,11 +394,7 @@ model_client *model_client_start(const model_client_options *o, char *err, size_
                 return NULL;
             }
     }
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_rc != CURLE_OK) {
-        seterr(err, errlen, "libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
-        return NULL;
-    }
+    if (curl_global_ready("model client", err, errlen) < 0) return NULL;
     model_client *c = xcalloc(1, sizeof *c);
     c->n = o->nurls;
     c->r = xcalloc((size_t)c->n, sizeof *c->r);

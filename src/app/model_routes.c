@@ -1,6 +1,6 @@
 /* model_routes — /encode, /v1/embeddings and /llm_ask (see docs/api.md).
  *
- * /encode and /v1/embeddings never take a thread while they wait: the handler
+ * /encode and /v1/embeddings (openai_embeddings.c) never take a thread while they wait: the handler
  * validates, hands the texts to the batcher and parks the connection; the
  * batcher's completion writes the JSON (vectors printed by fmt_float, the
  * hot path) and wakes the connection. /llm_ask runs on a worker pool because
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/openai_embeddings.h"
+#include "app/request_check.h"
 #include "model/encoder.h"
 #include "obs/ragd_metrics.h"
 #include "util/buf.h"
@@ -19,85 +21,75 @@
 #include "util/utf8.h"
 #include "util/util.h"
 
-#define REJECT(...)                        \
-    do {                                   \
-        http_respond_error(r, __VA_ARGS__); \
-        return;                            \
-    } while (0)
-
-typedef enum { SHAPE_RAGD, SHAPE_OPENAI } encode_shape;
-
 typedef struct encode_job {
     http_request *req;
-    encode_shape shape;
 } encode_job;
 
-static void encode_done(void *ctx, int status, int n, const float *vectors, const int *ntokens,
-                        const char *err) {
+static void encode_done(void *ctx, batcher_status status, int n, const float *vectors,
+                        const int *ntokens, const char *err) {
     encode_job *j = ctx;
-    if (status < 0) {
+    if (status != BATCHER_OK) {
         http_respond_error(j->req, 500, "encoder failed: %s", err);
         free(j);
         return;
     }
     buf out = BUF_INIT;
     buf_reserve(&out, (size_t)n * ENCODER_DIM * 12 + 256);
-    if (j->shape == SHAPE_RAGD) {
-        buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
-        for (int i = 0; i < n; i++) {
-            if (i) buf_putc(&out, ',');
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-        }
-        buf_puts(&out, "],\"tokens\":[");
-        for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
-        buf_puts(&out, "]}");
-    } else {
-        long total = 0;
-        buf_puts(&out, "{\"object\":\"list\",\"data\":[");
-        for (int i = 0; i < n; i++) {
-            buf_printf(&out, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", i ? "," : "", i);
-            buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
-            buf_putc(&out, '}');
-            total += ntokens[i];
-        }
-        buf_printf(&out, "],\"model\":\"%s\",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}",
-                   ENCODER_MODEL_NAME, total, total);
+    buf_printf(&out, "{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", ENCODER_MODEL_NAME, ENCODER_DIM);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_putc(&out, ',');
+        buf_float_array(&out, vectors + (size_t)i * ENCODER_DIM, ENCODER_DIM);
     }
+    buf_puts(&out, "],\"tokens\":[");
+    for (int i = 0; i < n; i++) buf_printf(&out, "%s%d", i ? "," : "", ntokens[i]);
+    buf_puts(&out, "]}");
     http_respond(j->req, 200, "application/json", out.data, out.len);
     buf_free(&out);
     free(j);
 }
 
-/* Collect the texts of a request: a string or an array of strings under key
- * (and, for /encode, the single-text alternative "text"). */
-static void encode_request(http_request *r, model_service *m, json_t *input, const char *field,
-                           encode_shape shape) {
-    int n = json_is_string(input) ? 1 : (int)json_array_size(input);
+/* The texts of a request: input is a string (when one_string_ok) or an
+ * array of strings under field. On true, texts/lens (malloc'd, pointing into
+ * input) hold *n texts. */
+static bool check_texts(const model_service *m, json_t *input, const char *field,
+                        bool one_string_ok, const char ***texts, size_t **lens, int *n,
+                        request_problem *p) {
+    if (json_is_string(input) && !one_string_ok)
+        return request_reject(p, 422, "'%s' must be an array of strings; for one string give 'text'",
+                              field);
     if (!json_is_string(input) && !json_is_array(input))
-        REJECT(400, "'%s' must be a string or an array of strings", field);
-    if (n == 0) REJECT(422, "'%s' is empty: nothing to encode", field);
-    if (n > m->max_texts) REJECT(413, "%d texts in one request; the limit is %d", n, m->max_texts);
-    const char **texts = xmalloc((size_t)n * sizeof *texts);
-    size_t *lens = xmalloc((size_t)n * sizeof *lens);
-    for (int i = 0; i < n; i++) {
+        return request_reject(p, 400, "'%s' must be %san array of strings", field,
+                              one_string_ok ? "a string or " : "");
+    int count = json_is_string(input) ? 1 : (int)json_array_size(input);
+    if (count == 0) return request_reject(p, 422, "'%s' is empty: nothing to encode", field);
+    if (count > m->max_texts)
+        return request_reject(p, 413, "%d texts in one request; the limit is %d", count, m->max_texts);
+    for (int i = 0; i < count; i++) {
         json_t *t = json_is_string(input) ? input : json_array_get(input, (size_t)i);
-        if (!json_is_string(t)) {
-            free(texts), free(lens);
-            REJECT(400, "'%s'[%d] must be a string", field, i);
-        }
-        texts[i] = json_string_value(t);
-        lens[i] = json_string_length(t);
-        if (lens[i] > m->max_text_bytes) {
-            size_t too_long = lens[i];
-            free(texts), free(lens);
-            REJECT(413, "'%s'[%d] is %zu bytes; the limit is %zu", field, i, too_long, m->max_text_bytes);
-        }
+        if (!json_is_string(t)) return request_reject(p, 400, "'%s'[%d] must be a string", field, i);
+        if (json_string_length(t) > m->max_text_bytes)
+            return request_reject(p, 413, "'%s'[%d] is %zu bytes; the limit is %zu", field, i,
+                                  json_string_length(t), m->max_text_bytes);
     }
+    *texts = xmalloc((size_t)count * sizeof **texts);
+    *lens = xmalloc((size_t)count * sizeof **lens);
+    for (int i = 0; i < count; i++) {
+        json_t *t = json_is_string(input) ? input : json_array_get(input, (size_t)i);
+        /* length-aware: a text may hold \u0000, which the encoder's cleaning drops */
+        (*texts)[i] = json_string_value(t);
+        (*lens)[i] = json_string_length(t);
+    }
+    *n = count;
+    return true;
+}
+
+/* Hand the checked texts to the batcher and park the request. */
+static void submit_texts(http_request *r, model_service *m, int n, const char **texts,
+                         size_t *lens) {
     encode_job *j = xcalloc(1, sizeof *j);
     j->req = r;
-    j->shape = shape;
     http_request_hold(r);
-    if (batcher_submit(m->batcher, n, texts, lens, encode_done, j) < 0) {
+    if (batcher_submit(m->batcher, n, texts, lens, encode_done, j) != BATCHER_OK) {
         free(j);
         http_respond_overloaded(r, 429, 1, "the encoder queue is full; retry shortly");
     }
@@ -106,28 +98,25 @@ static void encode_request(http_request *r, model_service *m, json_t *input, con
 }
 
 static void post_encode(http_request *r, void *ctx) {
+    model_service *m = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
     json_t *texts = json_object_get(body, "texts");
-    if (texts) {
-        encode_request(r, ctx, texts, "texts", SHAPE_RAGD);
+    json_t *text = json_object_get(body, "text");
+    request_problem p;
+    const char **items = NULL;
+    size_t *lens = NULL;
+    int n = 0;
+    bool ok;
+    if (texts) ok = check_texts(m, texts, "texts", false, &items, &lens, &n, &p);
+    else if (!text) ok = request_reject(&p, 422, "give 'texts' (an array of strings) or 'text' (a string)");
+    else if (!json_is_string(text)) ok = request_reject(&p, 400, "'text' must be a string");
+    else ok = check_texts(m, text, "text", true, &items, &lens, &n, &p);
+    if (!ok) {
+        http_respond_problem(r, &p);
         return;
     }
-    json_t *text = json_object_get(body, "text");
-    if (!text) REJECT(422, "give 'texts' (an array of strings) or 'text' (a string)");
-    if (!json_is_string(text)) REJECT(400, "'text' must be a string");
-    encode_request(r, ctx, text, "text", SHAPE_RAGD);
-}
-
-static void post_embeddings(http_request *r, void *ctx) {
-    json_t *body = http_request_json(r);
-    if (!body) return;
-    json_t *input = json_object_get(body, "input");
-    if (!input) REJECT(422, "'input' is required");
-    json_t *fmt = json_object_get(body, "encoding_format");
-    if (fmt && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), "float")))
-        REJECT(422, "only encoding_format \"float\" is supported");
-    encode_request(r, ctx, input, "input", SHAPE_OPENAI);
+    submit_texts(r, m, n, items, lens);
 }
 
 /* ---- /llm_ask ---- */
@@ -135,11 +124,10 @@ static void post_embeddings(http_request *r, void *ctx) {
 typedef struct llm_job {
     model_service *m;
     http_request *req;
-    json_t *doc;          /* owns the strings of the prompts (POST) */
     int nprompts;
     llm_prompt *prompts;
     const char ***contexts;
-    char **owned;         /* GET: copies of the query values */
+    char **owned;         /* the question and context texts, copied */
     int nowned;
     uint64_t seed;
     uint64_t first_piece_ns;
@@ -151,8 +139,14 @@ static void llm_job_free(llm_job *j) {
     free(j->prompts);
     for (int i = 0; i < j->nowned; i++) free(j->owned[i]);
     free(j->owned);
-    json_decref(j->doc);
     free(j);
+}
+
+/* Keep a copy of text in the job; returns the copy. */
+static const char *job_keep(llm_job *j, char *text) {
+    j->owned = xrealloc(j->owned, (size_t)(j->nowned + 1) * sizeof *j->owned);
+    j->owned[j->nowned++] = text;
+    return text;
 }
 
 static int emit_token(int prompt, int article, const char *text, size_t len, void *ctx) {
@@ -200,86 +194,106 @@ static void start_llm(http_request *r, llm_job *j) {
     }
 }
 
+/* Everything in a POST /llm_ask body, checked before anything is taken. */
+static bool check_llm_body(const model_service *m, json_t *body, request_problem *p) {
+    json_t *prompts = json_object_get(body, "prompts");
+    if (!prompts) return request_reject(p, 422, "'prompts' is required");
+    if (!json_is_array(prompts)) return request_reject(p, 400, "'prompts' must be an array");
+    int n = (int)json_array_size(prompts);
+    if (n == 0) return request_reject(p, 422, "'prompts' is empty");
+    if (n > m->max_prompts) return request_reject(p, 413, "%d prompts; the limit is %d", n, m->max_prompts);
+    for (int i = 0; i < n; i++) {
+        json_t *pr = json_array_get(prompts, (size_t)i);
+        if (!json_is_object(pr)) return request_reject(p, 400, "prompts[%d] must be an object", i);
+        if (!json_is_string(json_object_get(pr, "question")))
+            return request_reject(p, 400, "prompts[%d].question must be a string", i);
+        json_t *c = json_object_get(pr, "context");
+        if (c && !json_is_array(c))
+            return request_reject(p, 400, "prompts[%d].context must be an array of strings", i);
+        if ((int)json_array_size(c) > m->max_context)
+            return request_reject(p, 413, "prompts[%d] has %zu context articles; the limit is %d", i,
+                                  json_array_size(c), m->max_context);
+        for (size_t k = 0; k < json_array_size(c); k++)
+            if (!json_is_string(json_array_get(c, k)))
+                return request_reject(p, 400, "prompts[%d].context[%zu] must be a string", i, k);
+    }
+    return true;
+}
+
 static void post_llm_ask(http_request *r, void *ctx) {
     model_service *m = ctx;
     json_t *body = http_request_json(r);
     if (!body) return;
-    json_t *prompts = json_object_get(body, "prompts");
-    if (!prompts) REJECT(422, "'prompts' is required");
-    if (!json_is_array(prompts)) REJECT(400, "'prompts' must be an array");
-    int n = (int)json_array_size(prompts);
-    if (n == 0) REJECT(422, "'prompts' is empty");
-    if (n > m->max_prompts) REJECT(413, "%d prompts; the limit is %d", n, m->max_prompts);
-    json_t *seed = json_object_get(body, "seed");
-    if (seed && !json_is_null(seed) && (!json_is_integer(seed) || json_integer_value(seed) < 0))
-        REJECT(400, "'seed' must be a non-negative integer");
-    /* Validate everything before taking anything. */
-    for (int i = 0; i < n; i++) {
-        json_t *p = json_array_get(prompts, (size_t)i);
-        if (!json_is_object(p)) REJECT(400, "prompts[%d] must be an object", i);
-        json_t *q = json_object_get(p, "question");
-        if (!json_is_string(q)) REJECT(400, "prompts[%d].question must be a string", i);
-        json_t *c = json_object_get(p, "context");
-        if (c && !json_is_array(c)) REJECT(400, "prompts[%d].context must be an array of strings", i);
-        if ((int)json_array_size(c) > m->max_context)
-            REJECT(413, "prompts[%d] has %zu context articles; the limit is %d", i, json_array_size(c), m->max_context);
-        for (size_t k = 0; k < json_array_size(c); k++)
-            if (!json_is_string(json_array_get(c, k)))
-                REJECT(400, "prompts[%d].context[%zu] must be a string", i, k);
+    request_problem problem;
+    uint64_t seed = 0;
+    if (!check_llm_body(m, body, &problem) || !check_seed(body, &seed, &problem)) {
+        http_respond_problem(r, &problem);
+        return;
     }
+    json_t *prompts = json_object_get(body, "prompts");
+    int n = (int)json_array_size(prompts);
     llm_job *j = xcalloc(1, sizeof *j);
     j->m = m;
     j->req = r;
-    j->doc = json_incref(body);
-    j->seed = seed && json_is_integer(seed) ? (uint64_t)json_integer_value(seed) : 0;
+    j->seed = seed;
     j->nprompts = n;
     j->prompts = xcalloc((size_t)n, sizeof *j->prompts);
     j->contexts = xcalloc((size_t)n, sizeof *j->contexts);
     for (int i = 0; i < n; i++) {
-        json_t *p = json_array_get(prompts, (size_t)i);
-        json_t *c = json_object_get(p, "context");
+        json_t *pr = json_array_get(prompts, (size_t)i);
+        json_t *c = json_object_get(pr, "context");
         int nc = (int)json_array_size(c);
         j->contexts[i] = xcalloc((size_t)(nc ? nc : 1), sizeof(char *));
-        for (int k = 0; k < nc; k++) j->contexts[i][k] = json_string_value(json_array_get(c, (size_t)k));
-        j->prompts[i] = (llm_prompt){.question = json_string_value(json_object_get(p, "question")),
-                                     .context = j->contexts[i], .ncontext = nc};
+        for (int k = 0; k < nc; k++)
+            j->contexts[i][k] = job_keep(j, json_text_without_nul(json_array_get(c, (size_t)k), NULL));
+        const char *q = job_keep(j, json_text_without_nul(json_object_get(pr, "question"), NULL));
+        j->prompts[i] = (llm_prompt){.question = q, .context = j->contexts[i], .ncontext = nc};
     }
     start_llm(r, j);
 }
 
-static void collect_context(const char *value, void *ctx) {
-    llm_job *j = ctx;
-    j->owned = xrealloc(j->owned, (size_t)(j->nowned + 1) * sizeof *j->owned);
-    j->owned[j->nowned++] = xstrdup(value);
+static void collect_context(const char *value, void *ctx) { job_keep(ctx, xstrdup(value)); }
+
+/* The query values of GET /llm_ask (owned[0] the question, the rest context). */
+static bool check_llm_query(const model_service *m, const llm_job *j, const char *seed,
+                            request_problem *p) {
+    char *end = NULL;
+    if (seed && (!*seed || seed[0] == '-' || (strtoull(seed, &end, 10), *end)))
+        return request_reject(p, 400, "'seed' must be a non-negative integer");
+    for (int i = 0; i < j->nowned; i++) {
+        /* JSON bodies are checked by the parser; query values are not, and
+         * they go back out inside the events' JSON. */
+        if (!utf8_valid(j->owned[i], strlen(j->owned[i])))
+            return request_reject(p, 400, "'%s' is not valid UTF-8", i ? "context" : "question");
+    }
+    if (j->nowned - 1 > m->max_context)
+        return request_reject(p, 413, "%d context articles; the limit is %d", j->nowned - 1,
+                              m->max_context);
+    return true;
 }
 
 static void get_llm_ask(http_request *r, void *ctx) {
     model_service *m = ctx;
     const char *question = http_request_query(r, "question");
-    if (!question) REJECT(422, "the 'question' query parameter is required");
+    request_problem problem;
+    if (!question) {
+        request_reject(&problem, 422, "the 'question' query parameter is required");
+        http_respond_problem(r, &problem);
+        return;
+    }
     const char *seed = http_request_query(r, "seed");
-    char *end = NULL;
-    unsigned long long seed_value = seed ? strtoull(seed, &end, 10) : 0;
-    if (seed && (!*seed || *end || seed[0] == '-')) REJECT(400, "'seed' must be a non-negative integer");
     llm_job *j = xcalloc(1, sizeof *j);
     j->m = m;
     j->req = r;
-    j->seed = seed_value;
-    collect_context(question, j); /* owned[0] is the question, the rest context */
+    collect_context(question, j);
     http_request_query_all(r, "context", collect_context, j);
-    for (int i = 0; i < j->nowned; i++) {
-        /* JSON bodies are checked by the parser; query values are not, and
-         * they go back out inside the events' JSON. */
-        if (!utf8_valid(j->owned[i], strlen(j->owned[i]))) {
-            llm_job_free(j);
-            REJECT(400, "'%s' is not valid UTF-8", i ? "context" : "question");
-        }
-    }
-    int nc = j->nowned - 1;
-    if (nc > m->max_context) {
+    if (!check_llm_query(m, j, seed, &problem)) {
         llm_job_free(j);
-        REJECT(413, "%d context articles; the limit is %d", nc, m->max_context);
+        http_respond_problem(r, &problem);
+        return;
     }
+    j->seed = seed ? strtoull(seed, NULL, 10) : 0;
+    int nc = j->nowned - 1;
     j->nprompts = 1;
     j->prompts = xcalloc(1, sizeof *j->prompts);
     j->contexts = xcalloc(1, sizeof *j->contexts);
@@ -297,7 +311,7 @@ void model_routes_add(route_list *routes, model_service *m) {
     size_t body = (size_t)m->max_texts * m->max_text_bytes;
     if (body > (64u << 20)) body = 64u << 20;
     routes_add(routes, "POST", "/encode", post_encode, m, body);
-    routes_add(routes, "POST", "/v1/embeddings", post_embeddings, m, body);
+    openai_embeddings_add(routes, m, body);
     routes_add(routes, "GET", "/llm_ask", get_llm_ask, m, 0);
     routes_add(routes, "POST", "/llm_ask", post_llm_ask, m, 16u << 20);
 }

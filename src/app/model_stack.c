@@ -5,25 +5,38 @@
 #include <string.h>
 
 #include "obs/log.h"
+#include "util/util.h"
 
-void encoder_opts_defaults(encoder_opts *o) {
+static void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
                         .max_text_kb = 64, .llm_workers = 32};
 }
 
-void encoder_opts_specs(encoder_opts *o, option_spec *s) {
-    s[0] = (option_spec){"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &o->model_dir, "model folder (default: ./models/all-MiniLM-L6-v2, then ../shared/models/…)", 0, 0};
-    s[1] = (option_spec){"threads", "RAGD_THREADS", OPT_INT, &o->threads, "encoder threads (0: one per core)", 0, 256};
-    s[2] = (option_spec){"max-batch-tokens", "RAGD_MAX_BATCH_TOKENS", OPT_INT, &o->max_batch_tokens, "padded tokens per encoder call", 256, 1 << 20};
-    s[3] = (option_spec){"batch-wait-us", "RAGD_BATCH_WAIT_US", OPT_INT, &o->batch_wait_us, "wait this long to gather a batch (0: batch only what queued meanwhile)", 0, 1000000};
-    s[4] = (option_spec){"max-queue", "RAGD_MAX_QUEUE", OPT_INT, &o->max_queue, "texts waiting for the encoder before 429", 1, 1 << 20};
-    s[5] = (option_spec){"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode request (413 past it)", 1, 65536};
-    s[6] = (option_spec){"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16};
-    s[7] = (option_spec){"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024};
+static void encoder_opts_add(option_list *l, encoder_opts *o) {
+    const option_spec specs[] = {
+        {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &o->model_dir, "model folder (default: ./models/all-MiniLM-L6-v2, then ../shared/models/…)", 0, 0},
+        {"threads", "RAGD_THREADS", OPT_INT, &o->threads, "encoder threads (0: one per core)", 0, 256},
+        {"max-batch-tokens", "RAGD_MAX_BATCH_TOKENS", OPT_INT, &o->max_batch_tokens, "padded tokens per encoder call", 256, 1 << 20},
+        {"batch-wait-us", "RAGD_BATCH_WAIT_US", OPT_INT, &o->batch_wait_us, "wait this long to gather a batch (0: batch only what queued meanwhile)", 0, 1000000},
+        {"max-queue", "RAGD_MAX_QUEUE", OPT_INT, &o->max_queue, "texts waiting for the encoder before 429", 1, 1 << 20},
+        {"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode or /v1/embeddings request (413 past it)", 1, 65536},
+        {"max-text-kb", "RAGD_MAX_TEXT_KB", OPT_INT, &o->max_text_kb, "KiB per text (413 past it)", 1, 1 << 16},
+        {"llm-workers", "RAGD_LLM_WORKERS", OPT_INT, &o->llm_workers, "threads answering /llm_ask", 1, 1024},
+    };
+    options_add_all(l, specs, ARRAY_LEN(specs));
 }
 
-int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd) {
+void model_opts_add(option_list *l, model_opts *o) {
+    encoder_opts_defaults(&o->encoder);
+    llm_opts_defaults(&o->llm);
+    encoder_opts_add(l, &o->encoder);
+    llm_opts_add(l, &o->llm);
+}
+
+int model_stack_open(model_stack *m, const model_opts *o, const char *cmd) {
+    const encoder_opts *eo = &o->encoder;
+    const llm_opts *lo = &o->llm;
     memset(m, 0, sizeof *m);
     char err[512];
     m->encoder = encoder_open(eo->model_dir, eo->threads, err, sizeof err);
@@ -38,8 +51,13 @@ int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo,
     }
     batcher_options bo = {.max_batch_tokens = eo->max_batch_tokens,
                           .max_queued_texts = eo->max_queue, .max_wait_us = eo->batch_wait_us};
-    m->batcher = batcher_start(m->encoder, &bo);
-    m->llm_workers = workqueue_start("ragd-llm", eo->llm_workers, 4096);
+    m->batcher = batcher_start(m->encoder, &bo, err, sizeof err);
+    m->llm_workers = m->batcher ? workqueue_start("ragd-llm", eo->llm_workers, 4096) : NULL;
+    if (!m->llm_workers) {
+        log_error("ragd %s: %s", cmd, m->batcher ? "cannot start the LLM worker threads" : err);
+        model_stack_close(m);
+        return -1;
+    }
     m->service = (model_service){.batcher = m->batcher, .llm = m->llm,
                                  .llm_workers = m->llm_workers, .max_texts = eo->max_texts,
                                  .max_text_bytes = (size_t)eo->max_text_kb * 1024};
@@ -58,4 +76,11 @@ void model_stack_close(model_stack *m) {
     llm_free(m->llm);
     encoder_close(m->encoder);
     memset(m, 0, sizeof *m);
+}
+
+void model_stack_describe(const model_stack *m, json_t *health) {
+    const encoder_info *info = encoder_get_info(m->encoder);
+    json_object_set_new(health, "model", json_string(info->model_name));
+    json_object_set_new(health, "weights", json_string(info->real_weights ? "real" : "random twin"));
+    json_object_set_new(health, "llm", json_string(llm_name(m->llm)));
 }

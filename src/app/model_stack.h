@@ -5,6 +5,8 @@
 #ifndef RAGD_APP_MODEL_STACK_H
 #define RAGD_APP_MODEL_STACK_H
 
+#include <jansson.h>
+
 #include "app/llm_opts.h"
 #include "app/model_routes.h"
 #include "app/options.h"
@@ -22,9 +24,14 @@ typedef struct encoder_opts {
     int llm_workers;
 } encoder_opts;
 
-#define ENCODER_OPTS_COUNT 8
-void encoder_opts_defaults(encoder_opts *o);
-void encoder_opts_specs(encoder_opts *o, option_spec *specs);
+/* Everything a model_stack is built from. */
+typedef struct model_opts {
+    encoder_opts encoder;
+    llm_opts llm;
+} model_opts;
+
+/* Set o to the defaults and append the encoder's and the LLM's options to l. */
+void model_opts_add(option_list *l, model_opts *o);
 
 typedef struct model_stack {
     encoder *encoder;
@@ -35,7 +42,9 @@ typedef struct model_stack {
 } model_stack;
 
 /* 0, or -1 after printing why. */
-int model_stack_open(model_stack *m, const encoder_opts *eo, const llm_opts *lo, const char *cmd);
+int model_stack_open(model_stack *m, const model_opts *o, const char *cmd);
 void model_stack_close(model_stack *m);
+/* The model's facts for /health: "model", "weights" (real or random twin), "llm". */
+void model_stack_describe(const model_stack *m, json_t *health);
 
 #endif

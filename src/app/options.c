@@ -1,11 +1,14 @@
 /* options — flag and environment parsing (see options.h). */
 #include "app/options.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/util.h"
 
 static int set_value(const command_info *cmd, const option_spec *o, const char *value,
                      const char *source, bool from_env) {
@@ -70,7 +73,31 @@ static int set_value(const command_info *cmd, const option_spec *o, const char *
     return -1;
 }
 
-void options_print_help(const command_info *cmd, const option_spec *specs, int nspecs) {
+void options_add(option_list *l, option_spec spec) {
+    assert(spec.name && spec.name[0] && spec.target && spec.help);
+    for (int i = 0; i < l->n; i++) {
+        if (!strcmp(l->items[i].name, spec.name)) {
+            fprintf(stderr, "ragd: option --%s declared twice\n", spec.name);
+            abort();
+        }
+    }
+    l->items = xgrow(l->items, l->n, &l->cap, sizeof *l->items);
+    l->items[l->n++] = spec;
+    assert(l->n <= l->cap);
+}
+
+void options_add_all(option_list *l, const option_spec *specs, size_t n) {
+    for (size_t i = 0; i < n; i++) options_add(l, specs[i]);
+}
+
+void options_free(option_list *l) {
+    free(l->items);
+    *l = (option_list)OPTION_LIST_INIT;
+}
+
+void options_print_help(const command_info *cmd, const option_list *opts) {
+    const option_spec *specs = opts->items;
+    int nspecs = opts->n;
     printf("Usage: ragd %s [options]%s%s\n\n%s\n\nOptions:\n", cmd->name,
            cmd->args && *cmd->args ? " " : "", cmd->args ? cmd->args : "", cmd->summary);
     for (int i = 0; i < nspecs; i++) {
@@ -105,8 +132,10 @@ void options_print_help(const command_info *cmd, const option_spec *specs, int n
     printf("  %-26s %s\n", "--help", "show this help");
 }
 
-int options_parse(const command_info *cmd, const option_spec *specs, int nspecs, int argc,
-                  char **argv, int *npositional) {
+options_result options_parse(const command_info *cmd, const option_list *opts, int argc,
+                             char **argv, int *npositional) {
+    const option_spec *specs = opts->items;
+    int nspecs = opts->n;
     for (int i = 0; i < nspecs; i++) {
         const char *v = specs[i].env ? getenv(specs[i].env) : NULL;
         if (v && *v && set_value(cmd, &specs[i], v, specs[i].env, true) < 0) return OPTIONS_ERROR;
@@ -124,7 +153,7 @@ int options_parse(const command_info *cmd, const option_spec *specs, int nspecs,
             continue;
         }
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            options_print_help(cmd, specs, nspecs);
+            options_print_help(cmd, opts);
             return OPTIONS_HELP;
         }
         /* -k VALUE: a spec with a one-letter name */

@@ -3,8 +3,9 @@
  * the batcher and an in-process LLM) or in model services across the network
  * (`ragd gateway`: HTTP to `ragd model` replicas).
  *
- * Both calls block the calling worker thread; failures carry the HTTP status
- * the client should see (503 overloaded, 502 upstream failed, 504 timed out).
+ * Both calls block the calling worker thread; a failure carries what went
+ * wrong as a pipeline_failure (the contract: /ask maps it to the HTTP status
+ * with pipeline_http_status) and a message for people.
  */
 #ifndef RAGD_APP_PIPELINE_H
 #define RAGD_APP_PIPELINE_H
@@ -16,10 +17,32 @@
 #include "store/store.h"
 #include "util/workqueue.h"
 
+typedef enum pipeline_failure {
+    PIPELINE_OK = 0,
+    PIPELINE_OVERLOADED,       /* queue full or no model service up: 503, retry later */
+    PIPELINE_BAD_INPUT,        /* the question cannot be sent on: 400 */
+    PIPELINE_UPSTREAM_FAILED,  /* the encoder, LLM or a model service failed: 502 */
+    PIPELINE_UPSTREAM_TIMEOUT, /* a model service did not answer in time: 504 */
+    PIPELINE_INTERNAL,         /* a fault of this process: 500 */
+} pipeline_failure;
+
 typedef struct pipeline_error {
-    int status;        /* HTTP status for the client */
-    char message[256];
+    pipeline_failure code;
+    char message[256];         /* for people (logs, the error body); never parsed */
 } pipeline_error;
+
+/* The HTTP status a client sees for a failure. */
+static inline int pipeline_http_status(pipeline_failure f) {
+    switch (f) {
+    case PIPELINE_OK: return 200;
+    case PIPELINE_OVERLOADED: return 503;
+    case PIPELINE_BAD_INPUT: return 400;
+    case PIPELINE_UPSTREAM_FAILED: return 502;
+    case PIPELINE_UPSTREAM_TIMEOUT: return 504;
+    case PIPELINE_INTERNAL: return 500;
+    }
+    return 500;
+}
 
 typedef struct pipeline {
     /* One unit vector (ENCODER_DIM floats) for text. 0, or -1 with e set. */

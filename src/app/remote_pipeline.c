@@ -70,12 +70,12 @@ static int remote_embed(void *ctx, const char *text, size_t len, float *vec, pip
     buf_free(&body);
     char why[160];
     if (rc == 1) { /* only gather() aborts */
-        e->status = 502;
+        e->code = PIPELINE_UPSTREAM_FAILED;
         snprintf(e->message, sizeof e->message, "the model service's /encode answer exceeds %u bytes",
                  ENCODE_ANSWER_MAX);
         rc = -1;
     } else if (rc == 0 && !parse_embedding(&a.body, vec, why, sizeof why)) {
-        e->status = 502;
+        e->code = PIPELINE_UPSTREAM_FAILED;
         snprintf(e->message, sizeof e->message, "the model service's /encode answer is malformed: %s", why);
         rc = -1;
     }
@@ -97,7 +97,7 @@ typedef struct answer_stream {
 
 static int fail_stream(answer_stream *s, const char *fmt, const char *detail) {
     s->failed = true;
-    s->e->status = 502;
+    s->e->code = PIPELINE_UPSTREAM_FAILED;
     snprintf(s->e->message, sizeof s->e->message, fmt, detail);
     return 1;
 }
@@ -148,7 +148,7 @@ static int remote_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, l
                             "context", context, "seed",
                             (json_int_t)((prompt->seed ? prompt->seed : seed) & INT64_MAX));
     if (!req) { /* only a question that is not UTF-8 can make json_pack fail */
-        e->status = 400;
+        e->code = PIPELINE_BAD_INPUT;
         snprintf(e->message, sizeof e->message, "the question or a passage is not valid UTF-8");
         return -1;
     }
@@ -164,7 +164,7 @@ static int remote_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, l
     if (s.failed) return -1;
     if (s.cancelled) return 1;
     if (rc == 0 && !s.done) {
-        e->status = 502;
+        e->code = PIPELINE_UPSTREAM_FAILED;
         snprintf(e->message, sizeof e->message,
                  "the model service ended the answer stream without its 'done' event");
         return -1;

@@ -11,6 +11,12 @@
  * The model this module offers handlers:
  *   - A route table maps (method, path) to a handler. Unknown paths get 404,
  *     known paths with another method 405 with Allow, both as JSON errors.
+ *     A route path ending in a slash and an asterisk is a prefix route
+ *     (written "/v1/models/\*" in these comments, as a C comment cannot hold
+ *     the pair): "/v1/models/\*" matches
+ *     "/v1/models/<anything non-empty, slashes included>" and the handler reads
+ *     that tail with http_request_path_tail(). An exact route wins over a
+ *     prefix route that also matches; among prefix routes the longest wins.
  *   - The body is collected (up to the route's limit, else 413) before the
  *     handler runs; http_request_json() parses and type-checks it (415/400).
  *   - A handler answers with exactly one http_respond*() call, or starts a
@@ -34,10 +40,12 @@ typedef void (*http_handler_fn)(http_request *req, void *ctx);
 
 typedef struct http_route {
     const char *method;  /* "GET" or "POST" (GET routes also answer HEAD) */
-    const char *path;    /* exact path, e.g. "/ask" */
+    const char *path;    /* exact path, e.g. "/ask", or a prefix route "/v1/models/\*" */
     http_handler_fn handler;
     void *ctx;
     size_t max_body;     /* 0: the server's default */
+    bool open;           /* answered without the API key (health probes, metrics) */
+    bool quiet;          /* logged at debug level: scraped every few seconds */
 } http_route;
 
 typedef struct http_config {
@@ -49,7 +57,7 @@ typedef struct http_config {
     int max_connections;       /* concurrent connections */
     int connection_timeout_s;  /* idle/slow client timeout */
     size_t max_header_bytes;   /* per-connection memory for headers */
-    const char *api_key;       /* if set, Bearer auth on every route but the open ones */
+    const char *api_key;       /* if set, Bearer auth on every route not marked open */
     const char *cors_origin;   /* if set, Access-Control-Allow-Origin value */
 } http_config;
 
@@ -64,13 +72,21 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
  * by other threads stay valid until those threads release them. */
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
-/* Routes that skip the API key (health probes, metrics). Default: /health, /ready, /metrics. */
-bool http_route_is_open(const char *path);
+/* Route matching (what the server uses; exposed for tests). */
+enum { HTTP_MATCH_NONE = 0, HTTP_MATCH_PREFIX = 1, HTTP_MATCH_EXACT = 2 };
+int http_route_match(const char *route_path, const char *path);
+/* For a prefix route ("/a/\*") and a path it matches, the part after "/a/";
+ * NULL when the route is exact or does not match. */
+const char *http_route_tail(const char *route_path, const char *path);
+
 
 /* ---- the request ---- */
 const char *http_request_method(const http_request *r);
 const char *http_request_path(const http_request *r);
 const char *http_request_id(const http_request *r);
+/* The path parameter of a prefix route: "abc" for "/v1/models/abc" on
+ * "/v1/models/\*" (already percent-decoded); "" on an exact route. */
+const char *http_request_path_tail(const http_request *r);
 /* Headers and query values are readable only while the handler runs. */
 const char *http_request_header(const http_request *r, const char *name);
 const char *http_request_query(const http_request *r, const char *name);
@@ -110,7 +126,8 @@ void http_add_header(http_request *r, const char *name, const char *value);
 void http_stream_begin(http_request *r, int status, const char *content_type);
 /* Queue bytes for the client. Returns -1 once the client is gone. */
 int http_stream_write(http_request *r, const char *data, size_t len);
-/* A Server-Sent Event: "event: name\ndata: …\n\n" (data split on newlines). */
+/* A Server-Sent Event: "event: name\ndata: …\n\n", formatted by sse_writer.h
+ * (data split into data lines at every LF, CRLF and lone CR). */
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len);
 void http_stream_end(http_request *r);
 

@@ -71,7 +71,9 @@ json_t *http_request_json(http_request *r) {
         return NULL;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    /* JSON_ALLOW_NUL: "\u0000" is a valid JSON string; handlers read strings
+     * with json_string_length. A raw control byte is still invalid JSON. */
+    json_t *doc = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!doc) {
         http_respond_error(r, 400, "invalid JSON at line %d, column %d: %s", jerr.line,
                            jerr.column, jerr.text);

@@ -9,11 +9,13 @@
  * reader parks the connection and the next write wakes it, so a stream costs
  * no thread and no busy loop while it waits for tokens.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "http/server_internal.h"
+#include "http/sse_writer.h"
 #include "obs/log.h"
 #include "util/util.h"
 
@@ -66,10 +68,13 @@ static void apply_headers(http_request *r, struct MHD_Response *resp) {
 void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
     pthread_mutex_lock(&r->mu);
     if (r->answered) {
-        /* Only a bug, or a server stop that answered first, gets here. */
+        /* Only a server stop (which answers parked requests 503 and cancels
+         * them) may answer first: a handler answers exactly once (http.h). */
+        bool cancelled = atomic_load(&r->cancelled);
         pthread_mutex_unlock(&r->mu);
         MHD_destroy_response(resp);
-        if (!atomic_load(&r->cancelled)) log_error("request %s answered twice", r->id);
+        assert(cancelled && "a request is answered exactly once");
+        if (!cancelled) log_error("request %s answered twice", r->id);
     } else {
         r->answered = true;
         r->status = status;
@@ -98,6 +103,7 @@ void http_set_response(http_request *r, struct MHD_Response *resp, int status) {
 
 void http_request_hold(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(!r->answered && "hold before answering: the answer ends the hold");
     if (!r->held) {
         r->held = true;
         r->ever_held = true;
@@ -225,18 +231,7 @@ int http_stream_write(http_request *r, const char *data, size_t len) {
 
 int http_stream_event(http_request *r, const char *event, const char *data, size_t len) {
     buf ev = BUF_INIT;
-    if (event) buf_printf(&ev, "event: %s\n", event);
-    /* A newline inside data would end the field: SSE splits data over lines. */
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || data[i] == '\n') {
-            buf_puts(&ev, "data: ");
-            buf_append(&ev, data + start, i - start);
-            buf_putc(&ev, '\n');
-            start = i + 1;
-        }
-    }
-    buf_putc(&ev, '\n');
+    sse_write_event(&ev, event, NULL, data, len);
     int rc = http_stream_write(r, ev.data, ev.len);
     buf_free(&ev);
     return rc;
@@ -244,6 +239,7 @@ int http_stream_event(http_request *r, const char *event, const char *data, size
 
 void http_stream_end(http_request *r) {
     pthread_mutex_lock(&r->mu);
+    assert(r->streaming && "http_stream_end ends a stream that http_stream_begin began");
     r->stream_ended = true;
     if (r->reader_suspended && r->conn) {
         r->reader_suspended = false;

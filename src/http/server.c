@@ -8,6 +8,7 @@
  * server_internal.h for who owns it when.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,31 +44,41 @@ static void make_request_id(http_request *r) {
     snprintf(r->id, sizeof r->id, "%08x%08llx", request_prefix, (unsigned long long)n);
 }
 
+/* The route path that serves path: an exact one if any, else the longest
+ * prefix route that matches (see http.h); NULL for an unknown path. */
+static const char *best_route_path(http_server *s, const char *path) {
+    const char *best = NULL;
+    for (int i = 0; i < s->nroutes; i++) {
+        const char *p = s->routes[i].path;
+        int m = http_route_match(p, path);
+        if (m == HTTP_MATCH_EXACT) return p;
+        if (m == HTTP_MATCH_PREFIX && (!best || strlen(p) > strlen(best))) best = p;
+    }
+    return best;
+}
+
 static const http_route *find_route(http_server *s, const char *path, const char *method,
                                     bool *path_known) {
-    *path_known = false;
+    const char *route_path = best_route_path(s, path);
+    *path_known = route_path != NULL;
     bool head = !strcmp(method, "HEAD");
-    for (int i = 0; i < s->nroutes; i++) {
+    for (int i = 0; route_path && i < s->nroutes; i++) {
         const http_route *rt = &s->routes[i];
-        if (strcmp(rt->path, path)) continue;
-        *path_known = true;
+        if (strcmp(rt->path, route_path)) continue;
         if (!strcmp(rt->method, method) || (head && !strcmp(rt->method, "GET"))) return rt;
     }
     return NULL;
 }
 
 static void allowed_methods(http_server *s, const char *path, buf *out) {
-    for (int i = 0; i < s->nroutes; i++) {
-        if (strcmp(s->routes[i].path, path)) continue;
+    const char *route_path = best_route_path(s, path);
+    for (int i = 0; route_path && i < s->nroutes; i++) {
+        if (strcmp(s->routes[i].path, route_path)) continue;
         if (out->len) buf_puts(out, ", ");
         buf_puts(out, s->routes[i].method);
         if (!strcmp(s->routes[i].method, "GET")) buf_puts(out, ", HEAD");
     }
     if (s->cors_origin) buf_puts(out, ", OPTIONS");
-}
-
-bool http_route_is_open(const char *path) {
-    return !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/metrics");
 }
 
 /* Constant-time comparison, so the key cannot be guessed byte by byte from
@@ -82,7 +93,8 @@ static bool same_secret(const char *a, const char *b) {
 
 static bool authorised(http_request *r) {
     const char *key = r->server->api_key;
-    if (!key || http_route_is_open(r->path)) return true;
+    assert(r->route); /* unknown paths are answered before authorisation */
+    if (!key || r->route->open) return true;
     const char *auth = http_request_header(r, "Authorization");
     if (!auth || strncasecmp(auth, "Bearer ", 7)) return false;
     return same_secret(auth + 7, key);
@@ -124,7 +136,9 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
 }
 
 void http_request_release(http_request *r) {
-    if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+    int before = atomic_fetch_sub(&r->refs, 1);
+    assert(before >= 1 && "released more often than referenced");
+    if (before != 1) return;
     if (r->response) MHD_destroy_response(r->response);
     json_decref(r->parsed);
     buf_free(&r->body);
@@ -183,6 +197,23 @@ static bool answer_before_handler(http_request *r) {
     return false;
 }
 
+/* A body declared (Content-Length) over the route's limit is refused as soon
+ * as the headers are in, as nginx's client_max_body_size does: waiting for a
+ * body that size (or for one the client never sends) would leave the client
+ * with no answer at all. Queueing the answer in this first call also keeps
+ * libmicrohttpd from sending "100 Continue", and since the body is never
+ * read the connection is closed after the answer. */
+static void answer_declared_too_large(http_request *r) {
+    r->body_too_large = true;
+    r->dispatched = true;
+    http_add_header(r, "Connection", "close");
+    answer_before_handler(r);
+    pthread_mutex_lock(&r->mu);
+    assert(r->response); /* answer_before_handler answers a body that is too large */
+    http_queue_pending(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -193,7 +224,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r = request_new(s, conn, url, method);
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > r->max_body) r->body_too_large = true;
+        if (cl && strtoull(cl, NULL, 10) > r->max_body) answer_declared_too_large(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -222,7 +253,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     /* Either the answer is here (queue it) or it is still being made (park). */
     if (r->response) {
         http_queue_pending(r);
-    } else if (!r->suspended) {
+    } else if (!r->suspended && !(r->answered && !r->streaming)) {
+        /* (an answer already queued, as for a declared body too large, has
+         * nothing left to wait for) */
         r->suspended = true;
         MHD_suspend_connection(conn);
     }
@@ -248,7 +281,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     /* "none" for unmatched paths, as the instrumentator labels them. */
     const char *handler = r->route ? r->route->path : "none";
     http_metrics_observe(handler, r->method, status, seconds, r->body.len, out_bytes);
-    bool quiet = r->route && (!strcmp(handler, "/health") || !strcmp(handler, "/metrics"));
+    bool quiet = r->route && r->route->quiet;
     log_field fields[] = {
         LOG_STR("rid", r->id),          LOG_STR("role", s->role),
         LOG_STR("method", r->method),   LOG_STR("route", handler),

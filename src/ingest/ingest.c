@@ -116,6 +116,8 @@ static int encode_all(const ingest_options *o, encoder *enc, store_writer *w, pe
     int rc = 0;
     double last_sync = now_seconds();
     if (n) progress_update(&pr, 0, false);
+    if (o->on_progress && o->on_progress(0, n, o->progress_ctx))
+        rc = seterr(err, errlen, "interrupted before encoding");
     for (long b = 0; b < n && rc == 0; b += batch) {
         int m = (int)(n - b < batch ? n - b : batch);
         buf_clear(&texts_buf);
@@ -152,6 +154,8 @@ static int encode_all(const ingest_options *o, encoder *enc, store_writer *w, pe
             last_sync = now_seconds();
         }
         progress_update(&pr, b + m, b + m >= n);
+        if (rc == 0 && o->on_progress && o->on_progress(b + m, n, o->progress_ctx))
+            rc = seterr(err, errlen, "interrupted after %ld of %ld passages", b + m, n);
     }
     buf_free(&texts_buf);
     free(offs);

@@ -58,6 +58,11 @@ typedef struct ingest_options {
     int batch_size;           /* texts per encoder call; <= 0: INGEST_DEFAULT_BATCH */
     bool progress;            /* progress bar if stderr is a terminal */
     ingest_summary *summary;  /* optional: filled in on return */
+    /* Optional: called once the passages to encode are known (done 0) and
+     * after each batch; non-zero stops the run (-1, "interrupted"; it
+     * resumes from there next time). */
+    int (*on_progress)(long done, long total, void *ctx);
+    void *progress_ctx;
 } ingest_options;
 
 /* The text encoded for a passage: heading, '\n', passage. Appends to out

@@ -1,6 +1,7 @@
 /* batcher — dynamic batching (see batcher.h for the design). */
 #include "model/batcher.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -139,18 +140,19 @@ static void *batcher_main(void *arg) {
         for (job *j = list; j; j = j->next)
             ragd_metrics_queue_wait("encode", (double)(now - j->queued_ns) / 1e9);
         char err[256] = "";
-        int rc = encode_jobs(b, list, ntexts, err, sizeof err);
+        batcher_status st = encode_jobs(b, list, ntexts, err, sizeof err) == 0
+                                ? BATCHER_OK : BATCHER_ENCODER_FAILED;
         while (list) {
             job *j = list;
             list = j->next;
-            j->done(j->ctx, rc, j->n, j->vectors, j->lens, rc ? err : NULL);
+            j->done(j->ctx, st, j->n, j->vectors, j->lens, st == BATCHER_OK ? NULL : err);
             job_free(j);
         }
     }
     return NULL;
 }
 
-batcher *batcher_start(encoder *enc, const batcher_options *opts) {
+batcher *batcher_start(encoder *enc, const batcher_options *opts, char *err, size_t errlen) {
     batcher *b = xcalloc(1, sizeof *b);
     b->enc = enc;
     b->opt = (batcher_options){.max_batch_tokens = 8192, .max_queued_texts = 4096, .max_wait_us = 0};
@@ -162,7 +164,14 @@ batcher *batcher_start(encoder *enc, const batcher_options *opts) {
     if (b->opt.max_batch_tokens < ENCODER_MAX_TOKENS) b->opt.max_batch_tokens = ENCODER_MAX_TOKENS;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wake, NULL);
-    pthread_create(&b->thread, NULL, batcher_main, b);
+    int rc = pthread_create(&b->thread, NULL, batcher_main, b);
+    if (rc != 0) {
+        seterr(err, errlen, "cannot start the encoder's batching thread: %s", strerror(rc));
+        pthread_cond_destroy(&b->wake);
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -182,8 +191,8 @@ void batcher_stop(batcher *b) {
     free(b);
 }
 
-int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
-                   batcher_done_fn done, void *ctx) {
+static job *job_new(int n, batcher_done_fn done, void *ctx) {
+    assert(n >= 0 && done);
     job *j = xcalloc(1, sizeof *j);
     j->n = n;
     j->ids = xcalloc((size_t)(n ? n : 1), sizeof *j->ids);
@@ -191,6 +200,33 @@ int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *le
     j->vectors = xmalloc((size_t)(n ? n : 1) * ENCODER_DIM * sizeof(float));
     j->done = done;
     j->ctx = ctx;
+    return j;
+}
+
+static batcher_status enqueue(batcher *b, job *j) {
+    pthread_mutex_lock(&b->mu);
+    if (b->stopping || b->queued_texts + j->n > b->opt.max_queued_texts) {
+        batcher_status why = b->stopping ? BATCHER_STOPPING : BATCHER_QUEUE_FULL;
+        pthread_mutex_unlock(&b->mu);
+        job_free(j);
+        return why;
+    }
+    j->queued_ns = now_ns();
+    if (b->tail) b->tail->next = j;
+    else b->head = j;
+    b->tail = j;
+    b->queued_texts += j->n;
+    int depth = b->queued_texts;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->mu);
+    ragd_metrics_queue("encode", depth);
+    return BATCHER_OK;
+}
+
+batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
+                              batcher_done_fn done, void *ctx) {
+    assert(n == 0 || (texts && lens));
+    job *j = job_new(n, done, ctx);
     const tokenizer *tok = encoder_tokenizer(b->enc);
     int32_t scratch[ENCODER_MAX_TOKENS];
     for (int i = 0; i < n; i++) {
@@ -199,41 +235,40 @@ int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *le
         memcpy(j->ids[i], scratch, (size_t)len * sizeof(int32_t));
         j->lens[i] = len;
     }
-    pthread_mutex_lock(&b->mu);
-    if (b->stopping || b->queued_texts + n > b->opt.max_queued_texts) {
-        pthread_mutex_unlock(&b->mu);
-        job_free(j);
-        return -1;
+    return enqueue(b, j);
+}
+
+batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                                  batcher_done_fn done, void *ctx) {
+    assert(n == 0 || (ids && lens));
+    job *j = job_new(n, done, ctx);
+    for (int i = 0; i < n; i++) {
+        assert(lens[i] >= 2 && lens[i] <= ENCODER_MAX_TOKENS);
+        assert(ids[i][0] == TOKEN_CLS && ids[i][lens[i] - 1] == TOKEN_SEP);
+        j->ids[i] = xmalloc((size_t)lens[i] * sizeof(int32_t));
+        memcpy(j->ids[i], ids[i], (size_t)lens[i] * sizeof(int32_t));
+        j->lens[i] = lens[i];
     }
-    j->queued_ns = now_ns();
-    if (b->tail) b->tail->next = j;
-    else b->head = j;
-    b->tail = j;
-    b->queued_texts += n;
-    int depth = b->queued_texts;
-    pthread_cond_signal(&b->wake);
-    pthread_mutex_unlock(&b->mu);
-    ragd_metrics_queue("encode", depth);
-    return 0;
+    return enqueue(b, j);
 }
 
 typedef struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool finished;
-    int status;
+    batcher_status status;
     float *out;
     int *ntokens;
     char *err;
     size_t errlen;
 } waiter;
 
-static void wake_waiter(void *ctx, int status, int n, const float *vectors, const int *ntokens,
+static void wake_waiter(void *ctx, batcher_status status, int n, const float *vectors, const int *ntokens,
                         const char *err) {
     waiter *w = ctx;
     pthread_mutex_lock(&w->mu);
     w->status = status;
-    if (status == 0) {
+    if (status == BATCHER_OK) {
         memcpy(w->out, vectors, (size_t)n * ENCODER_DIM * sizeof(float));
         if (w->ntokens) memcpy(w->ntokens, ntokens, (size_t)n * sizeof(int));
     } else {
@@ -244,14 +279,15 @@ static void wake_waiter(void *ctx, int status, int n, const float *vectors, cons
     pthread_mutex_unlock(&w->mu);
 }
 
-int batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens, float *out,
-                  int *ntokens, char *err, size_t errlen) {
+batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
+                             float *out, int *ntokens, char *err, size_t errlen) {
     waiter w = {.out = out, .ntokens = ntokens, .err = err, .errlen = errlen};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int rc;
-    if (batcher_submit(b, n, texts, lens, wake_waiter, &w) < 0) {
-        rc = seterr(err, errlen, "queue full");
+    batcher_status rc = batcher_submit(b, n, texts, lens, wake_waiter, &w);
+    if (rc != BATCHER_OK) {
+        seterr(err, errlen, rc == BATCHER_STOPPING ? "the encoder is shutting down"
+                                                   : "the encoder queue is full");
     } else {
         pthread_mutex_lock(&w.mu);
         while (!w.finished) pthread_cond_wait(&w.cv, &w.mu);

@@ -17,6 +17,7 @@
 #define RAGD_MODEL_BATCHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/encoder.h"
 
@@ -28,22 +29,37 @@ typedef struct batcher_options {
     int max_wait_us;        /* optional window to gather a batch (default 0) */
 } batcher_options;
 
-/* status 0: vectors holds n * ENCODER_DIM floats and ntokens n counts, both
- * valid only during the call. status -1: err says why. */
-typedef void (*batcher_done_fn)(void *ctx, int status, int n, const float *vectors,
+/* What became of a job: the contract callers branch on (an HTTP status is
+ * chosen from it); the err strings are for people only. */
+typedef enum batcher_status {
+    BATCHER_OK = 0,
+    BATCHER_QUEUE_FULL,      /* more texts waiting than max_queued_texts: retry later */
+    BATCHER_STOPPING,        /* the batcher is shutting down */
+    BATCHER_ENCODER_FAILED,  /* the encoder refused the batch (err says why) */
+} batcher_status;
+
+/* BATCHER_OK: vectors holds n * ENCODER_DIM floats and ntokens n counts, both
+ * valid only during the call. Otherwise err says why. */
+typedef void (*batcher_done_fn)(void *ctx, batcher_status status, int n, const float *vectors,
                                 const int *ntokens, const char *err);
 
-/* The batcher borrows enc (which must outlive it) and is its only user. */
-batcher *batcher_start(encoder *enc, const batcher_options *opts);
+/* The batcher borrows enc (which must outlive it) and is its only user.
+ * NULL (with err set) if its thread cannot be started. */
+batcher *batcher_start(encoder *enc, const batcher_options *opts, char *err, size_t errlen);
 void batcher_stop(batcher *b);
 
-/* Queue n texts as one job (copied). 0 queued; -1 the queue is full. */
-int batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
-                   batcher_done_fn done, void *ctx);
-/* Blocking form: waits for the job. 0, or -1 with err set (queue full: errno-free
- * message "queue full"). */
-int batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens, float *out,
-                  int *ntokens, char *err, size_t errlen);
+/* Queue n texts as one job (copied): BATCHER_OK, or BATCHER_QUEUE_FULL /
+ * BATCHER_STOPPING without calling done. */
+batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const size_t *lens,
+                              batcher_done_fn done, void *ctx);
+/* Blocking form: waits for the job; err set when the status is not BATCHER_OK. */
+batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
+                             float *out, int *ntokens, char *err, size_t errlen);
+/* The same for sequences already tokenised by the caller: each starts with
+ * [CLS], ends with [SEP] and is 2..ENCODER_MAX_TOKENS ids of the encoder's
+ * vocabulary (asserted: validate before). Copied; ntokens in done are lens. */
+batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
+                                  batcher_done_fn done, void *ctx);
 /* Texts waiting (for the queue-depth metric and 429 decisions). */
 int batcher_queued(batcher *b);
 encoder *batcher_encoder(batcher *b);

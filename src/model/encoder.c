@@ -3,10 +3,7 @@
  *
  * Where the model comes from, in order:
  *   1. --model-dir / RAGD_MODEL_DIR, if given;
- *   2. ./models/all-MiniLM-L6-v2, then ../shared/models/all-MiniLM-L6-v2,
- *      relative to the working directory and then to the executable's folder
- *      and its ancestors (so tests and tools run from a build folder find it),
- *      then $RAGD_SHARED_DIR/models/all-MiniLM-L6-v2.
+ *   2. the candidate folders of all-MiniLM-L6-v2 (model_dirs.h).
  * The first folder holding model.safetensors wins. If none does — the real
  * weights cannot be fetched on every machine — the random-weight twin
  * (minilm-l6-h384-random, beside the folder found, or in the same places) is
@@ -22,11 +19,10 @@
 #include <unistd.h>
 
 #include "model/bert.h"
+#include "model/model_dirs.h"
 #include "obs/log.h"
 #include "util/util.h"
 
-#define TWIN_NAME "minilm-l6-h384-random"
-#define MAX_ANCESTORS 4
 
 struct encoder {
     bert *bert;
@@ -56,40 +52,10 @@ static bool has_weights(const char *dir) {
     return path_join(path, sizeof path, dir, "model.safetensors") && file_exists(path);
 }
 
-/* The places a model folder called `name` may be, most specific first;
- * returns how many were written (each a malloc'd string). */
-static int candidate_dirs(const char *name, char **out, int max) {
-    int n = 0;
-    char buf[PATH_MAX];
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        if (n < max && snprintf(buf, sizeof buf, __VA_ARGS__) < (int)sizeof buf)                   \
-            out[n++] = xstrdup(buf);                                                               \
-    } while (0)
-    ADD("models/%s", name);
-    ADD("../shared/models/%s", name);
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        for (int up = 0; up < MAX_ANCESTORS; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash || slash == exe) break;
-            *slash = '\0'; /* exe is now the folder (then its parent, …) */
-            ADD("%s/models/%s", exe, name);
-            ADD("%s/../shared/models/%s", exe, name);
-        }
-    }
-    const char *shared = getenv("RAGD_SHARED_DIR");
-    if (shared && *shared) ADD("%s/models/%s", shared, name);
-#undef ADD
-    return n;
-}
-
 /* The folder to load, malloc'd; *real says whether it holds the real
  * weights. NULL with err set if no model can be found at all. */
 static char *locate_model(const char *dir_flag, bool *real, char *err, size_t errlen) {
-    char *cands[2 * MAX_ANCESTORS + 4];
+    char *cands[MODEL_DIR_CANDIDATES];
     int n = 0;
     char *found = NULL;
     const char *twin_hint = NULL; /* a folder without weights: look beside it */
@@ -102,12 +68,12 @@ static char *locate_model(const char *dir_flag, bool *real, char *err, size_t er
         if (has_weights(dir_flag)) {
             const char *base = strrchr(dir_flag, '/');
             base = base ? base + 1 : dir_flag;
-            *real = strcmp(base, TWIN_NAME) != 0;
+            *real = strcmp(base, ENCODER_TWIN_NAME) != 0;
             return xstrdup(dir_flag);
         }
         twin_hint = dir_flag;
     } else {
-        n = candidate_dirs(ENCODER_MODEL_NAME, cands, (int)ARRAY_LEN(cands));
+        n = model_candidate_dirs(ENCODER_MODEL_NAME, cands, (int)ARRAY_LEN(cands));
         for (int i = 0; i < n && !found; i++) {
             if (has_weights(cands[i]))
                 found = xstrdup(cands[i]);
@@ -123,11 +89,11 @@ static char *locate_model(const char *dir_flag, bool *real, char *err, size_t er
 
     /* No real weights: the twin, beside the folder we saw, else anywhere. */
     char path[PATH_MAX];
-    if (twin_hint && path_join(path, sizeof path, twin_hint, "../" TWIN_NAME) &&
+    if (twin_hint && path_join(path, sizeof path, twin_hint, "../" ENCODER_TWIN_NAME) &&
         has_weights(path))
         found = xstrdup(path);
-    char *twins[2 * MAX_ANCESTORS + 4];
-    int nt = found ? 0 : candidate_dirs(TWIN_NAME, twins, (int)ARRAY_LEN(twins));
+    char *twins[MODEL_DIR_CANDIDATES];
+    int nt = found ? 0 : model_candidate_dirs(ENCODER_TWIN_NAME, twins, (int)ARRAY_LEN(twins));
     for (int i = 0; i < nt; i++) {
         if (!found && has_weights(twins[i])) found = xstrdup(twins[i]);
         free(twins[i]);

@@ -19,6 +19,8 @@
 #define ENCODER_DIM 384
 #define ENCODER_MAX_TOKENS 256 /* sentence_bert_config.json max_seq_length */
 #define ENCODER_MODEL_NAME "all-MiniLM-L6-v2"
+/* The random-weight twin: the same shapes and vocabulary, meaningless vectors. */
+#define ENCODER_TWIN_NAME "minilm-l6-h384-random"
 
 typedef struct encoder encoder;
 
@@ -61,7 +63,7 @@ struct bert *encoder_bert(encoder *e);
  * name, or the twin's when running on random weights, so that a store built on
  * one is refused by the other. */
 static inline const char *encoder_identity(const encoder_info *info) {
-    return info->real_weights ? ENCODER_MODEL_NAME : "minilm-l6-h384-random";
+    return info->real_weights ? ENCODER_MODEL_NAME : ENCODER_TWIN_NAME;
 }
 
 #endif

@@ -30,6 +30,7 @@
 #include "model/llm_impl.h"
 #include "model/prompt.h"
 #include "model/sse.h"
+#include "obs/curl_global.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -68,10 +69,7 @@ typedef struct request {
     char err[512];
 } request;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
 
-static void init_curl(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static int fail(request *r, const char *fmt, const char *detail) {
     r->failed = 1;
@@ -338,12 +336,7 @@ llm *llm_openai_new(const char *base_url, const char *model, const char *api_key
         seterr(err, errlen, "openai: the API key contains a line break");
         return NULL;
     }
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_result != CURLE_OK) {
-        seterr(err, errlen, "openai: libcurl failed to initialise: %s",
-               curl_easy_strerror(curl_init_result));
-        return NULL;
-    }
+    if (curl_global_ready("openai", err, errlen) < 0) return NULL;
     openai_llm *o = xcalloc(1, sizeof *o);
     o->endpoint = endpoint_of(base_url);
     o->model = xstrdup(model);

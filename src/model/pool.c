@@ -10,6 +10,7 @@
  * so no task is still running when the buffers it writes are read. */
 #include "model/pool.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@ struct pool {
     pool_fn fn;
     void *ctx;
     bool stop;
+    atomic_bool running; /* a pool_run is under way: there is one caller at a time */
 };
 
 typedef struct worker_arg {
@@ -127,8 +129,12 @@ int pool_threads(const pool *p) { return p->nthreads; }
 
 void pool_run(pool *p, int ntasks, pool_fn fn, void *ctx) {
     if (ntasks <= 0) return;
+    bool already_running = atomic_exchange_explicit(&p->running, true, memory_order_acquire);
+    assert(!already_running && "pool_run has one caller at a time (pool.h)");
+    (void)already_running;
     if (p->nthreads == 1 || ntasks == 1) {
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        atomic_store_explicit(&p->running, false, memory_order_release);
         return;
     }
     p->fn = fn;
@@ -147,4 +153,5 @@ void pool_run(pool *p, int ntasks, pool_fn fn, void *ctx) {
         else
             sched_yield(); /* a worker was descheduled mid-task: let it run */
     }
+    atomic_store_explicit(&p->running, false, memory_order_release);
 }

@@ -1,4 +1,5 @@
-/* sse — Server-Sent Events: an incremental parser and a writer.
+/* sse — Server-Sent Events: an incremental parser (the writer is the HTTP
+ * layer's: http/sse_writer.h).
  *
  * The parser follows the WHATWG "event stream interpretation" rules: bytes
  * arrive in chunks of any size (a chunk may end inside a line, inside a CRLF,
@@ -13,10 +14,6 @@
  * Used by the OpenAI-compatible LLM backend (reading a chat-completions
  * stream) and by the gateway (reading a model service's /llm_ask stream).
  *
- * The writer formats one event into a buf: multi-line data becomes several
- * `data:` lines (whatever the line ends), so any text round-trips through the
- * parser except that CRLF and CR inside data come back as LF, as the format
- * defines.
  */
 #ifndef RAGD_MODEL_SSE_H
 #define RAGD_MODEL_SSE_H
@@ -64,18 +61,5 @@ int sse_parser_feed(sse_parser *p, const char *bytes, size_t len, char *err, siz
 /* Release the buffers (an unterminated last event is discarded). The parser
  * may be initialised again afterwards. */
 void sse_parser_free(sse_parser *p);
-
-/* Append one event to out. event and id may be NULL (omitted); CR and LF in
- * them are dropped, since they cannot be represented. data may be NULL only
- * when data_len is 0; an empty data still produces one `data:` line so the
- * event is dispatched. */
-void sse_write_event(buf *out, const char *event, const char *id, const char *data,
-                     size_t data_len);
-
-/* Append a comment line (": text\n"), the usual keep-alive. CR/LF dropped. */
-void sse_write_comment(buf *out, const char *text);
-
-/* Append a `retry:` line plus the blank line that ends it. */
-void sse_write_retry(buf *out, long retry_ms);
 
 #endif

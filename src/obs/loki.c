@@ -35,6 +35,7 @@
 #include <time.h>
 #include <utf8proc.h>
 
+#include "obs/curl_global.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
 #include "util/buf.h"
@@ -331,7 +332,6 @@ static void client_free(loki_client *c) {
     free(c->push_url);
     free(c->role);
     free(c);
-    curl_global_cleanup();
 }
 
 loki_client *loki_start_opts(const char *url, const char *role, const loki_options *opts,
@@ -341,10 +341,7 @@ loki_client *loki_start_opts(const char *url, const char *role, const loki_optio
                url ? url : "(none)");
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        seterr(err, errlen, "libcurl could not be initialised");
-        return NULL;
-    }
+    if (curl_global_ready("loki", err, errlen) < 0) return NULL;
     loki_client *c = xcalloc(1, sizeof *c);
     if (opts) c->opt = *opts;
     apply_defaults(&c->opt);

@@ -505,6 +505,9 @@ static int cap_per_article(const store *s, const candidate *c, int n, int cap, i
     return out;
 }
 
+/* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
+_Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
+
 int store_search(const store *s, const store_query *q, search_hit *hits, char *err, size_t errlen) {
     if (q->k < 1 || q->k > STORE_MAX_K)
         return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
@@ -541,7 +544,7 @@ int store_search(const store *s, const store_query *q, search_hit *hits, char *e
     candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
     int nv = need_vec ? vector_rows(s, q, t0, t1, f, depth, va) : 0;
     int nl = need_text ? lexical_rows(s, q, t0, t1, f, depth, la) : 0;
-    int n = -1;
+    int n = STORE_ERR_ANALYZER;
     if (nl < 0) {
         seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
         goto done;

@@ -128,12 +128,19 @@ int store_get(const store *s, uint32_t id, store_passage *out);
 /* The stored unit vector of a passage (store_dim() floats), NULL if out of range. */
 const float *store_vector(const store *s, uint32_t id);
 
+/* Why store_search failed, for callers to branch on (err is for people). */
+typedef enum store_search_error {
+    STORE_ERR_BAD_QUERY = -1, /* bad k, missing vector/text for the mode, bad dates or cap */
+    STORE_ERR_ANALYZER = -2,  /* the BM25 analyzer could not be made (not the query's fault) */
+} store_search_error;
+
 /* Best q->k passages, best first, into hits (room for q->k). Returns the
  * number of hits (fewer than k when the partition or date range is small,
  * the article cap leaves too few, or, in lexical mode, few passages share a
- * term with the query; 0 for an unknown topic), or -1 with err set on a
- * malformed query (bad k, missing vector/text for the mode, bad dates,
- * date_from after date_to, negative max_per_article). */
+ * term with the query; 0 for an unknown topic), or STORE_ERR_BAD_QUERY with
+ * err set on a malformed query (bad k, missing vector/text for the mode, bad
+ * dates, date_from after date_to, negative max_per_article), or
+ * STORE_ERR_ANALYZER with err set if the BM25 analyzer could not be made. */
 int store_search(const store *s, const store_query *q, search_hit *hits, char *err,
                  size_t errlen);
 

@@ -5,6 +5,7 @@
 #ifndef RAGD_STORE_TOPK_H
 #define RAGD_STORE_TOPK_H
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -50,11 +51,13 @@ static inline void minheap_sift_down(scored *h, int n, int i) {
 }
 
 static inline void minheap_push(heap *h, scored x) {
+    assert(h->len < h->cap); /* callers size the heap (k, or heap_reserve) before pushing */
     h->items[h->len] = x;
     minheap_sift_up(h->items, h->len++);
 }
 
 static inline scored minheap_pop(heap *h) {
+    assert(h->len > 0);
     scored top = h->items[0];
     h->items[0] = h->items[--h->len];
     if (h->len > 0) minheap_sift_down(h->items, h->len, 0);
@@ -87,11 +90,13 @@ static inline void maxheap_sift_down(scored *h, int n, int i) {
 }
 
 static inline void maxheap_push(heap *h, scored x) {
+    assert(h->len < h->cap);
     h->items[h->len] = x;
     maxheap_sift_up(h->items, h->len++);
 }
 
 static inline scored maxheap_pop(heap *h) {
+    assert(h->len > 0);
     scored top = h->items[0];
     h->items[0] = h->items[--h->len];
     if (h->len > 0) maxheap_sift_down(h->items, h->len, 0);

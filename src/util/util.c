@@ -98,3 +98,9 @@ bool file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+void *xgrow(void *items, int n, int *cap, size_t elem_size) {
+    if (n < *cap) return items;
+    *cap = *cap ? *cap * 2 : 16;
+    return xrealloc(items, (size_t)*cap * elem_size);
+}

@@ -29,6 +29,10 @@ int seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format
 char *read_file(const char *path, size_t *len, char *err, size_t errlen);
 bool file_exists(const char *path);
 
+/* Room for one more element in a growable array of n used of *cap: returns
+ * items, reallocated (capacity doubled, from 16) when n == *cap. */
+void *xgrow(void *items, int n, int *cap, size_t elem_size);
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -52,7 +52,13 @@ workqueue *workqueue_start(const char *name, int threads, int max_queued) {
     snprintf(q->name, sizeof q->name, "%s", name);
     q->nthreads = threads > 0 ? threads : 1;
     q->threads = xcalloc((size_t)q->nthreads, sizeof *q->threads);
-    for (int i = 0; i < q->nthreads; i++) pthread_create(&q->threads[i], NULL, worker, q);
+    for (int i = 0; i < q->nthreads; i++) {
+        if (pthread_create(&q->threads[i], NULL, worker, q) != 0) {
+            q->nthreads = i; /* join the ones that did start */
+            workqueue_stop(q);
+            return NULL;
+        }
+    }
     return q;
 }
 

@@ -9,7 +9,8 @@
 typedef struct workqueue workqueue;
 typedef void (*work_fn)(void *arg);
 
-/* name is for logs and thread names (<= 15 chars). */
+/* name is for logs and thread names (<= 15 chars). NULL if a thread cannot
+ * be started (the ones that did are joined). */
 workqueue *workqueue_start(const char *name, int threads, int max_queued);
 /* 0 queued, -1 queue full (or stopping). */
 int workqueue_push(workqueue *q, work_fn fn, void *arg);

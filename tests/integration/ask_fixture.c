@@ -108,8 +108,20 @@ static int start_on(ask_fixture *f, ragd_proc *p, const char *const *extra_args)
     int n = 5;
     for (int i = 0; extra_args && extra_args[i] && n < 47; i++) args[n++] = extra_args[i];
     args[n] = NULL;
-    /* the first start ingests; under sanitizers that takes a while */
-    return ragd_start(p, args, 180);
+    if (ragd_start(p, args, 60) < 0) return -1;
+    /* A first start listens at once and ingests meanwhile: wait for /ready. */
+    char url[128];
+    ragd_url(p, "/ready", url, sizeof url);
+    for (;;) { /* bounded by the harness's deadline */
+        http_reply r;
+        if (http_call("GET", url, NULL, NULL, 0, NULL, &r) != 0) return -1;
+        bool ingesting = r.status == 503 && strstr(r.body.data, "\"status\":\"ingesting\"");
+        bool failed = r.status == 503 && strstr(r.body.data, "\"status\":\"failed\"");
+        if (failed) fprintf(stderr, "ask_fixture: the first ingest failed: %s\n", r.body.data);
+        http_reply_free(&r);
+        if (!ingesting) return failed ? -1 : 0;
+        usleep(50 * 1000);
+    }
 }
 
 int ask_fixture_start(ask_fixture *f, const char *const *extra_args) {
@@ -135,8 +147,7 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
     int n = 1;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = harness_fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -148,9 +159,7 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
         execv(bin, (char *const *)argv);
         _exit(127);
     }
-    int status;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int rc = harness_wait(pid);
     if (rc) {
         char *log = read_file(log_path, NULL, NULL, 0);
         fprintf(stderr, "ask_fixture: ragd %s exited %d:\n%s\n", args[0], rc, log ? log : "");

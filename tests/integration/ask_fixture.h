@@ -39,7 +39,8 @@ typedef struct ask_fixture {
 
 /* Make the folder and the CSV; start `ragd serve --data-dir … --csv …
  * extra_args…` (extra_args NULL-terminated, or NULL) and wait until it
- * listens (the first start ingests). 0, or -1 after printing why. */
+ * listens and /ready no longer says "ingesting" (a first start ingests while
+ * it listens). 0, or -1 after printing why. */
 int ask_fixture_start(ask_fixture *f, const char *const *extra_args);
 /* The split deployment instead: `ragd ingest` the same corpus, start two
  * `ragd model` services and `ragd gateway --model-url A --model-url B` as

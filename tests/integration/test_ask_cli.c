@@ -64,8 +64,7 @@ static run_result run_ask(const char *const *env, const char *const *args) {
     int n = 2;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = harness_fork(); /* dies with the test, killed by its watchdog */
     assert_true(pid >= 0);
     if (pid == 0) {
         int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -80,9 +79,9 @@ static run_result run_ask(const char *const *env, const char *const *args) {
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    run_result r = {.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+    int status = harness_wait(pid);
+    assert_true(status >= 0);
+    run_result r = {.status = status};
     r.out = read_file(out_path, NULL, NULL, 0);
     r.err = read_file(err_path, NULL, NULL, 0);
     assert_non_null(r.out);

@@ -6,7 +6,8 @@
  * methods and content types, truncated, chunked and pipelined bodies.
  *
  * Every bad case must get its 4xx status with the JSON error body
- * {"error":{"code":…,"message":…}}, every valid one its 2xx answer, and after
+ * {"error":{"code":…,"message":…}} (the OpenAI routes add type and param to
+ * it; test_openai_api checks those), every valid one its 2xx answer, and after
  * each case the server must still answer a good request. The cases run in
  * one table so a new one is one line.
  *
@@ -134,7 +135,11 @@ static const bad_case cases[] = {
     {"encode: invalid UTF-8", "POST", "/encode", JSON, "{\"texts\":[\"caf\xe9\"]}", 0, 400, "bad_request"},
     {"encode: overlong UTF-8", "POST", "/encode", JSON, "{\"texts\":[\"\xc0\xaf\"]}", 0, 400, "bad_request"},
     {"encode: lone surrogate escape", "POST", "/encode", JSON, "{\"texts\":[\"\\ud800\"]}", 0, 400, "bad_request"},
-    {"encode: \\u0000 in a string", "POST", "/encode", JSON, "{\"texts\":[\"a\\u0000b\"]}", 0, 400, "bad_request"},
+    {"encode: texts a string (422: 'text' is the one-string form)", "POST", "/encode", JSON, "{\"texts\":\"abc\"}", 0, 422, "unprocessable_entity"},
+    {"encode: valid, \\u0000 in a string", "POST", "/encode", JSON, "{\"texts\":[\"a\\u0000b\"]}", 0, 200, NULL},
+    {"encode: valid, \\u0000 alone", "POST", "/encode", JSON, "{\"text\":\"\\u0000\"}", 0, 200, NULL},
+    {"encode: valid, C0 controls", "POST", "/encode", JSON, "{\"texts\":[\"control\\u0007char\\u0000nul\\u001b\\u0001\"]}", 0, 200, NULL},
+    {"encode: valid, lone combining mark", "POST", "/encode", JSON, "{\"texts\":[\"\\u0301\",\"a\\u0000\\u0301b\"]}", 0, 200, NULL},
     {"encode: raw NUL byte in the body", "POST", "/encode", JSON, "{\"texts\":[\"a\0b\"]}",
      sizeof "{\"texts\":[\"a\0b\"]}" - 1, 400, "bad_request"},
     {"encode: raw control character", "POST", "/encode", JSON, "{\"texts\":[\"a\x01\"]}", 0, 400, "bad_request"},
@@ -157,13 +162,13 @@ static const bad_case cases[] = {
     {"embeddings: invalid JSON", "POST", "/v1/embeddings", JSON, "{\"input\":", 0, 400, "bad_request"},
     {"embeddings: missing input", "POST", "/v1/embeddings", JSON, "{\"model\":\"x\"}", 0, 422, "unprocessable_entity"},
     {"embeddings: input a number", "POST", "/v1/embeddings", JSON, "{\"input\":5}", 0, 400, "bad_request"},
-    {"embeddings: token arrays", "POST", "/v1/embeddings", JSON, "{\"input\":[[1,2,3]]}", 0, 400, "bad_request"},
     {"embeddings: empty input", "POST", "/v1/embeddings", JSON, "{\"input\":[]}", 0, 422, "unprocessable_entity"},
-    {"embeddings: base64 format", "POST", "/v1/embeddings", JSON, "{\"input\":\"a\",\"encoding_format\":\"base64\"}", 0, 422, "unprocessable_entity"},
-    {"embeddings: format a number", "POST", "/v1/embeddings", JSON, "{\"input\":\"a\",\"encoding_format\":1}", 0, 422, "unprocessable_entity"},
+    {"embeddings: format a number", "POST", "/v1/embeddings", JSON, "{\"input\":\"a\",\"encoding_format\":1}", 0, 400, "bad_request"},
     {"embeddings: invalid UTF-8", "POST", "/v1/embeddings", JSON, "{\"input\":\"\xff\xfe\"}", 0, 400, "bad_request"},
     {"embeddings: wrong content type", "POST", "/v1/embeddings", "text/json", "{\"input\":\"a\"}", 0, 415, "unsupported_media_type"},
     {"embeddings: GET", "GET", "/v1/embeddings", NULL, NULL, 0, 405, "method_not_allowed"},
+    {"embeddings: valid, token arrays", "POST", "/v1/embeddings", JSON, "{\"input\":[[1,2,3]]}", 0, 200, NULL},
+    {"embeddings: valid, base64", "POST", "/v1/embeddings", JSON, "{\"input\":\"a\",\"encoding_format\":\"base64\"}", 0, 200, NULL},
     {"embeddings: valid", "POST", "/v1/embeddings", JSON, "{\"input\":[\"a\",\"b\"],\"model\":\"all-MiniLM-L6-v2\",\"encoding_format\":\"float\"}", 0, 200, NULL},
 
     /* ---- POST /llm_ask ---- */
@@ -183,7 +188,9 @@ static const bad_case cases[] = {
     {"llm POST: seed beyond int64", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"q\"}],\"seed\":99999999999999999999}", 0, 400, "bad_request"},
     {"llm POST: number overflow", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"q\"}],\"seed\":1e400}", 0, 400, "bad_request"},
     {"llm POST: NaN literal", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"q\"}],\"seed\":NaN}", 0, 400, "bad_request"},
-    {"llm POST: \\u0000 in a question", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"a\\u0000\"}]}", 0, 400, "bad_request"},
+    {"llm POST: valid, \\u0000 in a question", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"a\\u0000b\"}]}", 0, 200, NULL},
+    {"llm POST: valid, \\u0000 in a context", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"q\",\"context\":[\"x\\u0000y\\u0007\"]}]}", 0, 200, NULL},
+    {"embeddings: valid, \\u0000", "POST", "/v1/embeddings", JSON, "{\"input\":\"a\\u0000b\"}", 0, 200, NULL},
     {"llm POST: invalid UTF-8 in context", "POST", "/llm_ask", JSON, "{\"prompts\":[{\"question\":\"q\",\"context\":[\"\xed\xa0\x80\"]}]}", 0, 400, "bad_request"},
     {"llm POST: wrong content type", "POST", "/llm_ask", "text/plain", "{\"prompts\":[]}", 0, 415, "unsupported_media_type"},
     {"llm: PUT", "PUT", "/llm_ask", JSON, "{}", 0, 405, "method_not_allowed"},
@@ -523,6 +530,40 @@ static void pipelined_requests_answered_in_order(void **state) {
     assert_still_serving("pipelined requests");
 }
 
+/* Issue 10 item 5: a string under "texts" is a type error whose message
+ * points at "text", the one-string form. */
+static void texts_as_a_string_names_text(void **state) {
+    char url[256];
+    url_of("/encode", url, sizeof url);
+    http_reply r;
+    const char body[] = "{\"texts\":\"abc\"}";
+    assert_int_equal(http_call("POST", url, JSON, body, sizeof body - 1, NULL, &r), 0);
+    check_json_error("texts a string", r.status, r.headers.data, r.body.data, 422, "unprocessable_entity");
+    if (!strstr(r.body.data, "'text'")) fail_msg("the 422 does not name 'text': %s", r.body.data);
+    http_reply_free(&r);
+}
+
+/* Issue 10 item 3: \u0000 is text like any other; BERT's cleaning drops it
+ * (and other C0 controls), so the vector is the one of the text without it. */
+static void nul_is_dropped_like_bert_does(void **state) {
+    char url[256];
+    url_of("/encode", url, sizeof url);
+    http_reply r;
+    const char body[] = "{\"texts\":[\"a\\u0000b c\\u0007d\", \"ab cd\"]}";
+    assert_int_equal(http_call("POST", url, JSON, body, sizeof body - 1, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *doc = json_loads(r.body.data, 0, NULL);
+    json_t *emb = json_object_get(doc, "embeddings");
+    assert_int_equal(json_array_size(emb), 2);
+    for (size_t i = 0; i < 384; i++)
+        assert_true(json_real_value(json_array_get(json_array_get(emb, 0), i)) ==
+                    json_real_value(json_array_get(json_array_get(emb, 1), i)));
+    json_t *tokens = json_object_get(doc, "tokens");
+    assert_int_equal(json_integer_value(json_array_get(tokens, 0)), json_integer_value(json_array_get(tokens, 1)));
+    json_decref(doc);
+    http_reply_free(&r);
+}
+
 /* Last: stop with SIGTERM; a clean exit and no sanitizer report in the log
  * (under the sanitizer build, LeakSanitizer checks at exit). */
 static void exits_cleanly_without_leaks(void **state) {
@@ -575,7 +616,9 @@ static void serve_request_cycle_exits_cleanly(void **state) {
         {"{\"question\":\"x\",\"topic\":\"weather\"}", false, 422},
         {"{\"question\":\"x\",\"mode\":\"fuzzy\"}", false, 422},
         {"{\"question\":[\"x\"]}", false, 400},
-        {"{\"question\":\"a\\u0000b\"}", false, 400},
+        {"{\"question\":\"a\\u0000b\"}", false, 200},
+        {"{\"question\":\"a\\u0000b\\u0007\"}", true, 200},
+        {"{\"question\":\"\\u0000\"}", false, 422}, /* nothing but a NUL: empty */
         {"{\"question\":", false, 400},
         {"{}", false, 422},
     };
@@ -634,6 +677,8 @@ int main(void) {
         cmocka_unit_test(chunked_bodies_are_read_whole),
         cmocka_unit_test(malformed_framing_is_survived),
         cmocka_unit_test(pipelined_requests_answered_in_order),
+        cmocka_unit_test(texts_as_a_string_names_text),
+        cmocka_unit_test(nul_is_dropped_like_bert_does),
         cmocka_unit_test(exits_cleanly_without_leaks),
         cmocka_unit_test(serve_request_cycle_exits_cleanly),
     };

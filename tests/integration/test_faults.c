@@ -171,8 +171,7 @@ static int run_ragd(const char *const *args, const char *out_path, const char *e
     int n = 1;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = harness_fork(); /* dies with the test, killed by its watchdog */
     assert_true(pid >= 0);
     if (pid == 0) {
         int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -183,9 +182,9 @@ static int run_ragd(const char *const *args, const char *out_path, const char *e
         execv(bin, (char *const *)argv);
         _exit(127);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int rc = harness_wait(pid);
+    assert_true(rc >= 0);
+    return rc;
 }
 
 /* Many long articles in the fixture's CSV format, none in the small corpus. */

@@ -101,7 +101,7 @@ static ragd_proc model_a, model_b, gateway;
 static int port_b; /* model B comes back on the same port */
 
 static int run_ingest(const char *csv) {
-    pid_t pid = fork();
+    pid_t pid = harness_fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         const char *bin = getenv("RAGD_BIN");
@@ -109,52 +109,14 @@ static int run_ingest(const char *csv) {
               "--no-progress", (char *)NULL);
         _exit(127);
     }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return harness_wait(pid);
 }
 
 static const char *const model_args[] = {"model", "--threads", "1", "--llm-workers", "4", NULL};
 
-/* `ragd model` on a given port (the harness always picks a free one). */
-static int start_model_on_port(ragd_proc *p, int port) {
-    const char *bin = getenv("RAGD_BIN");
-    snprintf(p->log_path, sizeof p->log_path, "%s/model-%d.log", workdir, port);
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, STDERR_FILENO);
-        execl(bin, bin, "model", "--threads", "1", "--llm-workers", "4", "--host", "127.0.0.1",
-              "--port", port_s, (char *)NULL);
-        _exit(127);
-    }
-    p->pid = pid;
-    p->port = 0;
-    for (int i = 0; i < 3000 && ragd_alive(p); i++) { /* bounded: a broken build must not hang */
-        char *log = ragd_log(p);
-        bool listening = strstr(log, "\"msg\":\"listening\"") != NULL;
-        free(log);
-        if (listening) {
-            p->port = port;
-            return 0;
-        }
-        usleep(10 * 1000);
-    }
-    char *log = ragd_log(p);
-    fprintf(stderr, "model on port %d did not start:\n%s\n", port, log);
-    free(log);
-    return -1;
-}
-
 static void kill9(ragd_proc *p) {
     assert_true(p->pid > 0);
-    assert_int_equal(kill(p->pid, SIGKILL), 0);
-    int status;
-    waitpid(p->pid, &status, 0);
-    p->pid = 0;
+    ragd_kill(p);
 }
 
 static void model_url(const ragd_proc *p, char *out, size_t outlen) { ragd_url(p, "", out, outlen); }
@@ -548,16 +510,45 @@ static void bad_requests_get_json_4xx(void **state) {
 /* A separate gateway in front of one replica that refuses long texts and,
  * later, stops answering (SIGSTOP): the replica's own 4xx comes back as 502
  * with its message, a stalled call as 504; both as JSON. Its probes run
- * once, so the stall is met by a request, not hidden by a health check. */
-static void upstream_failures_map_to_502_and_504(void **state) {
+ * once, so the stall is met by a request, not hidden by a health check.
+ *
+ * The replica is paused with ragd_pause, which returns only once every one
+ * of its threads has stopped. A bare kill(SIGSTOP) returns as soon as the
+ * kernel has woken one thread to begin the group stop; on a loaded machine
+ * that thread may wait for a CPU while the replica's HTTP and encoder
+ * threads go on answering, so the request meant to stall got 200.
+ *
+ * Its own setup and teardown: the teardown continues and stops both
+ * processes even when an assertion failed half-way. */
+static ragd_proc strict, gw2;
+
+static int start_strict_pair(void **state) {
+    (void)state;
     const char *strict_args[] = {"model", "--threads", "1", "--max-text-kb", "1", NULL};
-    ragd_proc strict, gw2;
-    assert_int_equal(ragd_start(&strict, strict_args, 60), 0);
+    memset(&strict, 0, sizeof strict);
+    memset(&gw2, 0, sizeof gw2);
+    if (ragd_start(&strict, strict_args, 60) < 0) return -1;
     char url[64];
     model_url(&strict, url, sizeof url);
     const char *gw_args[] = {"gateway", "--model-url", url, "--data-dir", data_dir, "--health-interval", "1000",
-                             "--upstream-timeout", "1", "--workers", "2", NULL};
-    assert_int_equal(ragd_start(&gw2, gw_args, 60), 0);
+                             "--upstream-timeout", "2", "--workers", "2", NULL};
+    return ragd_start(&gw2, gw_args, 60);
+}
+
+static int stop_strict_pair(void **state) {
+    (void)state;
+    int rc = 0;
+    if (gw2.pid > 0) {
+        char *log = ragd_log(&gw2);
+        rc = ragd_stop(&gw2);
+        if (rc != 0) fprintf(stderr, "second gateway exited with %d; its log:\n%s\n", rc, log);
+        free(log);
+    }
+    if (strict.pid > 0) ragd_stop(&strict); /* continues it first if it is still paused */
+    return rc == 0 ? 0 : -1;
+}
+
+static void upstream_failures_map_to_502_and_504(void **state) {
     char ask_url[256];
     ragd_url(&gw2, "/ask", ask_url, sizeof ask_url);
 
@@ -577,18 +568,17 @@ static void upstream_failures_map_to_502_and_504(void **state) {
     http_reply_free(&r);
     buf_free(&long_q);
 
-    assert_int_equal(kill(strict.pid, SIGSTOP), 0);
+    assert_int_equal(ragd_pause(&strict), 0);
     assert_int_equal(http_call("POST", ask_url, "application/json", ok, strlen(ok), NULL, &r), 0);
     assert_json_error(&r, 504, NULL);
+    assert_non_null(strstr(r.body.data, "did not answer"));
     http_reply_free(&r);
-    assert_int_equal(kill(strict.pid, SIGCONT), 0);
+    assert_int_equal(ragd_resume(&strict), 0);
 
-    char *log = ragd_log(&gw2);
-    int rc = ragd_stop(&gw2);
-    if (rc != 0) fprintf(stderr, "second gateway exited with %d; its log:\n%s\n", rc, log);
-    free(log);
-    assert_int_equal(rc, 0);
-    ragd_stop(&strict);
+    /* continued, it answers again: the stall did not mark it down */
+    assert_int_equal(http_call("POST", ask_url, "application/json", ok, strlen(ok), NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
 }
 
 static void one_replica_killed_requests_keep_succeeding(void **state) {
@@ -662,7 +652,7 @@ static void both_killed_errors_are_quick_json(void **state) {
 }
 
 static void restarted_replica_is_used_again(void **state) {
-    assert_int_equal(start_model_on_port(&model_b, port_b), 0);
+    assert_int_equal(ragd_start_at(&model_b, model_args, port_b, 60), 0);
     wait_ready(200);
     assert_true(model_up_gauge(&model_b) == 1);
     double b0 = encode_requests(&model_b);
@@ -686,7 +676,8 @@ int main(void) {
         cmocka_unit_test(topic_filter_keeps_to_its_partition),
         cmocka_unit_test(round_robin_spreads_encode_over_both),
         cmocka_unit_test(bad_requests_get_json_4xx),
-        cmocka_unit_test(upstream_failures_map_to_502_and_504),
+        cmocka_unit_test_setup_teardown(upstream_failures_map_to_502_and_504, start_strict_pair,
+                                        stop_strict_pair),
         cmocka_unit_test(one_replica_killed_requests_keep_succeeding),
         cmocka_unit_test(both_killed_errors_are_quick_json),
         cmocka_unit_test(restarted_replica_is_used_again),

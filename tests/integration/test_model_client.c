@@ -253,9 +253,9 @@ static void embed_failures_map_to_statuses(void **state) {
         atomic_store(&f.encode, cases[i].mode);
         pipeline_error e = {0};
         assert_int_equal(p.embed(p.ctx, "q", 1, vec, &e), -1);
-        if (e.status != cases[i].status || !strstr(e.message, cases[i].says))
-            fprintf(stderr, "case %zu: %d %s\n", i, e.status, e.message);
-        assert_int_equal(e.status, cases[i].status);
+        if (pipeline_http_status(e.code) != cases[i].status || !strstr(e.message, cases[i].says))
+            fprintf(stderr, "case %zu: %d %s\n", i, pipeline_http_status(e.code), e.message);
+        assert_int_equal(pipeline_http_status(e.code), cases[i].status);
         assert_non_null(strstr(e.message, cases[i].says));
     }
     /* none of these is a dead replica: it stays in rotation */
@@ -307,7 +307,7 @@ static void generate_failures_are_502(void **state) {
     pipeline_error e = {0};
     atomic_store(&f.llm, LLM_ERROR_EVENT);
     assert_int_equal(p.generate(p.ctx, &prompt, 1, collect, &got, &e), -1);
-    assert_int_equal(e.status, 502);
+    assert_int_equal(pipeline_http_status(e.code), 502);
     assert_non_null(strstr(e.message, "llm backend exploded"));
     assert_int_equal(got.n, 2); /* what came before the error was delivered */
 
@@ -315,7 +315,7 @@ static void generate_failures_are_502(void **state) {
     memset(&e, 0, sizeof e);
     atomic_store(&f.llm, LLM_NO_DONE);
     assert_int_equal(p.generate(p.ctx, &prompt, 1, collect, &got, &e), -1);
-    assert_int_equal(e.status, 502);
+    assert_int_equal(pipeline_http_status(e.code), 502);
     assert_non_null(strstr(e.message, "without its 'done'"));
     model_client_stop(c);
     fake_stop(&f);
@@ -379,10 +379,10 @@ static void round_robin_and_retry_when_a_replica_goes_away(void **state) {
     fake_stop(&b); /* none left: 502 for the call that finds out, then 503 */
     memset(&e, 0, sizeof e);
     assert_int_equal(p.embed(p.ctx, "q", 1, vec, &e), -1);
-    assert_true(e.status == 502 || e.status == 503);
+    assert_true(pipeline_http_status(e.code) == 502 || pipeline_http_status(e.code) == 503);
     memset(&e, 0, sizeof e);
     assert_int_equal(p.embed(p.ctx, "q", 1, vec, &e), -1);
-    assert_int_equal(e.status, 503);
+    assert_int_equal(pipeline_http_status(e.code), 503);
     assert_non_null(strstr(e.message, a.url));
     assert_non_null(strstr(e.message, b.url));
     buf why = BUF_INIT;

@@ -78,7 +78,7 @@ static void *submitter(void *p) {
         float out[NTEXTS * ENCODER_DIM];
         int ntok[NTEXTS];
         char err[256];
-        if (batcher_embed(w->b, n, mine, lens, out, ntok, err, sizeof err) < 0) {
+        if (batcher_embed(w->b, n, mine, lens, out, ntok, err, sizeof err) != BATCHER_OK) {
             w->failures++;
             continue;
         }
@@ -91,7 +91,8 @@ static void *submitter(void *p) {
 }
 
 static void concurrent_batches_equal_direct_encoding(void **state) {
-    batcher *b = batcher_start(enc, &(batcher_options){.max_batch_tokens = 512});
+    batcher *b = batcher_start(enc, &(batcher_options){.max_batch_tokens = 512}, NULL, 0);
+    assert_non_null(b);
     pthread_t t[THREADS];
     worker_arg args[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -112,24 +113,25 @@ typedef struct counter {
     int done;
 } counter;
 
-static void count_done(void *ctx, int status, int n, const float *v, const int *ntok, const char *err) {
+static void count_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
     counter *c = ctx;
     pthread_mutex_lock(&c->mu);
-    c->done += status == 0;
+    c->done += status == BATCHER_OK;
     pthread_mutex_unlock(&c->mu);
 }
 
 static void full_queue_refuses_and_stop_drains(void **state) {
-    batcher *b = batcher_start(enc, &(batcher_options){.max_queued_texts = 4});
+    batcher *b = batcher_start(enc, &(batcher_options){.max_queued_texts = 4}, NULL, 0);
+    assert_non_null(b);
     counter c = {.done = 0};
     pthread_mutex_init(&c.mu, NULL);
     size_t len = strlen(texts[3]);
     const char *many[5] = {texts[3], texts[3], texts[3], texts[3], texts[3]};
     size_t lens[5] = {len, len, len, len, len};
     /* Five texts in one job can never fit a four-text queue. */
-    assert_int_equal(batcher_submit(b, 5, many, lens, count_done, &c), -1);
+    assert_int_equal(batcher_submit(b, 5, many, lens, count_done, &c), BATCHER_QUEUE_FULL);
     int accepted = 0;
-    for (int i = 0; i < 8; i++) accepted += batcher_submit(b, 1, many, lens, count_done, &c) == 0;
+    for (int i = 0; i < 8; i++) accepted += batcher_submit(b, 1, many, lens, count_done, &c) == BATCHER_OK;
     assert_true(accepted >= 1);
     batcher_stop(b); /* returns only after every accepted job completed */
     assert_int_equal(c.done, accepted);

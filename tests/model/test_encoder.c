@@ -4,7 +4,10 @@
  * 0.9999 for every case alone, all in one batch and in shuffled mixed-length
  * groups; batch composition never changes a vector; every kernel variant
  * (AVX-512, AVX2, portable, OpenBLAS) agrees; the vector GELU matches erff;
- * the model-folder rules (fallback to the twin, a missing folder refused). */
+ * the model-folder rules (fallback to the twin, a missing folder refused);
+ * texts with NUL, other C0 controls and lone combining marks
+ * (tests/model/reference_controls.jsonl, made by make_reference.py with
+ * PyTorch) give PyTorch's token ids and vectors. */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -250,6 +253,53 @@ static void test_texts_through_tokenizer(void **state) {
     free(out);
 }
 
+/* Texts any JSON string can carry — \u0000, other C0 controls, DEL, lone
+ * combining marks — tokenised and embedded as PyTorch does
+ * (reference_controls.jsonl): the same ids, cosine >= 0.9999. */
+static void test_control_characters_match_pytorch(void **state) {
+    const char *src = getenv("RAGD_SOURCE_DIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tests/model/reference_controls.jsonl", src && *src ? src : ".");
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int checked = 0;
+    double worst = 1;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        json_t *c = load_jsonl_line(line, got);
+        assert_non_null(c);
+        json_t *text = json_object_get(c, "text"), *ids = json_object_get(c, "ids"),
+               *emb = json_object_get(c, "embedding");
+        const char *t = json_string_value(text);
+        size_t len = json_string_length(text);
+        int32_t mine[ENCODER_MAX_TOKENS];
+        int n = tokenizer_encode(encoder_tokenizer(enc), t, len, mine, ENCODER_MAX_TOKENS, NULL);
+        if (n != (int)json_array_size(ids)) fail_msg("case %d: %d ids, PyTorch has %zu", checked, n, json_array_size(ids));
+        for (int i = 0; i < n; i++)
+            if (mine[i] != (int32_t)json_integer_value(json_array_get(ids, (size_t)i)))
+                fail_msg("case %d: id %d is %d, PyTorch has %d", checked, i, mine[i],
+                         (int)json_integer_value(json_array_get(ids, (size_t)i)));
+        float want[DIM], out[DIM];
+        assert_int_equal(json_array_size(emb), DIM);
+        for (int d = 0; d < DIM; d++) want[d] = (float)json_number_value(json_array_get(emb, (size_t)d));
+        int ntok = 0;
+        char err[256] = "";
+        assert_int_equal(encoder_embed(enc, 1, &t, &len, out, &ntok, err, sizeof err), 0);
+        assert_int_equal(ntok, n);
+        double cs = cosine(out, want);
+        if (cs < 0.9999) fail_msg("case %d: cosine %.7f", checked, cs);
+        if (cs < worst) worst = cs;
+        checked++;
+        json_decref(c);
+    }
+    free(line);
+    fclose(f);
+    printf("control characters: %d cases, worst cosine %.7f\n", checked, worst);
+    assert_true(checked >= 10);
+}
+
 /* Every kernel variant computes the same model: a mixed batch of 24 cases. */
 static void check_variant(const char *label) {
     int idx[24];
@@ -405,6 +455,7 @@ int main(void) {
         cmocka_unit_test(test_shuffled_groups),
         cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_texts_through_tokenizer),
+        cmocka_unit_test(test_control_characters_match_pytorch),
         cmocka_unit_test(test_kernel_variants),
         cmocka_unit_test(test_int8_close_to_float),
         cmocka_unit_test(test_gelu_matches_erff),

@@ -1,4 +1,5 @@
-/* test_sse — the Server-Sent Events parser and writer (src/model/sse.h).
+/* test_sse — the Server-Sent Events parser (src/model/sse.h); the writer is
+ * tested with the HTTP layer that owns it (tests/http/test_sse_writer.c).
  *
  * The parser's hard parts are the ones chunking exposes: a stream is parsed
  * whole, then cut into two chunks at every position, then fed one byte at a
@@ -192,54 +193,6 @@ static void test_event_size_limit(void **state) {
     buf_free(&c.text);
 }
 
-/* Writer → parser: data of any shape comes back, with CR and CRLF as LF. */
-static void test_writer_round_trip(void **state) {
-    static const struct {
-        const char *data;
-        const char *back;
-    } cases[] = {
-        {"plain", "plain"},
-        {"", ""},
-        {"two\nlines", "two\nlines"},
-        {"crlf\r\nand cr\rend", "crlf\nand cr\nend"},
-        {"trailing newline\n", "trailing newline\n"},
-        {"\n\n", "\n\n"},
-        {": looks like a comment", ": looks like a comment"},
-        {" leading space", " leading space"},
-        {"data: nested", "data: nested"},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        buf out = BUF_INIT;
-        sse_write_comment(&out, "keep\nalive");
-        sse_write_event(&out, "tok\r\nen", "i\nd", cases[i].data, strlen(cases[i].data));
-        collected c = {BUF_INIT, 0, -1, 0};
-        sse_parser p;
-        sse_parser_init(&p, collect, &c);
-        char err[128];
-        assert_int_equal(sse_parser_feed(&p, out.data, out.len, err, sizeof err), 0);
-        buf want = BUF_INIT;
-        buf_printf(&want, "token|id|%s\x1e", cases[i].back);
-        if (c.count != 1 || strcmp(c.text.data, want.data) != 0)
-            fail_msg("case %zu: wrote '%s', parsed '%s'", i, out.data, c.text.data ? c.text.data : "");
-        sse_parser_free(&p);
-        buf_free(&c.text);
-        buf_free(&want);
-        buf_free(&out);
-    }
-}
-
-static void test_writer_format(void **state) {
-    buf out = BUF_INIT;
-    sse_write_event(&out, "token", "3", "a\nb", 3);
-    sse_write_event(&out, NULL, NULL, "x", 1);
-    sse_write_retry(&out, 1000);
-    assert_string_equal(out.data,
-                        "event: token\nid: 3\ndata: a\ndata: b\n\n"
-                        "data: x\n\n"
-                        "retry: 1000\n\n");
-    buf_free(&out);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_stream),
@@ -248,8 +201,6 @@ int main(void) {
         cmocka_unit_test(test_retry_and_id_persist),
         cmocka_unit_test(test_callback_stops_parser),
         cmocka_unit_test(test_event_size_limit),
-        cmocka_unit_test(test_writer_round_trip),
-        cmocka_unit_test(test_writer_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,20 @@
+/* store_facts — what a serving role says about the store it answers from,
+ * the same in `serve` and `gateway`: passages per topic as metrics, the
+ * passage count in /health, and "not ready" while the store is empty. */
+#ifndef RAGD_APP_STORE_FACTS_H
+#define RAGD_APP_STORE_FACTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* ragd_store_passages{topic=…} for every topic of st. */
+void store_facts_publish(const store *st);
+/* "passages": the store's size, into the /health object. */
+void store_facts_describe(const store *st, json_t *health);
+/* false (why says so) while there is no store or it holds no passage. */
+bool store_facts_ready(const store *st, buf *why);
+
+#endif
