@@ -11,7 +11,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libmicrohttpd-dev libjansson-dev libmd4c-html0-dev libutf8proc-dev libcsv-dev \
-      libopenblas-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev \
+      libopenblas-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libstemmer-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +23,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libmicrohttpd12 libjansson4 libmd4c-html0 libutf8proc2 libcsv3 libopenblas0 \
-      libcurl4 zlib1g ca-certificates curl \
+      libcurl4 zlib1g libstemmer0d ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/ragd --create-home ragd
 COPY --from=build /src/build/ragd /usr/local/bin/ragd

@@ -152,7 +152,7 @@ static int cmd_run(const char *dir, const char *ef_list) {
     }
     snprintf(data, sizeof data, "%s/store", dir);
     double t0 = now_seconds();
-    store_writer *w = store_writer_open_split(data, "bench-synthetic", DIM, NULL, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(data, "bench-synthetic", DIM, err, sizeof err);
     if (w == NULL) {
         fprintf(stderr, "bench_search: %s\n", err);
         return 1;
@@ -175,7 +175,7 @@ static int cmd_run(const char *dir, const char *ef_list) {
     store_writer_close(w);
     double t_build = now_seconds() - t0, c_build = cpu_seconds() - c0;
     t0 = now_seconds();
-    store *s = store_open_split(data, NULL, NULL, "bench-synthetic", err, sizeof err);
+    store *s = store_open(data, "bench-synthetic", err, sizeof err);
     if (s == NULL) {
         fprintf(stderr, "bench_search: %s\n", err);
         return 1;

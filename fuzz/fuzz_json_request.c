@@ -76,9 +76,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (model_stack_open(&model, &mo, "fuzz") < 0) die("model stack", model_dir);
     const encoder_info *info = encoder_get_info(model.encoder);
     char dir[512];
-    fuzz_build_store(dir, sizeof dir, encoder_identity(info), ENCODER_DIM,
-                     encoder_tokenizer(model.encoder));
-    the_store = store_open(dir, encoder_tokenizer(model.encoder), encoder_identity(info), err,
+    fuzz_build_store(dir, sizeof dir, encoder_identity(info), ENCODER_DIM);
+    the_store = store_open(dir, encoder_identity(info), err,
                            sizeof err);
     if (!the_store) die("store", err);
     backend = (local_backend){.batcher = model.batcher, .llm = model.llm};

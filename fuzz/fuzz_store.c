@@ -3,7 +3,7 @@
  * work, never crash, read out of bounds or loop.
  *
  * At start a real small store is built with the store writer (real
- * vocabulary, two topics, passages from the corpus, dim 8 so a run stays
+ * analyzer, two topics, passages from the corpus, dim 8 so a run stays
  * fast) in a temporary directory (fuzz_build_store); its store.bin is the pristine
  * image. Each input is a recipe applied to a copy of that image:
  *   byte 0 (flags): bit 0 — recompute every section CRC and the header CRC
@@ -15,7 +15,8 @@
  *                   bit 2 — truncate the file to the length in bytes 1–2.
  *   then patches: [offset u16 LE][n u8][n bytes], offset modulo file size.
  * The file is written back, opened, and searched in all modes (exact and
- * HNSW, with and without a topic, k = 1 and a large k), every hit fetched. */
+ * HNSW, with and without a topic, k = 1 and a large k, with and without a
+ * date range and an article cap), every hit fetched. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "model/tokenizer.h"
 #include "store/format.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -35,7 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define DIM 8
 #define MODEL "fuzz-model"
 
-static tokenizer *tok;
 static char dir[512];
 static char store_path[600];
 static uint8_t *image;
@@ -49,16 +48,13 @@ static void die(const char *what, const char *err) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     fuzz_quiet_logs();
-    char path[1024], err[512];
-    fuzz_shared_path("models/all-MiniLM-L6-v2/vocab.txt", path, sizeof path);
-    tok = tokenizer_open(path, err, sizeof err);
-    if (!tok) die("vocabulary", err);
-    fuzz_build_store(dir, sizeof dir, MODEL, DIM, tok);
+    char err[512];
+    fuzz_build_store(dir, sizeof dir, MODEL, DIM);
     snprintf(store_path, sizeof store_path, "%s/%s", dir, STORE_FILE);
     image = (uint8_t *)read_file(store_path, &image_len, err, sizeof err);
     if (!image) die("read", err);
     /* The pristine image must open: otherwise every input is a refusal. */
-    store *s = store_open(dir, tok, MODEL, err, sizeof err);
+    store *s = store_open(dir, MODEL, err, sizeof err);
     if (!s) die("pristine store", err);
     store_close(s);
     const char *seed_out = getenv("FUZZ_STORE_WRITE_IMAGE");
@@ -99,9 +95,16 @@ static void search_all(store *s) {
         for (size_t m = 0; m < ARRAY_LEN(modes); m++)
             for (int approx = 0; approx < 2; approx++)
                 for (int k = 1; k <= STORE_MAX_K; k += STORE_MAX_K - 1) {
+                    /* The filters read the passage table (dates, article
+                     * ids) inside the search: every other query uses them. */
+                    bool filtered = (k + approx + (int)m) % 2;
                     store_query query = {.vector = q, .text = "pakistan cricket oil", .text_len = 20,
                                          .topic = topics[t], .k = k, .mode = modes[m],
-                                         .approximate = approx, .ef_search = 0};
+                                         .approximate = approx, .ef_search = 0,
+                                         .lexical_first = approx,
+                                         .date_from = filtered ? "2015-06-01" : NULL,
+                                         .date_to = filtered ? "2016-06-30" : NULL,
+                                         .max_per_article = filtered ? 2 : 0};
                     int n = store_search(s, &query, hits, err, sizeof err);
                     if (n > k) abort();
                     for (int i = 0; i < n; i++) {
@@ -163,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(file);
 
     char err[512] = "";
-    store *s = store_open(dir, tok, MODEL, err, sizeof err);
+    store *s = store_open(dir, MODEL, err, sizeof err);
     if (!s) {
         if (!err[0]) abort(); /* a refusal names its cause */
         return 0;

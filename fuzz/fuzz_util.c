@@ -52,12 +52,12 @@ static void die(const char *what, const char *err) {
     exit(1);
 }
 
-void fuzz_build_store(char *dir, size_t dirlen, const char *model, int dim, const tokenizer *tok) {
+void fuzz_build_store(char *dir, size_t dirlen, const char *model, int dim) {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, dirlen, "%s/ragd-fuzz-XXXXXX", base);
     if (!mkdtemp(dir)) die("mkdtemp", dir);
     char err[512];
-    store_writer *w = store_writer_open(dir, model, dim, tok, err, sizeof err);
+    store_writer *w = store_writer_open(dir, model, dim, err, sizeof err);
     if (!w) die("store writer", err);
     store_writer_set_hnsw(w, 4, 16, 1);
     float *v = xmalloc((size_t)dim * sizeof *v);

@@ -7,7 +7,6 @@
 
 #include <stddef.h>
 
-#include "model/tokenizer.h"
 
 /* "<shared dir>/<rel>" in out. */
 void fuzz_shared_path(const char *rel, char *out, size_t outlen);
@@ -16,7 +15,7 @@ void fuzz_shared_path(const char *rel, char *out, size_t outlen);
 void fuzz_quiet_logs(void);
 /* A fresh directory under /dev/shm (or /tmp) holding a committed store of a
  * few corpus passages in two topics ("business", "sports"), dim-float seeded
- * unit vectors, BM25 over tok. Exits with a message on failure. */
-void fuzz_build_store(char *dir, size_t dirlen, const char *model, int dim, const tokenizer *tok);
+ * unit vectors, BM25 by the store's analyzer. Exits with a message on failure. */
+void fuzz_build_store(char *dir, size_t dirlen, const char *model, int dim);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app/request_check.h"
+#include "app/retrieval.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
@@ -31,6 +32,9 @@ typedef struct ask_job {
     char *topic;      /* NULL: every partition */
     int top_k;
     search_mode mode;
+    int max_per_article; /* 0: no cap */
+    char date_from[11], date_to[11]; /* "" = open end */
+    bool explain;        /* each source says why it was chosen */
     bool stream;
     bool cite;
     uint64_t seed;
@@ -43,10 +47,6 @@ typedef struct ask_job {
     int pieces_cited;
     uint64_t llm_start_ns, first_piece_ns;
 } ask_job;
-
-static const char *mode_name(search_mode m) {
-    return m == SEARCH_VECTOR ? "vector" : m == SEARCH_LEXICAL ? "lexical" : "hybrid";
-}
 
 /* Everything of the job but the format's context. */
 static void job_discard(ask_job *j) {
@@ -66,15 +66,32 @@ static void job_free(ask_job *j) {
     job_discard(j);
 }
 
-static json_t *sources_json(const store *s, const search_hit *hits, int n) {
+/* A rank and score of one half, or nulls when the hit was not in its list. */
+static void explain_half(json_t *o, const char *rank_key, const char *score_key, int rank,
+                         float score) {
+    json_object_set_new(o, rank_key, rank ? json_integer(rank) : json_null());
+    json_object_set_new(o, score_key, rank ? json_real((double)score) : json_null());
+}
+
+static json_t *sources_json(const store *s, const search_hit *hits, int n, bool explain) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         store_passage ps;
         if (store_get(s, hits[i].passage_id, &ps) < 0) continue;
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s}", "id", (json_int_t)ps.id,
-                           "article_id", ps.article_id, "heading", ps.heading, "date", ps.date,
-                           "topic", ps.topic, "score", (double)hits[i].score, "text", ps.text));
+        json_t *src = json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s}", "id", (json_int_t)ps.id,
+                                "article_id", ps.article_id, "heading", ps.heading, "date",
+                                ps.date, "topic", ps.topic, "score", (double)hits[i].score,
+                                "text", ps.text);
+        if (explain) {
+            json_t *e = json_object();
+            explain_half(e, "lexical_rank", "lexical_score", hits[i].lexical_rank,
+                         hits[i].lexical_score);
+            explain_half(e, "vector_rank", "vector_score", hits[i].vector_rank,
+                         hits[i].vector_score);
+            json_object_set_new(e, "fused_score", json_real((double)hits[i].score));
+            json_object_set_new(src, "explain", e);
+        }
+        json_array_append_new(arr, src);
     }
     return arr;
 }
@@ -145,20 +162,24 @@ static void run_ask(void *arg) {
     search_hit hits[ASK_MAX_TOP_K];
     store_query q = {.vector = j->mode == SEARCH_LEXICAL ? NULL : vec, .text = j->question,
                      .text_len = j->question_len, .topic = j->topic, .k = j->top_k,
-                     .mode = j->mode, .vector_weight = p->vector_weight};
+                     .mode = j->mode,
+                     .date_from = j->date_from[0] ? j->date_from : NULL,
+                     .date_to = j->date_to[0] ? j->date_to : NULL,
+                     .max_per_article = j->max_per_article};
+    retrieval_set_fusion(p->store, &q);
     char err[256];
     int n = store_search(p->store, &q, hits, err, sizeof err);
     uint64_t t2 = now_ns();
-    ragd_metrics_search(mode_name(j->mode), (double)(t2 - t1) / 1e9);
+    ragd_metrics_search(retrieval_mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
-        /* STORE_ERR_BAD_QUERY, the only failure: the handler checked every
-         * field, so a query the store refuses is this process's fault */
-        assert(n == STORE_ERR_BAD_QUERY);
+        /* the handler checked every field, so a query the store refuses
+         * (STORE_ERR_BAD_QUERY) or a missing analyzer is this process's fault */
+        assert(n == STORE_ERR_BAD_QUERY || n == STORE_ERR_ANALYZER);
         fail(j, 500, err);
         job_free(j);
         return;
     }
-    json_t *sources = sources_json(p->store, hits, n);
+    json_t *sources = sources_json(p->store, hits, n, j->explain);
     if (j->stream) j->fmt->sources(j->fmt_ctx, j->req, sources);
 
     /* 3. answer from the passages */
@@ -208,11 +229,14 @@ bool ask_check_question(const pipeline *p, const char *qtext, size_t qlen, reque
     return true;
 }
 
-static bool parse_mode(const char *name, search_mode *mode) {
-    if (!strcmp(name, "hybrid")) *mode = SEARCH_HYBRID;
-    else if (!strcmp(name, "vector")) *mode = SEARCH_VECTOR;
-    else if (!strcmp(name, "lexical")) *mode = SEARCH_LEXICAL;
-    else return false;
+/* An optional date field ("YYYY-MM-DD"): absent or null leaves out[0] '\0'. */
+static bool check_date(const json_t *body, const char *key, char out[11], request_problem *pb) {
+    json_t *d = json_object_get(body, key);
+    if (!d || json_is_null(d)) return true;
+    if (!json_is_string(d)) return request_reject_field(pb, 400, key, "'%s' must be a string or null", key);
+    if (!store_valid_date(json_string_value(d)) || json_string_length(d) != 10)
+        return request_reject_field(pb, 422, key, "'%s' must be a date YYYY-MM-DD", key);
+    memcpy(out, json_string_value(d), 11);
     return true;
 }
 
@@ -248,12 +272,39 @@ bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
         }
         params->topic = topic;
     }
-    params->mode = SEARCH_HYBRID;
+    assert(p->store); /* a first ingest gates these routes until the store is open */
+    params->mode = retrieval_default_mode(p->store);
     json_t *m = json_object_get(body, "mode");
     if (m && !json_is_null(m)) {
         if (!json_is_string(m)) return request_reject_field(pb, 400, "mode", "'mode' must be a string");
-        if (!parse_mode(json_string_value(m), &params->mode))
+        if (retrieval_parse_mode(json_string_value(m), &params->mode) < 0)
             return request_reject_field(pb, 422, "mode", "'mode' must be hybrid, vector or lexical");
+    }
+    params->max_per_article = p->max_per_article < 0 ? 0 : p->max_per_article;
+    json_t *mpa = json_object_get(body, "max_per_article");
+    if (mpa && !json_is_null(mpa)) {
+        if (!json_is_integer(mpa))
+            return request_reject_field(pb, 400, "max_per_article", "'max_per_article' must be an integer");
+        json_int_t v = json_integer_value(mpa);
+        if (v < 0 || v > RETRIEVAL_MAX_PER_ARTICLE_LIMIT)
+            return request_reject_field(pb, 422, "max_per_article",
+                                        "'max_per_article' must be between 0 (no cap) and %d",
+                                        RETRIEVAL_MAX_PER_ARTICLE_LIMIT);
+        params->max_per_article = (int)v;
+    }
+    params->date_from[0] = params->date_to[0] = '\0';
+    if (!check_date(body, "date_from", params->date_from, pb) ||
+        !check_date(body, "date_to", params->date_to, pb))
+        return false;
+    if (params->date_from[0] && params->date_to[0] && strcmp(params->date_from, params->date_to) > 0)
+        return request_reject_field(pb, 422, "date_from", "'date_from' (%s) is after 'date_to' (%s)",
+                                    params->date_from, params->date_to);
+    params->explain = false;
+    json_t *ex = json_object_get(body, "explain");
+    if (ex && !json_is_null(ex)) {
+        if (!json_is_boolean(ex))
+            return request_reject_field(pb, 400, "explain", "'explain' must be true or false");
+        params->explain = json_is_true(ex);
     }
     params->seed = 0;
     return check_seed((json_t *)body, &params->seed, pb);
@@ -270,6 +321,10 @@ int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask
     j->topic = params->topic ? xstrdup(params->topic) : NULL;
     j->top_k = params->top_k;
     j->mode = params->mode;
+    j->max_per_article = params->max_per_article;
+    memcpy(j->date_from, params->date_from, sizeof j->date_from);
+    memcpy(j->date_to, params->date_to, sizeof j->date_to);
+    j->explain = params->explain;
     j->stream = params->stream;
     j->cite = params->cite;
     j->seed = params->seed;
@@ -407,10 +462,20 @@ static void post_ask(http_request *r, void *ctx) {
 }
 
 void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help) {
-    *o = (ask_opts){.workers = 64, .max_inflight = 1024};
+    *o = (ask_opts){.workers = 64, .max_inflight = 1024,
+                    .max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE};
     options_add(l, (option_spec){"workers", "RAGD_WORKERS", OPT_INT, &o->workers, workers_help, 1, 4096});
     options_add(l, (option_spec){"max-inflight", "RAGD_MAX_INFLIGHT", OPT_INT, &o->max_inflight,
                                  "questions queued or running before 429", 1, 1 << 20});
+    options_add(l, (option_spec){"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT,
+                                 &o->max_per_article,
+                                 "sources of one article a question gets unless it says "
+                                 "'max_per_article' (0: no cap)",
+                                 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT});
+}
+
+int ask_pipeline_max_per_article(const ask_opts *o) {
+    return o->max_per_article ? o->max_per_article : -1;
 }
 
 workqueue *ask_workers_start(const ask_opts *o, const char *role) {
@@ -419,14 +484,8 @@ workqueue *ask_workers_start(const ask_opts *o, const char *role) {
     return q;
 }
 
-float ask_vector_weight_for(const char *store_model) {
-    /* Vectors of the random-weight twin carry no meaning: hybrid retrieval then
-     * leans on its lexical half, the vector rank only breaking ties. */
-    return strcmp(store_model, ENCODER_MODEL_NAME) == 0 ? 1.0f : 0.25f;
-}
-
 void ask_add_routes(route_list *routes, pipeline *p) {
-    if (p->vector_weight <= 0) p->vector_weight = ask_vector_weight_for(store_model(p->store));
+    if (p->max_per_article == 0) p->max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     if (p->max_top_k <= 0 || p->max_top_k > ASK_MAX_TOP_K) p->max_top_k = ASK_MAX_TOP_K;
     if (!p->max_question) p->max_question = 4096;
     routes_add(routes, "POST", "/ask", post_ask, p, 64 * 1024);

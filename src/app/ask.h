@@ -21,6 +21,9 @@ typedef struct ask_params {
     const char *topic;     /* NULL: every partition */
     int top_k;
     search_mode mode;
+    int max_per_article;   /* sources of one article at most (0: no cap) */
+    char date_from[11], date_to[11]; /* "YYYY-MM-DD" or "" for an open end */
+    bool explain;          /* each source says its lexical, vector and fused ranks */
     bool stream;
     bool cite;             /* a piece from source n ends in " [n]" (and later ones start with a space) */
     uint64_t seed;         /* 0: random */
@@ -52,7 +55,8 @@ typedef struct ask_format {
 
 /* Check the question's text (NUL characters already dropped, see
  * json_text_without_nul): something besides white space, within the limit.
- * Read the retrieval options of body — "top_k", "topic", "mode", "seed" —
+ * Read the retrieval options of body — "top_k", "topic", "mode",
+ * "max_per_article", "date_from", "date_to", "explain", "seed" —
  * into params (topic borrows from body). false with pb filled (pb->param
  * names the field at fault). */
 bool ask_check_question(const pipeline *p, const char *question, size_t len, request_problem *pb);
@@ -65,22 +69,25 @@ bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
 int ask_submit(pipeline *p, http_request *r, const ask_params *params, const ask_format *fmt,
                void *fmt_ctx);
 
-/* The /ask workers: how many threads, and how many questions may wait. */
+/* The /ask workers: how many threads, and how many questions may wait; and
+ * the sources of one article a question gets by default (0: no cap). */
 typedef struct ask_opts {
     int workers;
     int max_inflight;
+    int max_per_article;
 } ask_opts;
 
 /* Set o to the defaults and append --workers (described by workers_help:
- * what a worker waits on in this role) and --max-inflight to l. */
+ * what a worker waits on in this role), --max-inflight and --max-per-article to l. */
 void ask_opts_add(option_list *l, ask_opts *o, const char *workers_help);
+/* o's --max-per-article as pipeline.max_per_article takes it. */
+int ask_pipeline_max_per_article(const ask_opts *o);
 /* The worker pool /ask runs on; NULL after logging why. */
 workqueue *ask_workers_start(const ask_opts *o, const char *role);
 
-/* Adds POST /ask; p must outlive the server. p->store may still be NULL
- * (a first ingest fills it in later) only if p->vector_weight is set. */
+/* Adds POST /ask; p must outlive the server. p->store may still be NULL (a
+ * first ingest fills it in before the gated route lets a request through):
+ * how a search fuses is decided per query, from the store (retrieval.h). */
 void ask_add_routes(route_list *routes, pipeline *p);
-/* The hybrid fusion weight of the vector half for a store built by this model identity. */
-float ask_vector_weight_for(const char *store_model);
 
 #endif

@@ -4,9 +4,8 @@
  * replicas over HTTP for everything CPU-heavy (encoding the question, the
  * LLM) through a round-robin, health-checked client (model_client.h).
  *
- * What it loads itself: the store and the tokenizer's vocabulary (BM25
- * queries need the same word splitting the store was built with) — never the
- * model's weights.
+ * What it loads itself: the store (whose BM25 analyzer is built in) — never
+ * the model.
  *
  * Which model: the store records the identity of the model its vectors came
  * from; the gateway opens the store accepting any identity and then requires
@@ -30,9 +29,6 @@
 #include "app/store_facts.h"
 #include "app/topics.h"
 #include "app/web.h"
-#include "model/encoder.h"
-#include "model/model_dirs.h"
-#include "model/tokenizer.h"
 #include "obs/log.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -82,31 +78,17 @@ static int split_urls(const option_strings *given, char **storage, const char **
     return n ? n : -1;
 }
 
-/* Everything the gateway answers from: the tokenizer (BM25 queries split as
- * the store was built), the store, and the client of the model services.
+/* Everything the gateway answers from: the store (its BM25 analyzer is built
+ * in, so no vocabulary is needed) and the client of the model services.
  * 0, or -1 after logging why (what was opened is in g, for the caller to close). */
-static int open_gateway(gateway_state *g, tokenizer **tok, const char *model_dir,
-                        const char *data_dir, const model_client_options *base) {
+static int open_gateway(gateway_state *g, const char *data_dir, const model_client_options *base) {
     char err[512];
-    char *vocab = model_find_file(model_dir ? model_dir : getenv("RAGD_MODEL_DIR"), "vocab.txt");
-    if (!vocab) {
-        log_error("ragd gateway: no vocab.txt found (in --model-dir, ./models/%s or "
-                  "../shared/models/%s); the gateway needs the model's vocabulary for BM25",
-                  ENCODER_MODEL_NAME, ENCODER_MODEL_NAME);
-        return -1;
-    }
-    *tok = tokenizer_open(vocab, err, sizeof err);
-    free(vocab);
-    if (!*tok) {
-        log_error("ragd gateway: %s", err);
-        return -1;
-    }
     if (!store_exists(data_dir)) {
         log_error("ragd gateway: no store in %s (build it with 'ragd ingest --data-dir %s')",
                   data_dir, data_dir);
         return -1;
     }
-    if (!(g->store = store_open(data_dir, *tok, NULL, err, sizeof err))) {
+    if (!(g->store = store_open(data_dir, NULL, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         return -1;
     }
@@ -127,12 +109,10 @@ int cmd_gateway(int argc, char **argv) {
                      "remote model services.", 8000);
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
     const char *data_dir = "./data";
-    const char *model_dir = NULL;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     const option_spec own[] = {
         {"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0},
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0},
-        {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "model folder whose vocab.txt splits BM25 queries (default: where 'ragd model' looks); weights are not loaded", 0, 0},
         {"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0},
         {"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0},
         {"health-interval", "RAGD_HEALTH_INTERVAL", OPT_DOUBLE, &health_interval, "seconds between health probes of the model services", 0, 0},
@@ -154,20 +134,20 @@ int cmd_gateway(int argc, char **argv) {
     }
 
     gateway_state g = {0};
-    tokenizer *tok = NULL;
     int rc = 1;
     model_client_options mo = {.urls = urls, .nurls = nurls, .timeout_s = upstream_timeout,
                                .connect_timeout_s = connect_timeout,
                                .probe_interval_s = health_interval,
                                .probe_timeout_s = health_interval < 1 ? health_interval / 2 : 0.5};
-    if (open_gateway(&g, &tok, model_dir, data_dir, &mo) == 0) {
+    if (open_gateway(&g, data_dir, &mo) == 0) {
         log_fields(LOG_INFO, "gateway ready",
                    (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model(g.store)),
                                  LOG_INT("passages", store_count(g.store, NULL)),
                                  LOG_INT("model_services", nurls),
                                  LOG_INT("model_services_up", model_client_up_count(g.client))},
                    5);
-        pipeline p = {.store = g.store, .workers = ask_workers_start(&ao, "gateway")};
+        pipeline p = {.store = g.store, .workers = ask_workers_start(&ao, "gateway"),
+                      .max_per_article = ask_pipeline_max_per_article(&ao)};
         if (p.workers) {
             remote_pipeline_init(&p, g.client);
             web_role facts = {.role = "gateway", .ready = ready, .describe = describe, .ctx = &g};
@@ -188,7 +168,6 @@ int cmd_gateway(int argc, char **argv) {
     }
     model_client_stop(g.client);
     if (g.store) store_close(g.store);
-    tokenizer_close(tok);
     free(url_storage);
     return role_end(&r, rc);
 }

@@ -1,13 +1,16 @@
 /* cmd_search — `ragd search "text"`: the passages of the store that best
- * match a query, as the gateway would retrieve them for /ask (hybrid BM25 +
- * vectors by default; --mode vector|lexical isolates each half). Prints one
- * hit per paragraph (rank, score, topic, date, heading, a snippet), or one
- * JSON object per line with --json. */
+ * match a query, ranked exactly as /ask retrieves them (the default mode,
+ * fusion weight and article cap come from retrieval.h; --mode picks a half).
+ * Prints one hit per paragraph (rank, score, topic, date, heading, a
+ * snippet), or one JSON object per line with --json, which also says where
+ * each hit came from (lexical and vector rank and score). The encoder is
+ * opened only when the mode needs a query vector. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app/commands.h"
+#include "app/retrieval.h"
 #include "app/role.h"
 #include "model/encoder.h"
 #include "obs/log.h"
@@ -26,14 +29,6 @@ static void snippet(const char *text, buf *out) {
     if (cut < n) buf_puts(out, "\xE2\x80\xA6");
 }
 
-static int parse_mode(const char *s, search_mode *mode) {
-    if (!strcmp(s, "hybrid")) *mode = SEARCH_HYBRID;
-    else if (!strcmp(s, "vector")) *mode = SEARCH_VECTOR;
-    else if (!strcmp(s, "lexical")) *mode = SEARCH_LEXICAL;
-    else return -1;
-    return 0;
-}
-
 static void print_hit(int rank, const search_hit *h, const store_passage *p, bool json) {
     buf line = BUF_INIT;
     if (json) {
@@ -48,7 +43,10 @@ static void print_hit(int rank, const search_hit *h, const store_passage *p, boo
         buf_json_escape(&line, p->heading, strlen(p->heading));
         buf_puts(&line, "\",\"text\":\"");
         buf_json_escape(&line, p->text, strlen(p->text));
-        buf_puts(&line, "\"}\n");
+        buf_printf(&line, "\",\"lexical_rank\":%d,\"lexical_score\":%.6g,\"vector_rank\":%d,"
+                          "\"vector_score\":%.6g}\n",
+                   h->lexical_rank, (double)h->lexical_score, h->vector_rank,
+                   (double)h->vector_score);
     } else {
         buf_printf(&line, "%2d. %.4f  %-8s  %s  %s  [article %s, passage %d]\n    ", rank,
                    (double)h->score, p->topic, p->date, p->heading, p->article_id,
@@ -64,14 +62,20 @@ int cmd_search(int argc, char **argv) {
     const char *data_dir = "./data";
     const char *model_dir = NULL;
     const char *topic = NULL;
-    const char *mode_name = "hybrid";
-    int k = 5, threads = 0;
+    const char *mode_name = "default";
+    const char *date_from = "", *date_to = "";
+    int k = 5, threads = 0, max_per_article = RETRIEVAL_DEFAULT_MAX_PER_ARTICLE;
     bool json = false, approximate = false;
     const option_spec specs[] = {
         {"top-k", NULL, OPT_INT, &k, "hits to print", 1, STORE_MAX_K},
         {"k", NULL, OPT_INT, &k, "same as --top-k", 1, STORE_MAX_K},
         {"topic", NULL, OPT_STRING, &topic, "search only this partition (business, sports)", 0, 0},
-        {"mode", NULL, OPT_STRING, &mode_name, "hybrid, vector or lexical", 0, 0},
+        {"mode", NULL, OPT_STRING, &mode_name,
+         "default (what /ask does: hybrid, fused for this store), hybrid, vector or lexical", 0, 0},
+        {"max-per-article", "RAGD_MAX_PER_ARTICLE", OPT_INT, &max_per_article,
+         "hits of one article at most (0: no cap)", 0, RETRIEVAL_MAX_PER_ARTICLE_LIMIT},
+        {"date-from", NULL, OPT_STRING, &date_from, "only passages dated on or after YYYY-MM-DD", 0, 0},
+        {"date-to", NULL, OPT_STRING, &date_to, "only passages dated on or before YYYY-MM-DD", 0, 0},
         {"approximate", NULL, OPT_BOOL, &approximate, "vector half through HNSW instead of exact", 0, 0},
         {"json", NULL, OPT_BOOL, &json, "one JSON object per hit", 0, 0},
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "store directory", 0, 0},
@@ -90,31 +94,41 @@ int cmd_search(int argc, char **argv) {
         return role_end(&r, 2);
     }
     const char *query = argv[1];
-    search_mode mode;
-    if (parse_mode(mode_name, &mode) < 0) {
-        fprintf(stderr, "ragd search: --mode must be hybrid, vector or lexical, got '%s'\n",
+    search_mode mode = SEARCH_HYBRID;
+    bool default_mode = !strcmp(mode_name, "default");
+    if (!default_mode && retrieval_parse_mode(mode_name, &mode) < 0) {
+        fprintf(stderr,
+                "ragd search: --mode must be default, hybrid, vector or lexical, got '%s'\n",
                 mode_name);
+        return role_end(&r, 2);
+    }
+    const char *dates[2] = {*date_from ? date_from : NULL, *date_to ? date_to : NULL};
+    for (int i = 0; i < 2; i++)
+        if (dates[i] && !store_valid_date(dates[i])) {
+            fprintf(stderr, "ragd search: --date-%s must be a date YYYY-MM-DD, got '%s'\n",
+                    i ? "to" : "from", dates[i]);
+            return role_end(&r, 2);
+        }
+    if (dates[0] && dates[1] && strcmp(dates[0], dates[1]) > 0) {
+        fprintf(stderr, "ragd search: --date-from %s is after --date-to %s\n", dates[0], dates[1]);
         return role_end(&r, 2);
     }
     if (topic && !*topic) topic = NULL;
     char err[1024];
-    encoder *enc = encoder_open(model_dir, threads, err, sizeof err);
-    if (!enc) {
-        fprintf(stderr, "ragd search: %s\n", err);
-        return role_end(&r, 1);
-    }
-    store *s = store_open(data_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
-                          sizeof err);
+    encoder *enc = NULL;
+    store *s = store_open(data_dir, NULL, err, sizeof err);
     if (!s) {
         fprintf(stderr, "ragd search: %s\n", err);
-        encoder_close(enc);
         return role_end(&r, 1);
     }
+    if (default_mode) mode = retrieval_default_mode(s);
     rc = 1;
     float vec[ENCODER_DIM];
     search_hit *hits = xmalloc((size_t)k * sizeof *hits);
     store_query q = {.text = query, .text_len = strlen(query), .topic = topic, .k = k,
-                     .mode = mode, .approximate = approximate};
+                     .mode = mode, .approximate = approximate, .date_from = dates[0],
+                     .date_to = dates[1], .max_per_article = max_per_article};
+    retrieval_set_fusion(s, &q);
     if (topic && !store_has_topic(s, topic)) {
         const char *const *names;
         int nt = store_topics(s, &names);
@@ -126,6 +140,19 @@ int cmd_search(int argc, char **argv) {
         goto out;
     }
     if (mode != SEARCH_LEXICAL) {
+        if (!(enc = encoder_open(model_dir, threads, err, sizeof err))) {
+            fprintf(stderr, "ragd search: %s\n", err);
+            goto out;
+        }
+        const char *identity = encoder_identity(encoder_get_info(enc));
+        if (strcmp(identity, store_model(s)) != 0) {
+            fprintf(stderr,
+                    "ragd search: the store in %s holds vectors of \"%s\" but the encoder is "
+                    "\"%s\"; use the model it was built with, --mode lexical, or re-run "
+                    "`ragd ingest`\n",
+                    data_dir, store_model(s), identity);
+            goto out;
+        }
         size_t len = strlen(query);
         if (encoder_embed(enc, 1, &query, &len, vec, NULL, err, sizeof err) < 0) {
             fprintf(stderr, "ragd search: %s\n", err);
@@ -147,6 +174,6 @@ int cmd_search(int argc, char **argv) {
 out:
     free(hits);
     store_close(s);
-    encoder_close(enc);
+    if (enc) encoder_close(enc);
     return role_end(&r, rc);
 }

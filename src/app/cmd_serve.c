@@ -58,16 +58,13 @@ static int open_or_ingest(serve_state *s, const char *data_dir, const char *csv,
             log_error("ragd serve: no store in %s (run 'ragd ingest --data-dir %s')", data_dir, data_dir);
             return -1;
         }
-        /* the store's model will be the encoder's identity */
-        s->pipeline->vector_weight = ask_vector_weight_for(encoder_identity(einfo));
         s->first = first_ingest_start(&(first_ingest_config){.csv_path = csv, .data_dir = data_dir,
                                                             .encoder = s->model.encoder,
                                                             .on_ready = store_ready, .ctx = s});
         return 0;
     }
     char err[512];
-    store *st = store_open(data_dir, encoder_tokenizer(s->model.encoder), encoder_identity(einfo), err,
-                           sizeof err);
+    store *st = store_open(data_dir, encoder_identity(einfo), err, sizeof err);
     if (!st) {
         log_error("ragd serve: %s", err);
         return -1;
@@ -98,7 +95,7 @@ int cmd_serve(int argc, char **argv) {
     if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
     local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm,
                              .query_precision = s.model.query_precision};
-    pipeline p = {0};
+    pipeline p = {.max_per_article = ask_pipeline_max_per_article(&ao)};
     s.pipeline = &p;
     if (open_or_ingest(&s, data_dir, csv, no_ingest) < 0) {
         model_stack_close(&s.model);

@@ -9,6 +9,7 @@ int cmd_model(int argc, char **argv);   /* POST /encode, /llm_ask */
 int cmd_ingest(int argc, char **argv);  /* CSV corpus → store */
 int cmd_embed(int argc, char **argv);   /* texts → vectors on stdout */
 int cmd_search(int argc, char **argv);  /* query → passages */
+int cmd_eval(int argc, char **argv);    /* questions with known articles → retrieval metrics */
 int cmd_ask(int argc, char **argv);     /* question → streamed answer, as an HTTP client */
 
 #endif

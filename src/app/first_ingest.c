@@ -137,8 +137,7 @@ static void *ingest_main(void *arg) {
                          .on_progress = on_progress, .progress_ctx = fi};
     store *st = NULL;
     if (ingest_run(&io, enc, err, sizeof err) == 0)
-        st = store_open(fi->cfg.data_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)),
-                        err, sizeof err);
+        st = store_open(fi->cfg.data_dir, encoder_identity(encoder_get_info(enc)), err, sizeof err);
     if (st) {
         fi->cfg.on_ready(st, fi->cfg.ctx);
         atomic_store(&fi->state, STATE_READY); /* after on_ready: a gated request sees the store */

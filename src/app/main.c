@@ -22,6 +22,7 @@ static const command commands[] = {
     {"ingest", cmd_ingest, "read the CSV corpus, encode it and load the store"},
     {"embed", cmd_embed, "print one JSON vector per text (arguments or stdin lines)"},
     {"search", cmd_search, "print the passages that best match a query"},
+    {"eval", cmd_eval, "measure retrieval (R@k, MRR, nDCG) on questions with known articles"},
     {"ask", cmd_ask, "ask a running ragd a question and stream the answer"},
 };
 

@@ -56,7 +56,9 @@ typedef struct pipeline {
     workqueue *workers;    /* where /ask requests run */
     int max_top_k;         /* largest top_k accepted */
     size_t max_question;   /* bytes */
-    float vector_weight;   /* hybrid fusion weight of the vector half (0: by model) */
+    /* Sources of one article a question gets by default: 0 means
+     * RETRIEVAL_DEFAULT_MAX_PER_ARTICLE (retrieval.h), -1 no cap. */
+    int max_per_article;
 } pipeline;
 
 #endif

@@ -184,7 +184,7 @@ int ingest_run(const ingest_options *o, encoder *enc, char *err, size_t errlen) 
                              LOG_INT("duplicates", sum.duplicates),
                              LOG_INT("malformed_rows", sum.malformed)},
                6);
-    store_writer *w = store_writer_open(o->data_dir, model, ENCODER_DIM, tok, err, errlen);
+    store_writer *w = store_writer_open(o->data_dir, model, ENCODER_DIM, err, errlen);
     if (!w) {
         corpus_free(&c);
         return -1;

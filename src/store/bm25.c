@@ -1,23 +1,25 @@
-/* bm25 — building and querying the inverted index; see bm25.h.
+/* bm25 — building and querying the BM25F inverted index; see bm25.h.
  *
- * Building interns every word in an open-addressing hash table (FNV-1a) and
- * keeps one growable posting list per term; a document's words are sorted by
- * term id and run-length counted, so postings come out already row-ordered.
+ * Building interns every term in an open-addressing hash table (FNV-1a) and
+ * keeps one growable posting list per term; a document's terms are sorted by
+ * term id and run-length counted per field, so postings come out already
+ * row-ordered.
  * Querying accumulates scores in a dense array over the row range (cheap
  * for the range sizes of a passage store) and keeps the top k with a heap. */
 #include "store/bm25.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "util/util.h"
 
-#define BM25_MAGIC 0x35324d42u /* "BM25" */
+#define BM25_MAGIC 0x46324d42u /* "BM2F" */
 #define BM25_HEADER_WORDS 8
-#define BM25_K1 1.2f
-#define BM25_B 0.75f
-#define MAX_WORD 200 /* longer "words" (URLs, base64) are not worth indexing */
+#define TF_BODY_MASK 0xFFFFFFu
+#define TF_HEADING_SHIFT 24
+#define TF_HEADING_MAX 255u
 
 typedef struct posting {
     uint32_t doc, tf;
@@ -30,15 +32,17 @@ typedef struct term_list {
 } term_list;
 
 struct bm25_builder {
-    bm25_split_fn split;
-    const void *splitter;
+    analyzer *an;
+    bm25_params params;
+    bm25_field field; /* of the text being added */
     buf chars;
     term_list *terms;
     uint32_t n_terms, terms_cap;
     uint32_t *slots; /* hash table of term index + 1; 0 = empty */
     uint32_t slots_cap;
-    uint32_t *doc_terms; /* term ids of the open document */
+    uint32_t *doc_terms; /* term id << 1 | is_heading, for the open document */
     uint32_t doc_len, doc_cap;
+    uint32_t body_len;   /* body terms of the open document */
     uint32_t *doclen;
     uint32_t n_docs, docs_cap;
     uint64_t total_len;
@@ -50,10 +54,12 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-bm25_builder *bm25_builder_new(bm25_split_fn split, const void *splitter) {
+bm25_builder *bm25_builder_new(bm25_params params) {
+    analyzer *an = analyzer_new();
+    if (an == NULL) return NULL;
     bm25_builder *b = xcalloc(1, sizeof *b);
-    b->split = split;
-    b->splitter = splitter;
+    b->an = an;
+    b->params = params;
     b->slots_cap = 1024;
     b->slots = xcalloc(b->slots_cap, sizeof *b->slots);
     return b;
@@ -93,19 +99,21 @@ static uint32_t intern(bm25_builder *b, const char *w, size_t n) {
     return id;
 }
 
-static void on_word(const char *w, size_t n, void *ctx) {
+static void on_term(const char *w, size_t n, void *ctx) {
     bm25_builder *b = ctx;
-    if (n == 0 || n > MAX_WORD) return;
+    assert(n > 0 && n <= ANALYZER_MAX_TERM);
     uint32_t id = intern(b, w, n);
     if (b->doc_len == b->doc_cap) {
         b->doc_cap = b->doc_cap ? b->doc_cap * 2 : 256;
         b->doc_terms = xrealloc(b->doc_terms, (size_t)b->doc_cap * sizeof *b->doc_terms);
     }
-    b->doc_terms[b->doc_len++] = id;
+    b->doc_terms[b->doc_len++] = id << 1 | (b->field == BM25_HEADING);
+    if (b->field == BM25_BODY) b->body_len++;
 }
 
-void bm25_builder_add_text(bm25_builder *b, const char *text, size_t len) {
-    if (text != NULL && len > 0) b->split(b->splitter, text, len, on_word, b);
+void bm25_builder_add_text(bm25_builder *b, bm25_field field, const char *text, size_t len) {
+    b->field = field;
+    if (text != NULL && len > 0) analyzer_terms(b->an, text, len, on_term, b);
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -119,21 +127,28 @@ void bm25_builder_end_doc(bm25_builder *b) {
         b->docs_cap = b->docs_cap ? b->docs_cap * 2 : 1024;
         b->doclen = xrealloc(b->doclen, (size_t)b->docs_cap * sizeof *b->doclen);
     }
-    b->doclen[b->n_docs++] = b->doc_len;
-    b->total_len += b->doc_len;
+    b->doclen[b->n_docs++] = b->body_len;
+    b->total_len += b->body_len;
+    /* Sorted, a term's body entries (low bit 0) come just before its heading ones. */
     if (b->doc_len > 1) qsort(b->doc_terms, b->doc_len, sizeof *b->doc_terms, cmp_u32);
     for (uint32_t i = 0; i < b->doc_len;) {
-        uint32_t j = i;
-        while (j < b->doc_len && b->doc_terms[j] == b->doc_terms[i]) j++;
-        term_list *t = &b->terms[b->doc_terms[i]];
+        uint32_t term = b->doc_terms[i] >> 1, body = 0, heading = 0, j = i;
+        for (; j < b->doc_len && b->doc_terms[j] >> 1 == term; j++) {
+            if (b->doc_terms[j] & 1) heading++;
+            else body++;
+        }
+        if (body > TF_BODY_MASK) body = TF_BODY_MASK;
+        if (heading > TF_HEADING_MAX) heading = TF_HEADING_MAX;
+        term_list *t = &b->terms[term];
         if (t->len == t->cap) {
             t->cap = t->cap ? t->cap * 2 : 4;
             t->p = xrealloc(t->p, (size_t)t->cap * sizeof *t->p);
         }
-        t->p[t->len++] = (posting){doc, j - i};
+        t->p[t->len++] = (posting){doc, body | heading << TF_HEADING_SHIFT};
         i = j;
     }
     b->doc_len = 0;
+    b->body_len = 0;
 }
 
 static const bm25_builder *sort_ctx;
@@ -166,9 +181,9 @@ void bm25_builder_finish(bm25_builder *b, buf *out) {
     put_u32(out, b->n_terms);
     put_u32(out, (uint32_t)n_post);
     put_f32(out, b->n_docs ? (float)((double)b->total_len / b->n_docs) : 0.0f);
-    put_f32(out, BM25_K1);
-    put_f32(out, BM25_B);
-    put_u32(out, 0);
+    put_f32(out, b->params.k1);
+    put_f32(out, b->params.b);
+    put_f32(out, b->params.w_heading);
     uint32_t off = 0;
     for (uint32_t i = 0; i < b->n_terms; i++) {
         put_u32(out, off);
@@ -202,6 +217,7 @@ void bm25_builder_finish(bm25_builder *b, buf *out) {
     free(b->doc_terms);
     free(b->doclen);
     buf_free(&b->chars);
+    analyzer_free(b->an);
     free(b);
 }
 
@@ -214,9 +230,15 @@ int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, 
     v->n_terms = w[2];
     v->n_postings = w[3];
     memcpy(&v->avgdl, &w[4], 4);
-    memcpy(&v->k1, &w[5], 4);
-    memcpy(&v->b, &w[6], 4);
+    memcpy(&v->params.k1, &w[5], 4);
+    memcpy(&v->params.b, &w[6], 4);
+    memcpy(&v->params.w_heading, &w[7], 4);
     if (v->n_docs != n_docs) return seterr(err, errlen, "BM25 index: document count mismatch");
+    /* The scoring divides by k1 + tf and by 1 - b + b * len / avgdl. */
+    const bm25_params *p = &v->params;
+    if (!(p->k1 > 0 && p->k1 < 100) || !(p->b >= 0 && p->b <= 1) ||
+        !(p->w_heading >= 0 && p->w_heading < 1000) || !(v->avgdl >= 0 && isfinite(v->avgdl)))
+        return seterr(err, errlen, "BM25 index: bad scoring parameters");
     size_t words = BM25_HEADER_WORDS + 2 * ((size_t)v->n_terms + 1) + v->n_docs +
                    2 * (size_t)v->n_postings;
     if (words * 4 > len) return seterr(err, errlen, "BM25 index: truncated");
@@ -267,9 +289,8 @@ typedef struct query_terms {
     int n, cap;
 } query_terms;
 
-static void on_query_word(const char *w, size_t n, void *ctx) {
+static void on_query_term(const char *w, size_t n, void *ctx) {
     query_terms *q = ctx;
-    if (n == 0 || n > MAX_WORD) return;
     int64_t t = find_term(q->v, w, n);
     if (t < 0) return;
     for (int i = 0; i < q->n; i++)
@@ -281,12 +302,14 @@ static void on_query_word(const char *w, size_t n, void *ctx) {
     q->ids[q->n++] = (uint32_t)t;
 }
 
-int bm25_search(const bm25_view *v, bm25_split_fn split, const void *splitter, const char *text,
-                size_t len, uint32_t lo, uint32_t hi, int k, scored *out) {
+int bm25_search(const bm25_view *v, const bm25_params *params, analyzer *an, const char *text,
+                size_t len, uint32_t lo, uint32_t hi, bm25_row_filter keep, const void *keep_ctx,
+                int k, scored *out) {
     if (hi > v->n_docs) hi = v->n_docs;
     if (lo >= hi || k <= 0 || text == NULL) return 0;
+    const bm25_params *pr = params ? params : &v->params;
     query_terms q = {.v = v};
-    split(splitter, text, len, on_query_word, &q);
+    analyzer_terms(an, text, len, on_query_term, &q);
     if (q.n == 0) {
         free(q.ids);
         return 0;
@@ -297,6 +320,7 @@ int bm25_search(const bm25_view *v, bm25_split_fn split, const void *splitter, c
     uint32_t n_touched = 0, touched_cap = 0;
     float n_docs = (float)v->n_docs;
     float avgdl = v->avgdl > 0 ? v->avgdl : 1.0f;
+    float k1 = pr->k1, bb = pr->b, wh = pr->w_heading;
     for (int i = 0; i < q.n; i++) {
         uint32_t t = q.ids[i], a = v->post_off[t], z = v->post_off[t + 1];
         float df = (float)(z - a);
@@ -312,9 +336,12 @@ int bm25_search(const bm25_view *v, bm25_split_fn split, const void *splitter, c
         }
         for (uint32_t p = l; p < z && v->post_doc[p] < hi; p++) {
             uint32_t d = v->post_doc[p];
-            float tf = (float)v->post_tf[p];
-            float norm = v->k1 * (1.0f - v->b + v->b * (float)v->doclen[d] / avgdl);
-            float s = idf * tf * (v->k1 + 1.0f) / (tf + norm);
+            uint32_t packed = v->post_tf[p];
+            uint32_t body = packed & TF_BODY_MASK;
+            float tf = wh * (float)(packed >> TF_HEADING_SHIFT);
+            if (body) tf += (float)body / (1.0f - bb + bb * (float)v->doclen[d] / avgdl);
+            if (tf <= 0.0f) continue; /* heading-only posting with w_heading 0 */
+            float s = idf * tf * (k1 + 1.0f) / (tf + k1);
             if (acc[d - lo] == 0.0f) {
                 if (n_touched == touched_cap) {
                     touched_cap = touched_cap ? touched_cap * 2 : 256;
@@ -327,7 +354,8 @@ int bm25_search(const bm25_view *v, bm25_split_fn split, const void *splitter, c
     }
     heap h = {.items = xmalloc((size_t)k * sizeof(scored)), .len = 0, .cap = k};
     for (uint32_t i = 0; i < n_touched; i++)
-        topk_offer(&h, (scored){acc[touched[i] - lo], touched[i]});
+        if (keep == NULL || keep(touched[i], keep_ctx))
+            topk_offer(&h, (scored){acc[touched[i] - lo], touched[i]});
     int n = topk_drain(&h, out);
     free(h.items);
     free(acc);

@@ -1,18 +1,23 @@
 /* bm25 — the lexical half of hybrid retrieval: an inverted index over the
- * store's rows scored with Okapi BM25 (k1 = 1.2, b = 0.75, Lucene's
- * non-negative idf).
+ * store's rows scored with BM25F (Robertson & Zaragoza's simple BM25F: the
+ * heading and body term frequencies combine before saturation,
+ *     tf~ = tf_body / (1 - b + b * len_body / avg_len_body) + w_heading * tf_heading
+ *     score = sum over query terms of idf * tf~ * (k1 + 1) / (tf~ + k1),
+ * Lucene's non-negative idf, df counting a document once for either field;
+ * headings are near-constant in length, so they are not length-normalised).
+ * With w_heading = 0 it is plain Okapi BM25 over the body.
  *
- * Words come from a caller-supplied splitter (the store passes the encoder's
- * tokenizer_words: lower-cased, accent-stripped, split on punctuation), so
- * the lexical and vector halves agree on what a word is.
+ * Terms come from the store's English analyzer (analyzer.h), at build and at
+ * query time alike.
  *
  * Serialised blob (searched in place from the mmap):
- *   header   magic, n_docs, n_terms, n_postings, avgdl, k1, b
+ *   header   magic, n_docs, n_terms, n_postings, avgdl, k1, b, w_heading
  *   term_off uint32[n_terms + 1]   into chars; terms sorted bytewise
  *   post_off uint32[n_terms + 1]   into the posting arrays
- *   doclen   uint32[n_docs]
+ *   doclen   uint32[n_docs]        body terms of each document
  *   post_doc uint32[n_postings]    row numbers, ascending within a term
- *   post_tf  uint32[n_postings]
+ *   post_tf  uint32[n_postings]    body tf in the low 24 bits, heading tf
+ *                                  (capped at 255) in the high 8
  *   chars    the term bytes (padded to 4)
  * Postings are row-sorted, so a topic (a row range) is a binary search away.
  */
@@ -22,18 +27,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/tokenizer.h"
+#include <stdbool.h>
+
+#include "store/analyzer.h"
 #include "store/topk.h"
 #include "util/buf.h"
 
-/* Split text into words, calling fn(word, len, fn_ctx) for each. */
-typedef void (*bm25_split_fn)(const void *splitter, const char *text, size_t len,
-                              tokenizer_word_fn fn, void *fn_ctx);
+/* Scoring parameters; an index records the ones it was built for. */
+typedef struct bm25_params {
+    float k1, b, w_heading;
+} bm25_params;
+#define BM25_DEFAULT_K1 1.2f
+#define BM25_DEFAULT_B 0.75f
+#define BM25_DEFAULT_W_HEADING 2.0f
+
+typedef enum { BM25_BODY, BM25_HEADING } bm25_field;
 
 typedef struct bm25_builder bm25_builder;
-bm25_builder *bm25_builder_new(bm25_split_fn split, const void *splitter);
-/* Add text to the current document (call several times for several fields). */
-void bm25_builder_add_text(bm25_builder *b, const char *text, size_t len);
+/* NULL only when the analyzer cannot be made (see analyzer_new). */
+bm25_builder *bm25_builder_new(bm25_params params);
+/* Add text to a field of the current document (may be called several times). */
+void bm25_builder_add_text(bm25_builder *b, bm25_field field, const char *text, size_t len);
 /* Close the current document; documents are numbered 0, 1, … in this order. */
 void bm25_builder_end_doc(bm25_builder *b);
 /* Append the blob to out (4-byte aligned data) and free the builder. */
@@ -41,7 +55,8 @@ void bm25_builder_finish(bm25_builder *b, buf *out);
 
 typedef struct bm25_view {
     uint32_t n_docs, n_terms, n_postings;
-    float avgdl, k1, b;
+    float avgdl;
+    bm25_params params; /* what the index was built for */
     const uint32_t *term_off, *post_off, *doclen, *post_doc, *post_tf;
     const char *chars;
 } bm25_view;
@@ -49,10 +64,16 @@ typedef struct bm25_view {
 int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, char *err,
                    size_t errlen);
 
-/* The k best documents in rows [lo, hi) for the words of text, best first,
- * into out (room for k). Documents sharing no word with the query are never
- * returned. Returns the count. */
-int bm25_search(const bm25_view *v, bm25_split_fn split, const void *splitter, const char *text,
-                size_t len, uint32_t lo, uint32_t hi, int k, scored *out);
+/* Keeps a row out of the results (true = keep); NULL keeps every row. */
+typedef bool (*bm25_row_filter)(uint32_t row, const void *ctx);
+
+/* The k best documents in rows [lo, hi) for the terms of text, best first,
+ * into out (room for k), scored with params (NULL: the index's own). a
+ * analyses the query (the caller's, one thread at a time). Documents sharing
+ * no term with the query, or refused by keep, are never returned. Returns
+ * the count. */
+int bm25_search(const bm25_view *v, const bm25_params *params, analyzer *a, const char *text,
+                size_t len, uint32_t lo, uint32_t hi, bm25_row_filter keep, const void *keep_ctx,
+                int k, scored *out);
 
 #endif

@@ -25,6 +25,11 @@
 #define LOG_MAGIC "RAGDILOG"
 #define LOG_RECORD_MAGIC 0x31434552u /* "REC1" */
 #define MODEL_ID_MAX 64              /* model identity, NUL-padded */
+#define ANALYZER_ID_MAX 32           /* BM25 analyzer identity (analyzer.h), NUL-padded */
+/* ingest.log keeps its own version: its records did not change when the
+ * snapshot's did, so a log of an older store rebuilds the new snapshot
+ * without encoding anything again. */
+#define LOG_FORMAT_VERSION 1
 #define SECTION_ALIGN 64
 
 enum store_section_kind {
@@ -50,6 +55,7 @@ typedef struct disk_header {
     uint32_t version;
     uint32_t dim;
     char model[MODEL_ID_MAX];
+    char analyzer[ANALYZER_ID_MAX]; /* the analyzer SEC_BM25 was built with */
     uint32_t n_passages;
     uint32_t n_topics;
     uint64_t log_records; /* how much of ingest.log this snapshot covers */

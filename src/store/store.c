@@ -18,11 +18,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/analyzer.h"
 #include "store/bm25.h"
 #include "store/format.h"
 #include "store/hnsw.h"
@@ -49,13 +51,14 @@ struct store {
     hnsw_view *graphs;
     const char **topic_names;
     char model[MODEL_ID_MAX + 1];
-    store_split_fn split;
-    const void *splitter;
     const vecmath_ops *ops;
     uint32_t max_topic_rows;
     pthread_mutex_t pool_lock; /* free HNSW scratch buffers, one per concurrent search */
     hnsw_scratch **pool;
     int pool_len, pool_cap;
+    /* Free query analyzers (a Snowball stemmer is single-threaded), behind pool_lock. */
+    analyzer **analyzers;
+    int analyzers_len, analyzers_cap;
 };
 
 static const char *rebuild_hint = "remove the data directory (or choose another --data-dir) "
@@ -74,11 +77,22 @@ int store_check_header(const disk_header *h, size_t file_size, const char *path,
                       rebuild_hint);
     if (h->version != STORE_FORMAT_VERSION)
         return seterr(err, errlen,
-                      "%s has store format version %u but this ragd reads version %d; %s", path,
-                      h->version, STORE_FORMAT_VERSION, rebuild_hint);
+                      "%s has store format version %u but this ragd reads version %d; re-run "
+                      "`ragd ingest` on it to rebuild the snapshot from its log (nothing is "
+                      "encoded again), or %s",
+                      path, h->version, STORE_FORMAT_VERSION, rebuild_hint);
     if (store_crc32(h, offsetof(disk_header, header_crc)) != h->header_crc)
         return seterr(err, errlen, "%s is corrupted (header checksum mismatch); %s", path,
                       rebuild_hint);
+    char analyzer_id[ANALYZER_ID_MAX + 1];
+    memcpy(analyzer_id, h->analyzer, ANALYZER_ID_MAX);
+    analyzer_id[ANALYZER_ID_MAX] = '\0';
+    if (strcmp(analyzer_id, ANALYZER_ID) != 0)
+        return seterr(err, errlen,
+                      "%s was indexed with BM25 analyzer \"%s\" but this ragd uses \"%s\"; "
+                      "re-run `ragd ingest` on it to rebuild the index from its log (nothing is "
+                      "encoded again), or %s",
+                      path, analyzer_id, ANALYZER_ID, rebuild_hint);
     char model[MODEL_ID_MAX + 1];
     memcpy(model, h->model, MODEL_ID_MAX);
     model[MODEL_ID_MAX] = '\0';
@@ -166,8 +180,7 @@ static int open_indexes(store *s, const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-store *store_open_split(const char *data_dir, store_split_fn split, const void *splitter,
-                        const char *expected_model, char *err, size_t errlen) {
+store *store_open(const char *data_dir, const char *expected_model, char *err, size_t errlen) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", data_dir, STORE_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -196,8 +209,6 @@ store *store_open_split(const char *data_dir, store_split_fn split, const void *
     s->map = map;
     s->size = (size_t)st.st_size;
     s->h = map;
-    s->split = split;
-    s->splitter = splitter;
     s->ops = vecmath_get();
     pthread_mutex_init(&s->pool_lock, NULL);
     if (store_check_header(s->h, s->size, path, expected_model, 0, err, errlen) != 0 ||
@@ -232,6 +243,8 @@ void store_close(store *s) {
     if (s == NULL) return;
     for (int i = 0; i < s->pool_len; i++) hnsw_scratch_free(s->pool[i]);
     free(s->pool);
+    for (int i = 0; i < s->analyzers_len; i++) analyzer_free(s->analyzers[i]);
+    free(s->analyzers);
     pthread_mutex_destroy(&s->pool_lock);
     free(s->graphs);
     free(s->topic_names);
@@ -291,7 +304,35 @@ const float *store_vector(const store *s, uint32_t id) {
 
 /* ---- search ------------------------------------------------------------ */
 
-static void exact_scan(const store *s, const float *q, uint32_t lo, uint32_t hi, heap *top) {
+bool store_valid_date(const char *d) {
+    if (d == NULL || strlen(d) != 10 || d[4] != '-' || d[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9')) return false;
+    int y = atoi(d), m = atoi(d + 5), day = atoi(d + 8);
+    static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12 || day < 1 || day > days[m - 1]) return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return !(m == 2 && day == 29 && !leap);
+}
+
+/* What a search keeps: the query's date range, on a row. */
+typedef struct row_filter {
+    const store *s;
+    const char *from, *to; /* NULL: open end */
+} row_filter;
+
+static bool row_in_range(uint32_t row, const void *ctx) {
+    const row_filter *f = ctx;
+    const char *date = f->s->strings + f->s->passages[f->s->row_ids[row]].date;
+    /* ISO dates order as strings; a passage with no date matches no range. */
+    if (strlen(date) < 10) return false;
+    if (f->from != NULL && strncmp(date, f->from, 10) < 0) return false;
+    if (f->to != NULL && strncmp(date, f->to, 10) > 0) return false;
+    return true;
+}
+
+static void exact_scan(const store *s, const float *q, uint32_t lo, uint32_t hi,
+                       const row_filter *f, heap *top) {
     const float *v = s->vectors + (size_t)lo * s->dim;
     size_t dim = s->dim;
     dot4_fn dot4 = s->ops->dot4;
@@ -301,11 +342,13 @@ static void exact_scan(const store *s, const float *q, uint32_t lo, uint32_t hi,
         dot4(q, v, dim, d);
         for (int j = 0; j < 4; j++) {
             /* Inline threshold test: most rows lose to the current k-th best. */
-            if (top->len < top->cap || d[j] > top->items[0].score)
+            if ((top->len < top->cap || d[j] > top->items[0].score) &&
+                (f == NULL || row_in_range(r + (uint32_t)j, f)))
                 topk_offer(top, (scored){d[j], r + (uint32_t)j});
         }
     }
-    for (; r < hi; r++, v += dim) topk_offer(top, (scored){s->ops->dot(q, v, dim), r});
+    for (; r < hi; r++, v += dim)
+        if (f == NULL || row_in_range(r, f)) topk_offer(top, (scored){s->ops->dot(q, v, dim), r});
 }
 
 static hnsw_scratch *scratch_take(store *s) {
@@ -326,14 +369,34 @@ static void scratch_give(store *s, hnsw_scratch *sc) {
     pthread_mutex_unlock(&s->pool_lock);
 }
 
+static analyzer *analyzer_take(store *s) {
+    analyzer *a = NULL;
+    pthread_mutex_lock(&s->pool_lock);
+    if (s->analyzers_len > 0) a = s->analyzers[--s->analyzers_len];
+    pthread_mutex_unlock(&s->pool_lock);
+    return a ? a : analyzer_new();
+}
+
+static void analyzer_give(store *s, analyzer *a) {
+    pthread_mutex_lock(&s->pool_lock);
+    if (s->analyzers_len == s->analyzers_cap) {
+        s->analyzers_cap = s->analyzers_cap ? s->analyzers_cap * 2 : 8;
+        s->analyzers = xrealloc(s->analyzers, (size_t)s->analyzers_cap * sizeof *s->analyzers);
+    }
+    s->analyzers[s->analyzers_len++] = a;
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
 /* The best depth rows by vector similarity over topics [t0, t1), best first. */
-static int vector_rows(const store *cs, const store_query *q, uint32_t t0, uint32_t t1, int depth,
-                       scored *out) {
-    store *s = (store *)cs; /* the scratch pool is the one mutable part, behind its lock */
+static int vector_rows(const store *cs, const store_query *q, uint32_t t0, uint32_t t1,
+                       const row_filter *f, int depth, scored *out) {
+    store *s = (store *)cs; /* the pools are the one mutable part, behind their lock */
     heap top = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
-    if (!q->approximate) {
+    if (!q->approximate || f != NULL) {
+        /* A graph walk cannot skip rows out of the date range without losing
+         * recall, so a filtered query scans exactly. */
         exact_scan(s, q->vector, s->topics[t0].row_start,
-                   s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows, &top);
+                   s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows, f, &top);
     } else {
         int ef = q->ef_search > 0 ? q->ef_search : (depth * 2 > 128 ? depth * 2 : 128);
         if (ef < depth) ef = depth;
@@ -353,16 +416,34 @@ static int vector_rows(const store *cs, const store_query *q, uint32_t t0, uint3
     return n;
 }
 
-static int lexical_rows(const store *s, const store_query *q, uint32_t t0, uint32_t t1, int depth,
-                        scored *out) {
+/* The best depth rows by BM25F, or -1 if no analyzer could be made. */
+static int lexical_rows(const store *cs, const store_query *q, uint32_t t0, uint32_t t1,
+                        const row_filter *f, int depth, scored *out) {
+    store *s = (store *)cs;
     uint32_t lo = s->topics[t0].row_start, hi = s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows;
-    return bm25_search(&s->bm25, s->split, s->splitter, q->text, q->text_len, lo, hi, depth, out);
+    bm25_params params;
+    if (q->bm25 != NULL)
+        params = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
+    analyzer *a = analyzer_take(s);
+    if (a == NULL) return -1;
+    int n = bm25_search(&s->bm25, q->bm25 ? &params : NULL, a, q->text, q->text_len, lo, hi,
+                        f ? row_in_range : NULL, f, depth, out);
+    analyzer_give(s, a);
+    return n;
 }
 
-static int by_fused_desc(const void *a, const void *b) {
-    const scored *x = a, *y = b;
+/* A candidate of the final list, with where it came from. */
+typedef struct candidate {
+    float score;
+    uint32_t row;
+    int lexical_rank, vector_rank;
+    float lexical_score, vector_score;
+} candidate;
+
+static int by_score_desc(const void *a, const void *b) {
+    const candidate *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return (x->id > y->id) - (x->id < y->id);
+    return (x->row > y->row) - (x->row < y->row);
 }
 
 /* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
@@ -370,21 +451,58 @@ static int by_fused_desc(const void *a, const void *b) {
  * Rank-based, so it needs no calibration between cosine and BM25 scales, and
  * k = 60 (Cormack et al. 2009) damps the head of each list. */
 static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
-                scored *out) {
+                candidate *out) {
     int n = 0;
     for (int i = 0; i < nv; i++)
-        out[n++] = (scored){vector_weight / (RRF_K + (float)(i + 1)), va[i].id};
+        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .row = va[i].id,
+                               .vector_rank = i + 1, .vector_score = va[i].score};
     for (int i = 0; i < nl; i++) {
         float add = 1.0f / (RRF_K + (float)(i + 1));
         int j = 0;
-        while (j < nv && out[j].id != la[i].id) j++;
-        if (j < nv)
-            out[j].score += add;
-        else
-            out[n++] = (scored){add, la[i].id};
+        while (j < nv && out[j].row != la[i].id) j++;
+        if (j == nv) out[j = n++] = (candidate){.row = la[i].id};
+        out[j].score += add;
+        out[j].lexical_rank = i + 1;
+        out[j].lexical_score = la[i].score;
     }
-    qsort(out, (size_t)n, sizeof *out, by_fused_desc);
+    qsort(out, (size_t)n, sizeof *out, by_score_desc);
     return n;
+}
+
+/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
+ * the vector list's rows not in it; each keeps its place in both lists. */
+static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
+                               candidate *out) {
+    int n = 0;
+    for (int i = 0; i < nl; i++)
+        out[n++] = (candidate){.row = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
+    for (int i = 0; i < nv; i++) {
+        int j = 0;
+        while (j < nl && out[j].row != va[i].id) j++;
+        if (j == nl) out[j = n++] = (candidate){.row = va[i].id};
+        out[j].vector_rank = i + 1;
+        out[j].vector_score = va[i].score;
+    }
+    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
+    return n;
+}
+
+/* The first k candidates, at most cap (> 0) of one article: candidates are
+ * best first, so each article keeps its best passages. */
+static int cap_per_article(const store *s, const candidate *c, int n, int cap, int k,
+                           search_hit *hits) {
+    int out = 0;
+    for (int i = 0; i < n && out < k; i++) {
+        uint32_t id = s->row_ids[c[i].row];
+        const char *article = s->strings + s->passages[id].article_id;
+        int same = 0;
+        for (int j = 0; j < out && same < cap; j++)
+            same += strcmp(article, s->strings + s->passages[hits[j].passage_id].article_id) == 0;
+        if (same >= cap) continue;
+        hits[out++] = (search_hit){id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
+                                   c[i].lexical_score, c[i].vector_score};
+    }
+    return out;
 }
 
 /* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
@@ -398,8 +516,13 @@ int store_search(const store *s, const store_query *q, search_hit *hits, char *e
         return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
     if (need_vec && q->vector == NULL) return seterr(err, errlen, "this search mode needs a query vector");
     if (need_text && q->text == NULL) return seterr(err, errlen, "this search mode needs query text");
-    if (need_text && s->split == NULL)
-        return seterr(err, errlen, "lexical search needs the store opened with a tokenizer");
+    if (q->date_from != NULL && !store_valid_date(q->date_from))
+        return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
+    if (q->date_to != NULL && !store_valid_date(q->date_to))
+        return seterr(err, errlen, "date_to must be a date YYYY-MM-DD");
+    if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
+        return seterr(err, errlen, "date_from is after date_to");
+    if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
     uint32_t t0 = 0, t1 = s->n_topics;
     if (q->topic != NULL) {
         int t = find_topic(s, q->topic);
@@ -408,28 +531,57 @@ int store_search(const store *s, const store_query *q, search_hit *hits, char *e
         t1 = t0 + 1;
     }
     if (t0 >= t1 || s->n == 0) return 0;
+    row_filter filter = {s, q->date_from, q->date_to};
+    const row_filter *f = q->date_from || q->date_to ? &filter : NULL;
 
-    int k = q->k, n = 0;
-    if (q->mode == SEARCH_HYBRID) {
-        int depth = k > HYBRID_DEPTH ? k : HYBRID_DEPTH;
-        scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
-        scored *fused = xmalloc((size_t)depth * 2 * sizeof *fused);
-        int nv = vector_rows(s, q, t0, t1, depth, va);
-        int nl = lexical_rows(s, q, t0, t1, depth, la);
-        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
-        int nf = fuse(va, nv, w, la, nl, fused);
-        n = nf < k ? nf : k;
-        for (int i = 0; i < n; i++) hits[i] = (search_hit){s->row_ids[fused[i].id], fused[i].score};
-        free(va);
-        free(la);
-        free(fused);
-        return n;
+    int k = q->k;
+    /* The article cap drops candidates, so each half looks deeper. */
+    int depth = q->max_per_article > 0 ? 4 * k : k;
+    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
+    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
+    if (depth < k) depth = k;
+    scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
+    candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
+    int nv = need_vec ? vector_rows(s, q, t0, t1, f, depth, va) : 0;
+    int nl = need_text ? lexical_rows(s, q, t0, t1, f, depth, la) : 0;
+    int n = STORE_ERR_ANALYZER;
+    if (nl < 0) {
+        seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
+        goto done;
     }
-    scored *rows = xmalloc((size_t)k * sizeof *rows);
-    n = q->mode == SEARCH_VECTOR ? vector_rows(s, q, t0, t1, k, rows) : lexical_rows(s, q, t0, t1, k, rows);
-    for (int i = 0; i < n; i++) hits[i] = (search_hit){s->row_ids[rows[i].id], rows[i].score};
-    free(rows);
+    int nc = 0;
+    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
+        nc = lexical_then_vector(va, nv, la, nl, c);
+    } else if (q->mode == SEARCH_HYBRID) {
+        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
+        nc = fuse(va, nv, w, la, nl, c);
+    } else if (q->mode == SEARCH_VECTOR) {
+        for (int i = 0; i < nv; i++)
+            c[nc++] = (candidate){.score = va[i].score, .row = va[i].id, .vector_rank = i + 1,
+                                  .vector_score = va[i].score};
+    } else {
+        for (int i = 0; i < nl; i++)
+            c[nc++] = (candidate){.score = la[i].score, .row = la[i].id, .lexical_rank = i + 1,
+                                  .lexical_score = la[i].score};
+    }
+    if (q->max_per_article > 0) {
+        n = cap_per_article(s, c, nc, q->max_per_article, k, hits);
+    } else {
+        n = nc < k ? nc : k;
+        for (int i = 0; i < n; i++)
+            hits[i] = (search_hit){s->row_ids[c[i].row], c[i].score, c[i].lexical_rank,
+                                   c[i].vector_rank, c[i].lexical_score, c[i].vector_score};
+    }
+done:
+    free(va);
+    free(la);
+    free(c);
     return n;
+}
+
+store_bm25_params store_bm25(const store *s) {
+    const bm25_params *p = &s->bm25.params;
+    return (store_bm25_params){p->k1, p->b, p->w_heading};
 }
 
 const disk_header *store_header(const store *s) { return s->h; }

@@ -30,9 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/tokenizer.h"
-
-#define STORE_FORMAT_VERSION 1
+/* 2: BM25F (heading field) over the English analyzer, analyzer id in the header. */
+#define STORE_FORMAT_VERSION 2
 #define STORE_MAX_K 1000 /* largest k a query may ask for */
 
 typedef struct store store;
@@ -51,10 +50,20 @@ typedef enum { SEARCH_HYBRID, SEARCH_VECTOR, SEARCH_LEXICAL } search_mode;
 
 typedef struct search_hit {
     uint32_t passage_id;
-    /* vector: cosine similarity; lexical: BM25 score; hybrid: reciprocal-rank
-     * fusion score sum(1 / (60 + rank)) over the two lists. */
+    /* vector: cosine similarity; lexical: BM25F score; hybrid: reciprocal-rank
+     * fusion score sum(w / (60 + rank)) over the two lists. */
     float score;
+    /* Why it was chosen: its 1-based rank and score in the lexical and the
+     * vector list (rank 0: not in that list, or that half did not run). */
+    int lexical_rank, vector_rank;
+    float lexical_score, vector_score;
 } search_hit;
+
+/* BM25F scoring parameters of a query (bm25.h); NULL in store_query means
+ * the ones the store was built with. */
+typedef struct store_bm25_params {
+    float k1, b, heading_weight;
+} store_bm25_params;
 
 typedef struct store_query {
     const float *vector; /* store_dim() floats, unit length; may be NULL in lexical mode */
@@ -70,27 +79,37 @@ typedef struct store_query {
      * vector-only ones and lets the vector rank break ties: for vectors known
      * to carry little meaning (the random-weight twin). */
     float vector_weight;
+    /* Hybrid, for vectors that carry no meaning (the random-weight twin):
+     * every lexical hit in BM25 order first, then vector-only hits in
+     * vector order to fill the k; the score is 1 / (60 + position). The top
+     * of the list is exactly lexical's, so it can only add to what BM25
+     * finds. vector_weight is then unused. */
+    bool lexical_first;
+    /* Inclusive date range on the passages' dates, "YYYY-MM-DD" (NULL: open
+     * end). Applied inside both halves of the search, so top k is the best k
+     * of the matching passages; with a date range the vector half scans
+     * exactly even when approximate is set. */
+    const char *date_from, *date_to;
+    /* At most this many passages of one article among the hits (0: no cap);
+     * the best passages of each article are the ones kept. */
+    int max_per_article;
+    const store_bm25_params *bm25; /* tuning runs (`ragd eval`); NULL: the store's */
 } store_query;
 
-/* How BM25 splits text into words: the store calls this for passages at
- * commit and for query text. store_open()/store_writer_open() use the
- * tokenizer's tokenizer_words(); the *_split variants take any splitter
- * (tests, tools that index without a vocabulary). */
-typedef void (*store_split_fn)(const void *splitter, const char *text, size_t len,
-                               tokenizer_word_fn fn, void *fn_ctx);
+/* The BM25F parameters the store's index was built for (its default). */
+store_bm25_params store_bm25(const store *s);
+
+/* True if s is a calendar date "YYYY-MM-DD" (what date_from / date_to take). */
+bool store_valid_date(const char *s);
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Open the committed store in data_dir. tok normalises BM25 query words (the
- * same tokenizer the store was built with; may be NULL if only vector search
- * is used). expected_model (NULL = accept any) must equal the model identity
- * the store was built with. Refuses with a message naming the cause and the
- * fix (re-run `ragd ingest`) on: a missing store, another format version, a
+/* Open the committed store in data_dir. expected_model (NULL = accept any)
+ * must equal the model identity the store was built with. Refuses with a
+ * message naming the cause and the fix (re-run `ragd ingest`) on: a missing
+ * store, another format version, another BM25 analyzer (analyzer.h), a
  * different model or dim, a bad checksum or a truncated file. */
-store *store_open(const char *data_dir, const tokenizer *tok, const char *expected_model,
-                  char *err, size_t errlen);
-store *store_open_split(const char *data_dir, store_split_fn split, const void *splitter,
-                        const char *expected_model, char *err, size_t errlen);
+store *store_open(const char *data_dir, const char *expected_model, char *err, size_t errlen);
 /* True if data_dir holds a committed store (not validated). */
 bool store_exists(const char *data_dir);
 void store_close(store *s);
@@ -111,14 +130,17 @@ const float *store_vector(const store *s, uint32_t id);
 
 /* Why store_search failed, for callers to branch on (err is for people). */
 typedef enum store_search_error {
-    STORE_ERR_BAD_QUERY = -1, /* bad k, missing vector/text for the mode, no tokenizer */
+    STORE_ERR_BAD_QUERY = -1, /* bad k, missing vector/text for the mode, bad dates or cap */
+    STORE_ERR_ANALYZER = -2,  /* the BM25 analyzer could not be made (not the query's fault) */
 } store_search_error;
 
 /* Best q->k passages, best first, into hits (room for q->k). Returns the
- * number of hits (fewer than k when the partition is small or, in lexical
- * mode, few passages share a word with the query; 0 for an unknown topic), or
- * STORE_ERR_BAD_QUERY with err set on a malformed query (bad k, missing
- * vector/text for the mode, no tokenizer for lexical search). */
+ * number of hits (fewer than k when the partition or date range is small,
+ * the article cap leaves too few, or, in lexical mode, few passages share a
+ * term with the query; 0 for an unknown topic), or STORE_ERR_BAD_QUERY with
+ * err set on a malformed query (bad k, missing vector/text for the mode, bad
+ * dates, date_from after date_to, negative max_per_article), or
+ * STORE_ERR_ANALYZER with err set if the BM25 analyzer could not be made. */
 int store_search(const store *s, const store_query *q, search_hit *hits, char *err,
                  size_t errlen);
 
@@ -129,14 +151,12 @@ typedef struct store_writer store_writer;
 /* Open (creating data_dir if needed) for adding passages. Replays ingest.log:
  * every record durably written by an earlier, possibly interrupted run is
  * kept; a torn or corrupt tail is cut off. Refuses a log or store built with
- * another model, dim or format version (message says to use another
- * --data-dir or delete it). tok is used at commit to build BM25 (must be the
- * tokenizer queries will use). Fails if another writer holds the directory. */
-store_writer *store_writer_open(const char *data_dir, const char *model, int dim,
-                                const tokenizer *tok, char *err, size_t errlen);
-store_writer *store_writer_open_split(const char *data_dir, const char *model, int dim,
-                                      store_split_fn split, const void *splitter, char *err,
-                                      size_t errlen);
+ * another model or dim, or a log of another log format (message says to use
+ * another --data-dir or delete it). A store.bin of an older store format or
+ * another analyzer is rebuilt from the log at commit (nothing is encoded
+ * again). Fails if another writer holds the directory. */
+store_writer *store_writer_open(const char *data_dir, const char *model, int dim, char *err,
+                                size_t errlen);
 /* True if a passage with this key was already added (in this run or an
  * earlier one): the caller can skip encoding it. Keys are caller-defined,
  * e.g. a hash of the passage text and metadata. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "obs/log.h"
+#include "store/analyzer.h"
 #include "store/bm25.h"
 #include "store/format.h"
 #include "store/hnsw.h"
@@ -40,8 +41,6 @@ struct store_writer {
     int log_fd;
     char model[MODEL_ID_MAX + 1];
     int dim;
-    store_split_fn split;
-    const void *splitter;
     hnsw_params hnsw;
     uint64_t end; /* bytes of valid log */
     bool dirty;   /* appended since the last fsync */
@@ -175,7 +174,7 @@ static int make_dirs(const char *dir) {
 static int init_log_header(store_writer *w, char *err, size_t errlen) {
     disk_log_header h = {0};
     memcpy(h.magic, LOG_MAGIC, 8);
-    h.version = STORE_FORMAT_VERSION;
+    h.version = LOG_FORMAT_VERSION;
     h.dim = (uint32_t)w->dim;
     memcpy(h.model, w->model, strlen(w->model));
     h.crc = store_crc32(&h, offsetof(disk_log_header, crc));
@@ -192,9 +191,9 @@ static int check_log_header(store_writer *w, const disk_log_header *h, char *err
         store_crc32(h, offsetof(disk_log_header, crc)) != h->crc)
         return seterr(err, errlen, "%s is not a ragd ingest log or its header is corrupted; %s",
                       w->log_path, hint);
-    if (h->version != STORE_FORMAT_VERSION)
-        return seterr(err, errlen, "%s has format version %u but this ragd writes version %d; %s",
-                      w->log_path, h->version, STORE_FORMAT_VERSION, hint);
+    if (h->version != LOG_FORMAT_VERSION)
+        return seterr(err, errlen, "%s has log format version %u but this ragd writes version %d; %s",
+                      w->log_path, h->version, LOG_FORMAT_VERSION, hint);
     char model[MODEL_ID_MAX + 1];
     memcpy(model, h->model, MODEL_ID_MAX);
     model[MODEL_ID_MAX] = '\0';
@@ -242,9 +241,8 @@ static int replay(store_writer *w, size_t size, char *err, size_t errlen) {
     return 0;
 }
 
-store_writer *store_writer_open_split(const char *data_dir, const char *model, int dim,
-                                      store_split_fn split, const void *splitter, char *err,
-                                      size_t errlen) {
+store_writer *store_writer_open(const char *data_dir, const char *model, int dim, char *err,
+                                size_t errlen) {
     if (model == NULL || model[0] == '\0' || strlen(model) > MODEL_ID_MAX) {
         seterr(err, errlen, "model identity must be 1..%d bytes", MODEL_ID_MAX);
         return NULL;
@@ -262,8 +260,6 @@ store_writer *store_writer_open_split(const char *data_dir, const char *model, i
     w->log_fd = -1;
     snprintf(w->model, sizeof w->model, "%s", model);
     w->dim = dim;
-    w->split = split;
-    w->splitter = splitter;
     w->hnsw = (hnsw_params){.m = 16, .ef_construction = 100, .threads = 0, .seed = 0x5eed};
     snprintf(w->log_path, sizeof w->log_path, "%s/%s", data_dir, LOG_FILE);
     key_grow(w);
@@ -279,18 +275,19 @@ store_writer *store_writer_open_split(const char *data_dir, const char *model, i
     }
     if (has_store) {
         /* Refuse early (before any encoding) if the committed store is of
-         * another model or version: its message is the clearest. */
+         * another model or dim: its message is the clearest. A store of
+         * another format version or analyzer is rebuilt from the log at
+         * commit, as is a corrupted one. */
         disk_header h;
         int fd = open(store_path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h) {
             int rc = store_check_header(&h, (size_t)st.st_size, store_path, model, dim, err, errlen);
             close(fd);
-            if (rc != 0 && h.version != STORE_FORMAT_VERSION) goto fail;
-            if (rc != 0 && memcmp(h.magic, STORE_MAGIC, 8) == 0 &&
-                store_crc32(&h, offsetof(disk_header, header_crc)) == h.header_crc)
-                goto fail; /* intact header, other model or dim */
-            /* A corrupted store.bin is rebuilt from the log at commit. */
+            if (rc != 0 && h.version == STORE_FORMAT_VERSION && memcmp(h.magic, STORE_MAGIC, 8) == 0 &&
+                store_crc32(&h, offsetof(disk_header, header_crc)) == h.header_crc &&
+                strncmp(h.analyzer, ANALYZER_ID, ANALYZER_ID_MAX) == 0)
+                goto fail; /* intact header of this format, other model or dim */
         } else if (fd >= 0) {
             close(fd);
         }
@@ -416,7 +413,7 @@ static int cmp_topic(const void *a, const void *b) {
 
 static bool snapshot_current(store_writer *w) {
     char err[512];
-    store *s = store_open_split(w->dir, NULL, NULL, w->model, err, sizeof err);
+    store *s = store_open(w->dir, w->model, err, sizeof err);
     if (s == NULL) return false;
     const disk_header *h = store_header(s);
     bool same = h->log_records == w->n && h->log_bytes == w->end && (int)h->dim == w->dim;
@@ -425,6 +422,10 @@ static bool snapshot_current(store_writer *w) {
 }
 
 static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
+    bm25_builder *b = bm25_builder_new(
+        (bm25_params){BM25_DEFAULT_K1, BM25_DEFAULT_B, BM25_DEFAULT_W_HEADING});
+    if (b == NULL)
+        return seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
     uint32_t n = w->n;
     record *recs = xcalloc(n ? n : 1, sizeof *recs);
     for (uint32_t i = 0; i < n; i++)
@@ -496,23 +497,15 @@ static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_
     }
     if (strings.len == 0) buf_putc(&strings, '\0');
 
-    /* BM25 over heading + text of every row. */
+    /* BM25F over the heading and body fields of every row. */
     buf bm = BUF_INIT;
-    if (w->split != NULL) {
-        bm25_builder *b = bm25_builder_new(w->split, w->splitter);
-        for (uint32_t row = 0; row < n; row++) {
-            const record *r = &recs[row_ids[row]];
-            bm25_builder_add_text(b, r->f[LF_HEADING], r->len[LF_HEADING]);
-            bm25_builder_add_text(b, r->f[LF_TEXT], r->len[LF_TEXT]);
-            bm25_builder_end_doc(b);
-        }
-        bm25_builder_finish(b, &bm);
-    } else {
-        /* No splitter: an index with no terms (lexical search finds nothing). */
-        bm25_builder *b = bm25_builder_new(NULL, NULL);
-        for (uint32_t row = 0; row < n; row++) bm25_builder_end_doc(b);
-        bm25_builder_finish(b, &bm);
+    for (uint32_t row = 0; row < n; row++) {
+        const record *r = &recs[row_ids[row]];
+        bm25_builder_add_text(b, BM25_HEADING, r->f[LF_HEADING], r->len[LF_HEADING]);
+        bm25_builder_add_text(b, BM25_BODY, r->f[LF_TEXT], r->len[LF_TEXT]);
+        bm25_builder_end_doc(b);
     }
+    bm25_builder_finish(b, &bm);
 
     /* HNSW: u64 offsets and lengths per topic, then 8-aligned graphs. */
     buf hn = BUF_INIT;
@@ -531,6 +524,7 @@ static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_
     h.version = STORE_FORMAT_VERSION;
     h.dim = (uint32_t)w->dim;
     memcpy(h.model, w->model, strlen(w->model));
+    memcpy(h.analyzer, ANALYZER_ID, strlen(ANALYZER_ID));
     h.n_passages = n;
     h.n_topics = n_topics;
     h.log_records = n;

@@ -171,7 +171,7 @@ static void test_killed_ingest_resumes(void **state) {
     assert_true(sum.encoded > 0);
     assert_int_equal(sum.already + sum.encoded, sum.passages);
     assert_int_equal(sum.store_total, sum.passages);
-    store *s = store_open(prefix_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
+    store *s = store_open(prefix_dir, encoder_identity(encoder_get_info(enc)), err,
                           sizeof err);
     if (!s) fail_msg("store_open: %s", err);
     assert_int_equal(store_count(s, NULL), (size_t)sum.passages);
@@ -198,7 +198,7 @@ static void test_full_ingest(void **state) {
 
 static store *open_full(void) {
     char err[1024] = "";
-    store *s = store_open(full_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
+    store *s = store_open(full_dir, encoder_identity(encoder_get_info(enc)), err,
                           sizeof err);
     if (!s) fail_msg("store_open: %s", err);
     return s;
@@ -294,7 +294,7 @@ static void test_resumed_equals_uninterrupted(void **state) {
     (void)state;
     char err[1024] = "";
     store *full = open_full();
-    store *pre = store_open(prefix_dir, encoder_tokenizer(enc), encoder_identity(encoder_get_info(enc)), err,
+    store *pre = store_open(prefix_dir, encoder_identity(encoder_get_info(enc)), err,
                             sizeof err);
     if (!pre) fail_msg("store_open prefix: %s", err);
     size_t n = store_count(pre, NULL);
@@ -330,7 +330,7 @@ static void test_model_identity_and_search_command(void **state) {
     flipped.real_weights = !flipped.real_weights;
     const char *other = encoder_identity(&flipped);
     assert_string_not_equal(other, encoder_identity(encoder_get_info(enc)));
-    store *s = store_open(full_dir, encoder_tokenizer(enc), other, err, sizeof err);
+    store *s = store_open(full_dir, other, err, sizeof err);
     assert_null(s);
     assert_non_null(strstr(err, "ingest"));
 

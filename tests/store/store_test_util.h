@@ -1,7 +1,5 @@
 /* store_test_util — shared helpers of the store tests: temporary data
- * directories, seeded random unit vectors, a plain ASCII word splitter (so
- * the store tests do not depend on the vocabulary), and a brute-force
- * reference search. */
+ * directories, seeded random unit vectors and a brute-force reference search. */
 #ifndef RAGD_TESTS_STORE_UTIL_H
 #define RAGD_TESTS_STORE_UTIL_H
 
@@ -13,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/tokenizer.h"
 #include "store/store.h"
 
 static inline uint64_t test_rng(uint64_t *x) {
@@ -54,21 +51,6 @@ static inline void test_rmdir(const char *dir) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* Lower-cased ASCII alphanumeric runs. */
-static inline void test_split(const void *splitter, const char *text, size_t len,
-                              tokenizer_word_fn fn, void *ctx) {
-    (void)splitter;
-    char word[128];
-    size_t n = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && isalnum((unsigned char)text[i])) {
-            if (n < sizeof word) word[n++] = (char)tolower((unsigned char)text[i]);
-        } else if (n > 0) {
-            fn(word, n, ctx);
-            n = 0;
-        }
-    }
-}
 
 static inline float test_dot(const float *a, const float *b, int dim) {
     double s = 0;

@@ -2,7 +2,9 @@
  * it cannot trust: a torn log tail is cut and the build resumes; kill -9 at
  * random moments during ingest and commit always leaves a consistent store;
  * a second commit of the same log rewrites nothing; flipped bytes, another
- * model, dim or format version are refused with a clear message. */
+ * model or dim are refused with a clear message; a snapshot of another
+ * format version or BM25 analyzer is refused by the reader and rebuilt from
+ * the log by the writer. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "store/analyzer.h"
 #include "store/format.h"
 #include "store_test_util.h"
 
@@ -39,7 +42,7 @@ static int add_passage(store_writer *w, int i, char *err, size_t errlen) {
 /* Every passage 0..n-1 is in the committed store, with its own content. */
 static void assert_store_holds(const char *dir, int n) {
     char err[512];
-    store *s = store_open_split(dir, test_split, NULL, "m1", err, sizeof err);
+    store *s = store_open(dir, "m1", err, sizeof err);
     if (s == NULL) fail_msg("store_open: %s", err);
     assert_int_equal(store_count(s, NULL), n);
     for (int i = 0; i < n; i++) {
@@ -65,7 +68,7 @@ static void test_torn_tail_resumes(void **state) {
     (void)state;
     char *dir = test_tempdir(), err[512], log[600];
     snprintf(log, sizeof log, "%s/%s", dir, LOG_FILE);
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     for (int i = 0; i < 50; i++) assert_int_equal(add_passage(w, i, err, sizeof err), 0);
     assert_int_equal(add_passage(w, 7, err, sizeof err), 0); /* a known key is skipped */
@@ -79,7 +82,7 @@ static void test_torn_tail_resumes(void **state) {
     assert_int_equal(write(fd, "\x31\x43\x45\x52garbage-garbage-garbage", 27), 27);
     close(fd);
 
-    w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     assert_int_equal(store_writer_count(w), 49);
     assert_true(store_writer_has(w, "key-48"));
@@ -96,14 +99,14 @@ static void test_second_commit_changes_nothing(void **state) {
     (void)state;
     char *dir = test_tempdir(), err[512], path[600];
     snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     for (int i = 0; i < 30; i++) assert_int_equal(add_passage(w, i, err, sizeof err), 0);
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
     store_writer_close(w);
     struct stat before, after;
     assert_int_equal(stat(path, &before), 0);
 
-    w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     for (int i = 0; i < 30; i++) {
         assert_true(store_writer_has(w, "key-0"));
@@ -122,9 +125,9 @@ static void test_second_commit_changes_nothing(void **state) {
 static void test_second_writer_locked_out(void **state) {
     (void)state;
     char *dir = test_tempdir(), err[512] = "";
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
-    assert_null(store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err));
+    assert_null(store_writer_open(dir, "m1", DIM, err, sizeof err));
     assert_non_null(strstr(err, "another ingest"));
     store_writer_close(w);
     test_rmdir(dir);
@@ -145,7 +148,7 @@ static void test_kill9_anywhere(void **state) {
         assert_true(pid >= 0);
         if (pid == 0) {
             char cerr[512];
-            store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, cerr, sizeof cerr);
+            store_writer *w = store_writer_open(dir, "m1", DIM, cerr, sizeof cerr);
             if (w == NULL) _exit(2);
             for (int i = (int)store_writer_count(w);; i++) {
                 if (add_passage(w, i, cerr, sizeof cerr) != 0) _exit(3);
@@ -162,13 +165,13 @@ static void test_kill9_anywhere(void **state) {
         if (store_exists(dir)) {
             with_store++;
             char serr[512];
-            store *s = store_open_split(dir, test_split, NULL, "m1", serr, sizeof serr);
+            store *s = store_open(dir, "m1", serr, sizeof serr);
             if (s == NULL) fail_msg("store after kill -9: %s", serr);
             int n = (int)store_count(s, NULL);
             store_close(s);
             assert_store_holds(dir, n);
         }
-        store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+        store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
         if (w == NULL) fail_msg("reopen after kill -9: %s", err);
         int n = (int)store_writer_count(w);
         assert_true(n >= reached); /* nothing durable was lost */
@@ -180,7 +183,7 @@ static void test_kill9_anywhere(void **state) {
         reached = n;
         store_writer_close(w);
     }
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     int n = (int)store_writer_count(w);
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
@@ -194,7 +197,7 @@ static void test_kill9_anywhere(void **state) {
 
 static char *build_small(void) {
     char *dir = test_tempdir(), err[512];
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     for (int i = 0; i < 40; i++) add_passage(w, i, err, sizeof err);
     if (store_writer_commit(w, err, sizeof err) != 0) fail_msg("%s", err);
     store_writer_close(w);
@@ -229,7 +232,7 @@ static void test_corruption_refused(void **state) {
     for (int i = 0; i < n; i++) {
         flip_byte(path, offs[i]);
         err[0] = '\0';
-        store *s = store_open_split(dir, test_split, NULL, "m1", err, sizeof err);
+        store *s = store_open(dir, "m1", err, sizeof err);
         assert_null(s);
         assert_non_null(strstr(err, "corrupted"));
         assert_non_null(strstr(err, "rebuild"));
@@ -238,10 +241,10 @@ static void test_corruption_refused(void **state) {
     /* Truncated. */
     off_t size = file_size(path);
     assert_int_equal(truncate(path, size - 100), 0);
-    assert_null(store_open_split(dir, test_split, NULL, "m1", err, sizeof err));
+    assert_null(store_open(dir, "m1", err, sizeof err));
     assert_non_null(strstr(err, "corrupted"));
     /* The writer rebuilds a corrupted store.bin from the log at commit. */
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
     store_writer_close(w);
@@ -250,31 +253,88 @@ static void test_corruption_refused(void **state) {
     free(dir);
 }
 
-static void test_other_model_dim_version_refused(void **state) {
+static void test_other_model_dim_version_analyzer(void **state) {
     (void)state;
     char *dir = build_small(), path[600], err[512] = "";
     snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
-    assert_null(store_open_split(dir, test_split, NULL, "minilm-l6-h384-random", err, sizeof err));
+    assert_null(store_open(dir, "minilm-l6-h384-random", err, sizeof err));
     assert_non_null(strstr(err, "\"m1\""));
     assert_non_null(strstr(err, "minilm-l6-h384-random"));
-    assert_null(store_writer_open_split(dir, "m2", DIM, test_split, NULL, err, sizeof err));
+    assert_null(store_writer_open(dir, "m2", DIM, err, sizeof err));
     assert_non_null(strstr(err, "\"m1\""));
     assert_non_null(strstr(err, "m2"));
-    assert_null(store_writer_open_split(dir, "m1", DIM * 2, test_split, NULL, err, sizeof err));
+    assert_null(store_writer_open(dir, "m1", DIM * 2, err, sizeof err));
     assert_non_null(strstr(err, "16-dimensional"));
     /* Another format version (written by a future ragd). */
     int fd = open(path, O_RDWR);
     uint32_t v = 99;
     assert_int_equal(pwrite(fd, &v, 4, offsetof(disk_header, version)), 4);
     close(fd);
-    assert_null(store_open_split(dir, test_split, NULL, "m1", err, sizeof err));
+    assert_null(store_open(dir, "m1", err, sizeof err));
     assert_non_null(strstr(err, "format version 99"));
-    assert_null(store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "format version 99"));
+    assert_non_null(strstr(err, "ragd ingest"));
+    /* The snapshot is derived from the log: the writer rebuilds it (no
+     * passage is added again) instead of refusing. */
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
+    if (w == NULL) fail_msg("%s", err);
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    assert_store_holds(dir, 40);
+    /* A snapshot indexed by another BM25 analyzer: refused by name, rebuilt
+     * by the writer. */
+    disk_header h;
+    fd = open(path, O_RDWR);
+    assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    memset(h.analyzer, 0, sizeof h.analyzer);
+    memcpy(h.analyzer, "english-porter-v0", 17);
+    h.header_crc = store_crc32(&h, offsetof(disk_header, header_crc));
+    assert_int_equal(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    close(fd);
+    assert_null(store_open(dir, "m1", err, sizeof err));
+    assert_non_null(strstr(err, "analyzer \"english-porter-v0\""));
+    assert_non_null(strstr(err, ANALYZER_ID));
+    w = store_writer_open(dir, "m1", DIM, err, sizeof err);
+    if (w == NULL) fail_msg("%s", err);
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    assert_store_holds(dir, 40);
+    /* Scoring parameters in the BM25 section that the formula cannot take
+     * (b outside [0, 1]), checksums made to match: refused, not divided by. */
+    fd = open(path, O_RDWR);
+    assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    disk_section *bm = &h.sections[SEC_BM25];
+    uint8_t *blob = malloc(bm->size);
+    assert_int_equal(pread(fd, blob, bm->size, (off_t)bm->offset), (ssize_t)bm->size);
+    float bad_b = 2.0f;
+    memcpy(blob + 6 * 4, &bad_b, 4);
+    bm->crc = store_crc32(blob, bm->size);
+    h.header_crc = store_crc32(&h, offsetof(disk_header, header_crc));
+    assert_int_equal(pwrite(fd, blob, bm->size, (off_t)bm->offset), (ssize_t)bm->size);
+    assert_int_equal(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    close(fd);
+    free(blob);
+    assert_null(store_open(dir, "m1", err, sizeof err));
+    assert_non_null(strstr(err, "bad scoring parameters"));
+    w = store_writer_open(dir, "m1", DIM, err, sizeof err);
+    if (w == NULL) fail_msg("%s", err);
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+    assert_store_holds(dir, 40);
+    /* A log of another log format is refused: it is the source of truth. */
+    snprintf(path, sizeof path, "%s/%s", dir, LOG_FILE);
+    disk_log_header lh;
+    fd = open(path, O_RDWR);
+    assert_int_equal(pread(fd, &lh, sizeof lh, 0), (ssize_t)sizeof lh);
+    lh.version = 99;
+    lh.crc = store_crc32(&lh, offsetof(disk_log_header, crc));
+    assert_int_equal(pwrite(fd, &lh, sizeof lh, 0), (ssize_t)sizeof lh);
+    close(fd);
+    assert_null(store_writer_open(dir, "m1", DIM, err, sizeof err));
+    assert_non_null(strstr(err, "log format version 99"));
     /* No store at all. */
     char *empty = test_tempdir();
     assert_false(store_exists(empty));
-    assert_null(store_open_split(empty, test_split, NULL, "m1", err, sizeof err));
+    assert_null(store_open(empty, "m1", err, sizeof err));
     assert_non_null(strstr(err, "ragd ingest"));
     test_rmdir(empty);
     free(empty);
@@ -286,11 +346,11 @@ static void test_other_model_dim_version_refused(void **state) {
 static void test_empty_store(void **state) {
     (void)state;
     char *dir = test_tempdir(), err[512];
-    store_writer *w = store_writer_open_split(dir, "m1", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
     store_writer_close(w);
-    store *s = store_open_split(dir, test_split, NULL, "m1", err, sizeof err);
+    store *s = store_open(dir, "m1", err, sizeof err);
     if (s == NULL) fail_msg("%s", err);
     assert_int_equal(store_count(s, NULL), 0);
     const char *const *names;
@@ -311,7 +371,7 @@ int main(void) {
         cmocka_unit_test(test_second_writer_locked_out),
         cmocka_unit_test(test_kill9_anywhere),
         cmocka_unit_test(test_corruption_refused),
-        cmocka_unit_test(test_other_model_dim_version_refused),
+        cmocka_unit_test(test_other_model_dim_version_analyzer),
         cmocka_unit_test(test_empty_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,8 @@
 /* test_store_lexical — BM25 ranks the obvious passage first, scores follow
  * the formula, passages sharing no word are never returned, the topic filter
  * holds for lexical search, and hybrid search is reciprocal rank fusion of
- * the two halves. Uses the real tokenizer when the shared vocabulary is
- * there (its normalisation: case, accents, punctuation). */
+ * the two halves, BM25F weighs the heading field, and the store's English
+ * analyzer folds case, accents and word forms at both ends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "store/analyzer.h"
 #include "store_test_util.h"
 
 #define DIM 32
@@ -38,7 +39,7 @@ static int setup(void **state) {
     f->dir = test_tempdir();
     char err[512];
     uint64_t rng = 5;
-    store_writer *w = store_writer_open_split(f->dir, "m", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(f->dir, "m", DIM, err, sizeof err);
     if (w == NULL) return -1;
     for (int i = 0; i < N_DOCS; i++) {
         test_unit_vector(&rng, f->vecs[i], DIM);
@@ -50,7 +51,7 @@ static int setup(void **state) {
     }
     if (store_writer_commit(w, err, sizeof err) != 0) return -1;
     store_writer_close(w);
-    f->s = store_open_split(f->dir, test_split, NULL, "m", err, sizeof err);
+    f->s = store_open(f->dir, "m", err, sizeof err);
     *state = f;
     return f->s ? 0 : -1;
 }
@@ -89,31 +90,66 @@ static void test_obvious_document_first(void **state) {
     assert_int_equal(hits[0].passage_id, 5);
 }
 
-static void test_bm25_formula(void **state) {
+static void count_term(const char *t, size_t n, void *ctx) {
+    (void)t, (void)n;
+    (*(int *)ctx)++;
+}
+
+/* BM25F: "cricket" is in passage 3's heading and body once each; df = 1 of
+ * N = 7; body lengths are the analyzer's term counts. */
+static void test_bm25f_formula(void **state) {
     fixture *f = *state;
     search_hit hits[N_DOCS];
-    /* "cricket": df = 1 of N = 7; passage 3 has heading + text words. */
     assert_int_equal(lexical(f, "cricket", NULL, hits, N_DOCS), 1);
+    analyzer *a = analyzer_new();
+    assert_non_null(a);
     double total = 0;
     int lens[N_DOCS];
     for (int i = 0; i < N_DOCS; i++) {
-        int c = 0;
-        const char *parts[2] = {docs[i].heading, docs[i].text};
-        for (int p = 0; p < 2; p++) {
-            bool in = false;
-            for (const char *s = parts[p]; *s; s++) {
-                bool a = isalnum((unsigned char)*s);
-                if (a && !in) c++;
-                in = a;
-            }
-        }
-        lens[i] = c;
-        total += c;
+        lens[i] = 0;
+        analyzer_terms(a, docs[i].text, strlen(docs[i].text), count_term, &lens[i]);
+        total += lens[i];
     }
-    double avgdl = total / N_DOCS, k1 = 1.2, b = 0.75, tf = 2; /* heading + text */
+    analyzer_free(a);
+    double avgdl = total / N_DOCS, k1 = 1.2, b = 0.75, w_heading = 2.0;
+    double tf = 1 / (1 - b + b * lens[3] / avgdl) + w_heading * 1;
     double idf = log(1 + (N_DOCS - 1 + 0.5) / (1 + 0.5));
-    double want = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lens[3] / avgdl));
+    double want = idf * tf * (k1 + 1) / (tf + k1);
     assert_float_equal(hits[0].score, want, 1e-4);
+
+    /* The query may bring its own parameters: heading weight 0 is plain
+     * BM25 over the body. */
+    store_bm25_params p = {.k1 = 1.2f, .b = 0.75f, .heading_weight = 0};
+    char err[256];
+    store_query q = {.text = "cricket", .text_len = 7, .k = N_DOCS, .mode = SEARCH_LEXICAL,
+                     .bm25 = &p};
+    assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), 1);
+    tf = 1 / (1 - b + b * lens[3] / avgdl);
+    assert_float_equal(hits[0].score, idf * tf * (k1 + 1) / (tf + k1), 1e-4);
+}
+
+/* The heading is a field of its own: "Rates" heads passage 0, whose body
+ * says "rates" too; the heading weight adds to its score, weight 0 removes
+ * that part, and the ranking of heading matches follows the weight. */
+static void test_heading_weight(void **state) {
+    fixture *f = *state;
+    search_hit hits[N_DOCS];
+    char err[256];
+    float scores[3];
+    const float weights[3] = {0, 2, 8};
+    for (int i = 0; i < 3; i++) {
+        store_bm25_params p = {.k1 = 1.2f, .b = 0.75f, .heading_weight = weights[i]};
+        store_query q = {.text = "rates", .text_len = 5, .k = N_DOCS, .mode = SEARCH_LEXICAL,
+                         .bm25 = &p};
+        assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), 1);
+        assert_int_equal(hits[0].passage_id, 0);
+        scores[i] = hits[0].score;
+    }
+    assert_true(scores[0] < scores[1] && scores[1] < scores[2]);
+    /* "oil": passage 4 has it in its heading and five times in its body,
+     * passage 2 once in its body; the heading only widens the gap. */
+    assert_int_equal(lexical(f, "oil", NULL, hits, N_DOCS), 2);
+    assert_int_equal(hits[0].passage_id, 4);
 }
 
 static void test_no_shared_word_no_hit(void **state) {
@@ -189,16 +225,41 @@ static void test_hybrid_is_rank_fusion(void **state) {
     }
 }
 
-/* The real tokenizer as the splitter: accents, case and punctuation fold. */
-static void test_with_real_tokenizer(void **state) {
+/* Lexical-first fusion (the twin's): BM25's list whole and in order, then
+ * the vector list's other rows in vector order; score 1 / (60 + position). */
+static void test_lexical_first_fusion(void **state) {
+    fixture *f = *state;
+    char err[256];
+    search_hit hyb[N_DOCS], vec[N_DOCS], lex[N_DOCS];
+    const char *text = "oil prices";
+    store_query q = {.vector = f->vecs[5], .text = text, .text_len = strlen(text), .k = N_DOCS,
+                     .mode = SEARCH_VECTOR};
+    int nv = store_search(f->s, &q, vec, err, sizeof err);
+    q.mode = SEARCH_LEXICAL;
+    int nl = store_search(f->s, &q, lex, err, sizeof err);
+    q.mode = SEARCH_HYBRID;
+    q.lexical_first = true;
+    int nh = store_search(f->s, &q, hyb, err, sizeof err);
+    assert_int_equal(nv, N_DOCS);
+    assert_int_equal(nl, 2);
+    assert_int_equal(nh, N_DOCS);
+    for (int i = 0; i < nl; i++) assert_int_equal(hyb[i].passage_id, lex[i].passage_id);
+    int h = nl;
+    for (int i = 0; i < nv; i++) {
+        bool in_lexical = false;
+        for (int j = 0; j < nl; j++) in_lexical |= lex[j].passage_id == vec[i].passage_id;
+        if (!in_lexical) assert_int_equal(hyb[h++].passage_id, vec[i].passage_id);
+    }
+    assert_int_equal(h, N_DOCS);
+    for (int i = 0; i < nh; i++) assert_float_equal(hyb[i].score, 1.0 / (60 + i + 1), 1e-7);
+}
+
+/* The store's analyzer at both ends: accents, case, punctuation, stems. */
+static void test_analyzer_at_both_ends(void **state) {
     (void)state;
-    const char *shared = getenv("RAGD_SHARED_DIR");
-    char vocab[512], err[512];
-    snprintf(vocab, sizeof vocab, "%s/models/all-MiniLM-L6-v2/vocab.txt", shared ? shared : "../shared");
-    tokenizer *tok = tokenizer_open(vocab, err, sizeof err);
-    if (tok == NULL) fail_msg("tokenizer: %s", err);
+    char err[512];
     char *dir = test_tempdir();
-    store_writer *w = store_writer_open(dir, "m", DIM, tok, err, sizeof err);
+    store_writer *w = store_writer_open(dir, "m", DIM, err, sizeof err);
     assert_non_null(w);
     float v[DIM];
     uint64_t rng = 1;
@@ -214,18 +275,18 @@ static void test_with_real_tokenizer(void **state) {
     }
     assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
     store_writer_close(w);
-    store *s = store_open(dir, tok, "m", err, sizeof err);
+    store *s = store_open(dir, "m", err, sizeof err);
     assert_non_null(s);
     search_hit hits[2];
-    store_query q = {.text = "CAFE", .text_len = 4, .k = 2, .mode = SEARCH_LEXICAL};
-    assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
-    assert_int_equal(hits[0].passage_id, 0);
-    q.text = "psx";
-    q.text_len = 3;
-    assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
-    assert_int_equal(hits[0].passage_id, 1);
+    const char *queries[] = {"CAFE", "psx", "restaurants opening", "investor cheering"};
+    const uint32_t want[] = {0, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        store_query q = {.text = queries[i], .text_len = strlen(queries[i]), .k = 2,
+                         .mode = SEARCH_LEXICAL};
+        assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
+        assert_int_equal(hits[0].passage_id, want[i]);
+    }
     store_close(s);
-    tokenizer_close(tok);
     test_rmdir(dir);
     free(dir);
 }
@@ -233,11 +294,13 @@ static void test_with_real_tokenizer(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_obvious_document_first),
-        cmocka_unit_test(test_bm25_formula),
+        cmocka_unit_test(test_bm25f_formula),
+        cmocka_unit_test(test_heading_weight),
         cmocka_unit_test(test_no_shared_word_no_hit),
         cmocka_unit_test(test_lexical_topic_filter),
         cmocka_unit_test(test_hybrid_is_rank_fusion),
-        cmocka_unit_test(test_with_real_tokenizer),
+        cmocka_unit_test(test_lexical_first_fusion),
+        cmocka_unit_test(test_analyzer_at_both_ends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -31,7 +31,7 @@ static int setup(void **state) {
     f->topic = malloc(N * sizeof(int));
     uint64_t rng = 42;
     char err[512];
-    store_writer *w = store_writer_open_split(f->dir, "test-model", DIM, test_split, NULL, err, sizeof err);
+    store_writer *w = store_writer_open(f->dir, "test-model", DIM, err, sizeof err);
     if (w == NULL) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -53,7 +53,7 @@ static int setup(void **state) {
         return -1;
     }
     store_writer_close(w);
-    f->s = store_open_split(f->dir, test_split, NULL, "test-model", err, sizeof err);
+    f->s = store_open(f->dir, "test-model", err, sizeof err);
     if (f->s == NULL) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -86,7 +86,7 @@ static int reference(const fixture *f, const float *q, int t, int k, search_hit 
             out[j] = out[j - 1];
             j--;
         }
-        out[j] = (search_hit){(uint32_t)i, s};
+        out[j] = (search_hit){.passage_id = (uint32_t)i, .score = s};
     }
     return n;
 }
