@@ -106,9 +106,11 @@ bind "$shared" /ci/shared ro
 
 echo "fresh-debian: $(chroot "$root" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), $(chroot "$root" dpkg-query -W -f='.\n' | wc -l) packages installed"
 # A clean environment, as a root login on a new machine has it (with the
-# machine's CA settings, which belong to its network, not to the project).
+# machine's CA settings, which belong to its network, and the OpenBLAS core
+# type some processors here are given because older OpenBLAS miscomputes on them).
 env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   CI="${CI:-}" RAGD_FUZZ_SECONDS="${RAGD_FUZZ_SECONDS:-}" \
   ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
   ${SSL_CERT_FILE:+SSL_CERT_FILE="$SSL_CERT_FILE"} ${CURL_CA_BUNDLE:+CURL_CA_BUNDLE="$CURL_CA_BUNDLE"} \
+  ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE="$OPENBLAS_CORETYPE"} ${OPENBLAS_L2_SIZE:+OPENBLAS_L2_SIZE="$OPENBLAS_L2_SIZE"} \
   chroot "$root" /bin/bash -c "$1"
