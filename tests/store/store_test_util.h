@@ -58,4 +58,29 @@ static inline float test_dot(const float *a, const float *b, int dim) {
     return (float)s;
 }
 
+/* A committed store in dir holding the n passages, passage i under the key
+ * "<key_prefix><i>" (also its article id when ps[i].article_id is NULL) with
+ * a seeded random unit vector written to vecs + i * dim. NULL on failure. */
+static inline store *test_build_store(const char *dir, const char *key_prefix,
+                                      const store_passage *ps, int n, float *vecs, int dim,
+                                      uint64_t seed) {
+    char err[512];
+    store_writer *w = store_writer_open(dir, "m", dim, err, sizeof err);
+    if (!w) return NULL;
+    for (int i = 0; i < n; i++) {
+        test_unit_vector(&seed, vecs + (size_t)i * dim, dim);
+        char key[32];
+        snprintf(key, sizeof key, "%s%d", key_prefix, i);
+        store_passage p = ps[i];
+        if (!p.article_id) p.article_id = key;
+        if (store_writer_add(w, key, &p, vecs + (size_t)i * dim, err, sizeof err) != 0) {
+            store_writer_close(w);
+            return NULL;
+        }
+    }
+    int rc = store_writer_commit(w, err, sizeof err);
+    store_writer_close(w);
+    return rc == 0 ? store_open(dir, "m", err, sizeof err) : NULL;
+}
+
 #endif

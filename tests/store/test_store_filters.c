@@ -36,21 +36,11 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     f->dir = test_tempdir();
-    char err[512];
-    uint64_t rng = 11;
-    store_writer *w = store_writer_open(f->dir, "m", DIM, err, sizeof err);
-    if (w == NULL) return -1;
-    for (int i = 0; i < N_DOCS; i++) {
-        test_unit_vector(&rng, f->vecs[i], DIM);
-        char key[16];
-        snprintf(key, sizeof key, "p%d", i);
-        store_passage p = {.article_id = docs[i].article, .heading = "", .date = docs[i].date,
-                           .topic = "business", .text = docs[i].text, .passage_index = i};
-        if (store_writer_add(w, key, &p, f->vecs[i], err, sizeof err) != 0) return -1;
-    }
-    if (store_writer_commit(w, err, sizeof err) != 0) return -1;
-    store_writer_close(w);
-    f->s = store_open(f->dir, "m", err, sizeof err);
+    store_passage ps[N_DOCS];
+    for (int i = 0; i < N_DOCS; i++)
+        ps[i] = (store_passage){.article_id = docs[i].article, .heading = "", .date = docs[i].date,
+                                .topic = "business", .text = docs[i].text, .passage_index = i};
+    f->s = test_build_store(f->dir, "p", ps, N_DOCS, &f->vecs[0][0], DIM, 11);
     *state = f;
     return f->s ? 0 : -1;
 }

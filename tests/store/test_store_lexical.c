@@ -37,21 +37,11 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     f->dir = test_tempdir();
-    char err[512];
-    uint64_t rng = 5;
-    store_writer *w = store_writer_open(f->dir, "m", DIM, err, sizeof err);
-    if (w == NULL) return -1;
-    for (int i = 0; i < N_DOCS; i++) {
-        test_unit_vector(&rng, f->vecs[i], DIM);
-        char key[16];
-        snprintf(key, sizeof key, "d%d", i);
-        store_passage p = {.article_id = key, .heading = docs[i].heading, .date = "2015-01-01",
-                           .topic = docs[i].topic, .text = docs[i].text};
-        if (store_writer_add(w, key, &p, f->vecs[i], err, sizeof err) != 0) return -1;
-    }
-    if (store_writer_commit(w, err, sizeof err) != 0) return -1;
-    store_writer_close(w);
-    f->s = store_open(f->dir, "m", err, sizeof err);
+    store_passage ps[N_DOCS];
+    for (int i = 0; i < N_DOCS; i++)
+        ps[i] = (store_passage){.heading = docs[i].heading, .date = "2015-01-01",
+                                .topic = docs[i].topic, .text = docs[i].text};
+    f->s = test_build_store(f->dir, "d", ps, N_DOCS, &f->vecs[0][0], DIM, 5);
     *state = f;
     return f->s ? 0 : -1;
 }
