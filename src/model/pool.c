@@ -1,11 +1,26 @@
 /* pool — see pool.h.
  *
  * One 64-bit atomic `ticket` holds the region's generation (high half) and
- * the next task number (low half). A region is published by storing a new
- * generation with task 0 (under the mutex, so a sleeping worker cannot miss
- * it); participants claim tasks by compare-and-swap, which fails for a
- * worker still holding an older generation, so a straggler from the last
- * region can never run a task of this one with the wrong function or count.
+ * the number of its tasks not yet claimed (low half). A region is published
+ * by storing a new generation with all its tasks unclaimed (under the mutex,
+ * so a sleeping worker cannot miss it); participants claim a task by
+ * compare-and-swap of the whole word, which fails for a worker still holding
+ * an older generation, so a straggler from the last region can never run a
+ * task of this one with the wrong function or count.
+ *
+ * The invariant that makes this true: whether a task is left to claim is
+ * decided from the ticket word alone. The region's fn, ctx and ntasks are
+ * plain fields written before the ticket is published and read only after a
+ * claim of that generation succeeded (the CAS acquires the publishing store).
+ * An earlier version kept "next task" in the ticket and compared it with a
+ * separate ntasks field before the CAS: a worker that had just seen every
+ * task of region g claimed could read the ntasks the caller had already
+ * written for region g+1 — before g+1's ticket was out — find "a task left",
+ * win the CAS on g's unchanged ticket, and run task ntasks(g) with g+1's
+ * function and context. That task then ran twice, and its extra `done` let
+ * the caller return while a task was still writing the activations: wrong
+ * vectors under load (test_pool reproduces it).
+ *
  * `done` counts finished tasks, and the caller returns once done == ntasks,
  * so no task is still running when the buffers it writes are read. */
 #include "model/pool.h"
@@ -28,12 +43,13 @@ struct pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_ullong ticket; /* generation << 32 | next task */
+    atomic_ullong ticket; /* generation << 32 | tasks not yet claimed */
     atomic_int done;
-    atomic_int ntasks; /* read by stragglers too, hence atomic */
     unsigned generation; /* the caller's count of regions */
+    /* the region: written before its ticket, read only after a claim of it */
     pool_fn fn;
     void *ctx;
+    int ntasks;
     bool stop;
     atomic_bool running; /* a pool_run is under way: there is one caller at a time */
 };
@@ -55,12 +71,16 @@ static void work(pool *p, unsigned generation, int thread) {
     unsigned long long v = atomic_load_explicit(&p->ticket, memory_order_acquire);
     for (;;) {
         if (generation_of(v) != generation) return;
-        unsigned t = (unsigned)v;
-        if (t >= (unsigned)atomic_load_explicit(&p->ntasks, memory_order_relaxed)) return;
-        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v + 1, memory_order_acq_rel,
+        unsigned unclaimed = (unsigned)v;
+        if (unclaimed == 0) return; /* from the ticket alone: see the top of this file */
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v - 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
-        p->fn(p->ctx, (int)t, thread);
+        /* claimed: this generation's fields are visible now, and stay put
+         * until its last task is done */
+        int t = p->ntasks - (int)unclaimed;
+        assert(t >= 0 && t < p->ntasks);
+        p->fn(p->ctx, t, thread);
         atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
         v = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
@@ -137,13 +157,18 @@ void pool_run(pool *p, int ntasks, pool_fn fn, void *ctx) {
         atomic_store_explicit(&p->running, false, memory_order_release);
         return;
     }
+    /* every task of the last region was claimed (it returned): no claim
+     * can succeed until the new ticket is out, so these plain writes race
+     * with no reader */
+    assert((unsigned)atomic_load_explicit(&p->ticket, memory_order_relaxed) == 0);
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store_explicit(&p->ntasks, ntasks, memory_order_relaxed);
+    p->ntasks = ntasks;
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     unsigned g = ++p->generation;
     pthread_mutex_lock(&p->mu);
-    atomic_store_explicit(&p->ticket, (unsigned long long)g << 32, memory_order_release);
+    atomic_store_explicit(&p->ticket, (unsigned long long)g << 32 | (unsigned)ntasks,
+                          memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     work(p, g, 0);
