@@ -10,8 +10,10 @@
  * PyTorch) give PyTorch's token ids and vectors. */
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -225,6 +227,75 @@ static void test_padding_invariance(void **state) {
     for (int k = 1; k < 5; k += 2)
         for (int d = 0; d < DIM; d++) assert_true(fabsf(out[k * DIM + d] - alone[d]) <= 1e-6f);
     for (int d = 0; d < DIM; d++) assert_true(fabsf(out[d] - out[4 * DIM + d]) <= 1e-6f);
+}
+
+/* Several encoders at once, each driven by its own thread and running its
+ * own two-thread pool (more threads than this machine has cores, so they are
+ * preempted in the middle of regions, as under load): every short case alone
+ * must give exactly the vector the shared encoder gives, and PyTorch's. This
+ * is the load under which a pool worker once ran a task of the next region
+ * (see pool.c). That race is rare at this scale, so this checks it end to
+ * end; tests/model/test_pool.c is the test that catches it every time.
+ * Counts, not timings. */
+#define STRESS_ENCODERS 3
+#define STRESS_ROUNDS 1
+#define STRESS_MAX_IDS 16
+
+static int stress_cases[MAX_CASES], nstress;
+static float stress_want[MAX_CASES][DIM];
+static atomic_int stress_wrong, stress_different, stress_checked, stress_errors;
+
+static void *stress_driver(void *arg) {
+    (void)arg;
+    char dir[4200], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/models/minilm-l6-h384-random", shared);
+    encoder *e = encoder_open(dir, 2, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "stress encoder_open: %s\n", err);
+        atomic_fetch_add(&stress_errors, 1);
+        return NULL;
+    }
+    for (int r = 0; r < STRESS_ROUNDS; r++)
+        for (int i = 0; i < nstress; i++) {
+            const ref_case *c = &cases[stress_cases[i]];
+            const int32_t *ids = c->ids;
+            float v[DIM];
+            if (encoder_embed_ids(e, 1, &ids, &c->nids, v, err, sizeof err)) {
+                atomic_fetch_add(&stress_errors, 1);
+                continue;
+            }
+            atomic_fetch_add(&stress_checked, 1);
+            double cs = cosine(v, c->vec);
+            if (cs < 0.9999) {
+                fprintf(stderr, "round %d case %d (%d ids): cosine %.7f\n", r, stress_cases[i],
+                        c->nids, cs);
+                atomic_fetch_add(&stress_wrong, 1);
+            }
+            if (memcmp(v, stress_want[i], sizeof v)) atomic_fetch_add(&stress_different, 1);
+        }
+    encoder_close(e);
+    return NULL;
+}
+
+static void test_concurrent_encoders_under_load(void **state) {
+    nstress = 0;
+    for (int i = 0; i < ncases; i++)
+        if (cases[i].nids <= STRESS_MAX_IDS) stress_cases[nstress++] = i;
+    assert_true(nstress >= 50);
+    for (int i = 0; i < nstress; i++) /* the shared encoder alone: the vectors to expect */
+        assert_true(embed_and_check(&stress_cases[i], 1, stress_want[i]) >= 0.9999);
+    pthread_t threads[STRESS_ENCODERS];
+    for (int t = 0; t < STRESS_ENCODERS; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, stress_driver, NULL), 0);
+    for (int t = 0; t < STRESS_ENCODERS; t++) pthread_join(threads[t], NULL);
+    printf("%d encoders x %d rounds x %d cases: %d checked, %d off PyTorch, %d not bit-identical "
+           "to one encoder alone\n",
+           STRESS_ENCODERS, STRESS_ROUNDS, nstress, atomic_load(&stress_checked),
+           atomic_load(&stress_wrong), atomic_load(&stress_different));
+    assert_int_equal(atomic_load(&stress_errors), 0);
+    assert_int_equal(atomic_load(&stress_checked), STRESS_ENCODERS * STRESS_ROUNDS * nstress);
+    assert_int_equal(atomic_load(&stress_wrong), 0);
+    assert_int_equal(atomic_load(&stress_different), 0);
 }
 
 /* The same through our tokenizer (texts in, as the service calls it). */
@@ -466,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_all_cases_in_one_batch),
         cmocka_unit_test(test_shuffled_groups),
         cmocka_unit_test(test_padding_invariance),
+        cmocka_unit_test(test_concurrent_encoders_under_load),
         cmocka_unit_test(test_texts_through_tokenizer),
         cmocka_unit_test(test_control_characters_match_pytorch),
         cmocka_unit_test(test_kernel_variants),
