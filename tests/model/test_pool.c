@@ -72,10 +72,11 @@ static void test_every_task_once_in_its_region(void **state) {
         region *r = &slots[i % SLOTS];
         /* a task that ran (again) after its pool_run returned */
         if (i >= SLOTS) wrong_later += !r->wrong_on_return && wrong_runs(r) > 0;
+        /* growing counts within a cycle (2..12, never 1, which runs inline):
+         * the new count exceeds the old one, which is what let a straggler
+         * claim a task that did not exist */
         r->ntasks = 2 + i % (MAX_TASKS - 1);
         for (int t = 0; t < MAX_TASKS; t++) atomic_store(&r->runs[t], 0);
-        /* growing counts within a cycle: the new count exceeds the old one,
-         * which is what let a straggler claim a task that did not exist */
         atomic_store(&r->open, 1);
         pool_run(p, r->ntasks, region_task, r);
         atomic_store(&r->open, 0);
