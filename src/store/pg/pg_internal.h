@@ -1,0 +1,48 @@
+/* pg_internal — what the files of the PostgreSQL store share: the store
+ * struct, the connection pool (pg_conn.c) and result helpers. */
+#ifndef RAGD_STORE_PG_INTERNAL_H
+#define RAGD_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "store/analyzer.h"
+#include "store/bm25.h"
+#include "store/pg/pg_store.h"
+
+struct pg_store {
+    char *conninfo;
+    char model[256];
+    int dim;
+    bm25_params bm25; /* the ones the database records (ragd_meta) */
+    pg_store_options opts;
+    pthread_mutex_t lock; /* guards the pool and the analyzers */
+    pthread_cond_t freed;
+    PGconn **idle;        /* open connections nobody holds */
+    int n_idle, n_open;   /* n_open: idle + held, at most opts.pool_size */
+    analyzer **analyzers; /* free analyzers (a Snowball stemmer is single-threaded) */
+    int n_analyzers, analyzers_cap;
+};
+
+/* A connection for one operation: an idle one (reset if the server dropped
+ * it), a new one while the pool has room, or the first one freed within
+ * pool_wait_ms. NULL with err set (PG_STORE_ERR_UNAVAILABLE). */
+PGconn *pg_conn_take(pg_store *s, char *err, size_t errlen);
+/* Give it back; a broken connection is closed (the pool opens another). */
+void pg_conn_give(pg_store *s, PGconn *c);
+
+analyzer *pg_analyzer_take(pg_store *s);
+void pg_analyzer_give(pg_store *s, analyzer *a);
+
+/* Map a failed result to a pg_store_error with err set ("what: server's
+ * message"); clears r. Unavailable when the connection is gone or the server
+ * is shutting down, starting, read-only or cancelled the statement. */
+int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen);
+/* PQexec a command that returns no rows; 0 or pg_fail's code. */
+int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen);
+
+/* Create or check the schema (pg_schema.c) on a fresh connection. */
+int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen);
+
+#endif
