@@ -191,29 +191,61 @@ int pg_cluster_exec(const pg_cluster *c, const char *sql) {
     return ok ? 0 : -1;
 }
 
-int pg_cluster_start(pg_cluster *c) {
+/* A fresh temp dir owned by the server user, a free port, the strings. */
+static int prepare(pg_cluster *c) {
     memset(c, 0, sizeof *c);
     const char *base = getenv("TMPDIR");
     snprintf(c->dir, sizeof c->dir, "%s/ragd-pg-XXXXXX", base && *base ? base : "/tmp");
     if (mkdtemp(c->dir) == NULL) {
         fprintf(stderr, "pg_cluster: mkdtemp: %s\n", strerror(errno));
+        c->dir[0] = '\0';
         return -1;
     }
     remember(c);
     uid_t uid;
     gid_t gid;
     int who = server_user(&uid, &gid);
-    if (who < 0 || (who == 1 && chown(c->dir, uid, gid) != 0)) goto fail;
+    if (who < 0 || (who == 1 && chown(c->dir, uid, gid) != 0)) return -1;
     c->port = free_port();
-    if (c->port <= 0) goto fail;
+    if (c->port <= 0) return -1;
     snprintf(c->conninfo, sizeof c->conninfo,
              "host=127.0.0.1 port=%d user=postgres dbname=postgres connect_timeout=5", c->port);
     snprintf(c->url, sizeof c->url, "postgres://postgres@127.0.0.1:%d/postgres", c->port);
-    if (run_initdb(c) != 0 || spawn_postmaster(c) != 0) goto fail;
+    return 0;
+}
+
+int pg_cluster_start(pg_cluster *c) {
+    if (prepare(c) != 0 || run_initdb(c) != 0 || spawn_postmaster(c) != 0) goto fail;
     if (pg_cluster_exec(c, "CREATE EXTENSION vector") != 0) {
         fprintf(stderr, "pg_cluster: the pgvector extension is missing: %s\n", deps_hint);
         goto fail;
     }
+    return 0;
+fail:
+    pg_cluster_destroy(c);
+    return -1;
+}
+
+int pg_cluster_start_standby(const pg_cluster *primary, pg_cluster *c) {
+    if (prepare(c) != 0) goto fail;
+    char exe[300], data[300], log[300], port[16];
+    snprintf(exe, sizeof exe, "%s/pg_basebackup", bindir());
+    snprintf(data, sizeof data, "%s/data", c->dir);
+    snprintf(log, sizeof log, "%s/server.log", c->dir);
+    snprintf(port, sizeof port, "%d", primary->port);
+    /* -R: standby.signal + primary_conninfo, so it starts as a streaming replica. */
+    char *argv[] = {exe, "-D", data, "-h", "127.0.0.1", "-p", port, "-U", "postgres",
+                    "-X", "stream", "-R", "-c", "fast", NULL};
+    pid_t pid = harness_fork();
+    if (pid < 0) goto fail;
+    if (pid == 0) exec_as_server(argv, log);
+    int rc = harness_wait(pid);
+    if (rc != 0) {
+        fprintf(stderr, "pg_cluster: pg_basebackup exited with %d\n", rc);
+        print_log(c);
+        goto fail;
+    }
+    if (spawn_postmaster(c) != 0) goto fail;
     return 0;
 fail:
     pg_cluster_destroy(c);

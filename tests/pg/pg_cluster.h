@@ -30,6 +30,9 @@ typedef struct pg_cluster {
 /* initdb, start, wait until it accepts connections, CREATE EXTENSION vector.
  * 0, or -1 with the reason on stderr (and nothing left behind). */
 int pg_cluster_start(pg_cluster *c);
+/* A streaming standby of primary (pg_basebackup -R) in its own temp dir on
+ * its own port, started and accepting read-only connections. 0, or -1. */
+int pg_cluster_start_standby(const pg_cluster *primary, pg_cluster *standby);
 /* Stop the postmaster (fast shutdown), keep the data. 0, or -1. */
 int pg_cluster_stop(pg_cluster *c);
 /* Start a stopped cluster again on the same port. 0, or -1. */

@@ -48,13 +48,14 @@ static void drop_notice(void *arg, const char *message) {
 
 /* A new connection: our timeouts first, the caller's string after them (so
  * anything it sets wins, see PQconnectdbParams' expand_dbname). */
-static PGconn *connect_one(pg_store *s, char *err, size_t errlen) {
+static PGconn *connect_one(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     char options[96];
     snprintf(options, sizeof options, "-c statement_timeout=%d -c client_min_messages=warning", s->opts.statement_timeout_ms);
     const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
                           "keepalives_count", "tcp_user_timeout", "application_name", "options",
-                          "dbname", NULL};
-    const char *vals[] = {"5", "1", "10", "5", "3", "15000", "ragd", options, s->conninfo, NULL};
+                          "dbname", p->force_attrs ? "target_session_attrs" : NULL, NULL};
+    const char *vals[] = {"5",     "1",         "10", "5", "3", "15000", "ragd", options,
+                          p->conninfo, p->force_attrs, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         char msg[512];
@@ -76,7 +77,7 @@ static bool still_open(PGconn *c) {
     return PQstatus(c) == CONNECTION_OK;
 }
 
-PGconn *pg_conn_take(pg_store *s, char *err, size_t errlen) {
+PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += s->opts.pool_wait_ms / 1000;
@@ -84,35 +85,35 @@ PGconn *pg_conn_take(pg_store *s, char *err, size_t errlen) {
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        if (s->n_idle > 0) {
-            PGconn *c = s->idle[--s->n_idle];
+        if (p->n_idle > 0) {
+            PGconn *c = p->idle[--p->n_idle];
             pthread_mutex_unlock(&s->lock);
             if (still_open(c)) return c;
             /* Dropped by the server (restart, failover): a fresh one in its place. */
             PQfinish(c);
-            PGconn *fresh = connect_one(s, err, errlen);
+            PGconn *fresh = connect_one(s, p, err, errlen);
             if (fresh == NULL) {
                 pthread_mutex_lock(&s->lock);
-                s->n_open--;
-                pthread_cond_signal(&s->freed);
+                p->n_open--;
+                pthread_cond_signal(&p->freed);
                 pthread_mutex_unlock(&s->lock);
             }
             return fresh;
         }
-        if (s->n_open < s->opts.pool_size) {
-            s->n_open++;
+        if (p->n_open < s->opts.pool_size) {
+            p->n_open++;
             pthread_mutex_unlock(&s->lock);
-            PGconn *c = connect_one(s, err, errlen);
+            PGconn *c = connect_one(s, p, err, errlen);
             if (c == NULL) {
                 pthread_mutex_lock(&s->lock);
-                s->n_open--;
-                pthread_cond_signal(&s->freed);
+                p->n_open--;
+                pthread_cond_signal(&p->freed);
                 pthread_mutex_unlock(&s->lock);
             }
             return c;
         }
-        int rc = pthread_cond_timedwait(&s->freed, &s->lock, &until);
-        if (rc == ETIMEDOUT && s->n_idle == 0 && s->n_open >= s->opts.pool_size) {
+        int rc = pthread_cond_timedwait(&p->freed, &s->lock, &until);
+        if (rc == ETIMEDOUT && p->n_idle == 0 && p->n_open >= s->opts.pool_size) {
             pthread_mutex_unlock(&s->lock);
             seterr(err, errlen, "all %d PostgreSQL connections stayed busy for %d ms",
                    s->opts.pool_size, s->opts.pool_wait_ms);
@@ -121,18 +122,18 @@ PGconn *pg_conn_take(pg_store *s, char *err, size_t errlen) {
     }
 }
 
-void pg_conn_give(pg_store *s, PGconn *c) {
+void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c) {
     assert(c != NULL);
     /* A connection left inside a transaction (an error path) is not reusable as is. */
     bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
     pthread_mutex_lock(&s->lock);
     if (reusable) {
-        s->idle[s->n_idle++] = c;
+        p->idle[p->n_idle++] = c;
     } else {
-        s->n_open--;
+        p->n_open--;
     }
-    assert(s->n_idle <= s->n_open && s->n_open <= s->opts.pool_size);
-    pthread_cond_signal(&s->freed);
+    assert(p->n_idle <= p->n_open && p->n_open <= s->opts.pool_size);
+    pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&s->lock);
     if (!reusable) PQfinish(c);
 }
@@ -193,24 +194,33 @@ pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
         seterr(err, errlen, "pg_store_open: bad model identity or dim %d", dim);
         return NULL;
     }
+    const char *reads = opts && opts->read_conninfo ? opts->read_conninfo : conninfo;
+    if (!pg_store_valid_conninfo(reads, err, errlen)) return NULL;
     pg_store *s = xcalloc(1, sizeof *s);
-    s->conninfo = xstrdup(conninfo);
     snprintf(s->model, sizeof s->model, "%s", model);
     s->dim = dim;
     s->opts = opts ? *opts : (pg_store_options){0};
     if (s->opts.pool_size <= 0) s->opts.pool_size = PG_STORE_POOL_DEFAULT;
     if (s->opts.pool_wait_ms <= 0) s->opts.pool_wait_ms = 5000;
     if (s->opts.statement_timeout_ms <= 0) s->opts.statement_timeout_ms = 30000;
-    s->idle = xcalloc((size_t)s->opts.pool_size, sizeof *s->idle);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->freed, NULL);
-    PGconn *c = pg_conn_take(s, err, errlen);
+    pg_pool *pools[] = {&s->writes, &s->reads};
+    for (int i = 0; i < 2; i++) {
+        pools[i]->idle = xcalloc((size_t)s->opts.pool_size, sizeof *pools[i]->idle);
+        pthread_cond_init(&pools[i]->freed, NULL);
+    }
+    /* Writes need the primary even where the string prefers a standby. */
+    s->writes.conninfo = xstrdup(conninfo);
+    s->writes.force_attrs = "read-write";
+    s->reads.conninfo = xstrdup(reads);
+    s->opts.read_conninfo = NULL; /* the caller's string; ours is s->reads.conninfo */
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) {
         pg_store_close(s);
         return NULL;
     }
     int rc = pg_schema_ensure(s, c, err, errlen);
-    pg_conn_give(s, c);
+    pg_conn_give(s, &s->writes, c);
     if (rc != 0) {
         pg_store_close(s);
         return NULL;
@@ -220,14 +230,18 @@ pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
 
 void pg_store_close(pg_store *s) {
     if (s == NULL) return;
-    assert(s->n_idle == s->n_open); /* every connection given back */
-    for (int i = 0; i < s->n_idle; i++) PQfinish(s->idle[i]);
+    pg_pool *pools[] = {&s->writes, &s->reads};
+    for (int i = 0; i < 2; i++) {
+        pg_pool *p = pools[i];
+        assert(p->n_idle == p->n_open); /* every connection given back */
+        for (int j = 0; j < p->n_idle; j++) PQfinish(p->idle[j]);
+        free(p->idle);
+        free(p->conninfo);
+        pthread_cond_destroy(&p->freed);
+    }
     for (int i = 0; i < s->n_analyzers; i++) analyzer_free(s->analyzers[i]);
     free(s->analyzers);
-    free(s->idle);
-    free(s->conninfo);
     pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->freed);
     free(s);
 }
 

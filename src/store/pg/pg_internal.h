@@ -11,26 +11,34 @@
 #include "store/bm25.h"
 #include "store/pg/pg_store.h"
 
-struct pg_store {
+/* A bounded set of connections to one connection string. */
+typedef struct pg_pool {
     char *conninfo;
+    const char *force_attrs; /* target_session_attrs put after the caller's; NULL: theirs */
+    pthread_cond_t freed;
+    PGconn **idle;       /* open connections nobody holds */
+    int n_idle, n_open;  /* n_open: idle + held, at most opts.pool_size */
+} pg_pool;
+
+struct pg_store {
     char model[256];
     int dim;
     bm25_params bm25; /* the ones the database records (ragd_meta) */
     pg_store_options opts;
-    pthread_mutex_t lock; /* guards the pool and the analyzers */
-    pthread_cond_t freed;
-    PGconn **idle;        /* open connections nobody holds */
-    int n_idle, n_open;   /* n_open: idle + held, at most opts.pool_size */
+    pthread_mutex_t lock; /* guards both pools and the analyzers */
+    pg_pool writes;       /* the primary: target_session_attrs=read-write */
+    pg_pool reads;        /* read_conninfo, or the connection string as given */
     analyzer **analyzers; /* free analyzers (a Snowball stemmer is single-threaded) */
     int n_analyzers, analyzers_cap;
 };
 
-/* A connection for one operation: an idle one (reset if the server dropped
- * it), a new one while the pool has room, or the first one freed within
- * pool_wait_ms. NULL with err set (PG_STORE_ERR_UNAVAILABLE). */
-PGconn *pg_conn_take(pg_store *s, char *err, size_t errlen);
+/* A connection for one operation from pool p (&s->writes or &s->reads): an
+ * idle one (replaced if the server dropped it), a new one while the pool has
+ * room, or the first one freed within pool_wait_ms. NULL with err set
+ * (PG_STORE_ERR_UNAVAILABLE). */
+PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen);
 /* Give it back; a broken connection is closed (the pool opens another). */
-void pg_conn_give(pg_store *s, PGconn *c);
+void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c);
 
 analyzer *pg_analyzer_take(pg_store *s);
 void pg_analyzer_give(pg_store *s, analyzer *a);

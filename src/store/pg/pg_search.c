@@ -327,11 +327,26 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
     /* A read is safe to repeat: once more on a fresh connection when the
      * server dropped this one (a restart the idle check could not see). */
     for (int attempt = 0;; attempt++) {
-        PGconn *c = pg_conn_take(s, err, errlen);
+        PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
         if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
         int n = search_on(s, c, q, hits, err, errlen);
         bool dropped = PQstatus(c) != CONNECTION_OK;
-        pg_conn_give(s, c);
+        pg_conn_give(s, &s->reads, c);
         if (n != PG_STORE_ERR_UNAVAILABLE || !dropped || attempt == 1) return n;
     }
+}
+
+int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen) {
+    PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
+    if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
+    PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
+    int rc;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        rc = pg_fail(c, r, "asking where reads go", err, errlen);
+    } else {
+        rc = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+    }
+    pg_conn_give(s, &s->reads, c);
+    return rc;
 }

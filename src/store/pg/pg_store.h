@@ -26,7 +26,8 @@
  * go in with COPY. The bulk load skips articles already present, in batches
  * of one transaction each: re-running an interrupted load resumes it.
  *
- * Connections: a bounded pool per pg_store, opened lazily. libpq defaults are
+ * Connections: two bounded pools per pg_store (writes to the primary, reads
+ * to read_conninfo, see pg_store_options), opened lazily. libpq defaults are
  * added under the caller's connection string (which wins): connect_timeout,
  * TCP keepalives, tcp_user_timeout and a statement_timeout, so no thread
  * waits forever on a dead server. A connection broken by a server restart is
@@ -58,7 +59,14 @@ typedef enum pg_store_error {
 typedef struct pg_store pg_store;
 
 typedef struct pg_store_options {
-    int pool_size;               /* connections at most; <= 0: PG_STORE_POOL_DEFAULT */
+    /* Where searches go (e.g. a standby, or several hosts with
+     * target_session_attrs=prefer-standby); NULL: the connection string
+     * itself, as given (so a multi-host string with prefer-standby sends
+     * reads to a standby). Writes always use the connection string with
+     * target_session_attrs=read-write, i.e. the primary. A standby's answers
+     * lag the primary by its replay delay. */
+    const char *read_conninfo;
+    int pool_size;               /* connections at most, per pool (reads, writes); <= 0: PG_STORE_POOL_DEFAULT */
     int pool_wait_ms;            /* longest wait for a free connection; <= 0: 5000 */
     int statement_timeout_ms;    /* default statement_timeout; <= 0: 30000 */
 } pg_store_options;
@@ -107,5 +115,9 @@ typedef struct pg_hit {
  * fusion, same article cap; hits has room for q->k. Returns the hit count,
  * or a pg_store_error with err set. */
 int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, size_t errlen);
+
+/* Where reads go now: 1 a standby (in recovery), 0 the primary, or a
+ * negative pg_store_error with err set. */
+int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen);
 
 #endif

@@ -337,17 +337,17 @@ int pg_store_put(pg_store *s, const store_article *articles, size_t n,
                  store_write_result *results, char *err, size_t errlen) {
     if (n == 0) return 0;
     if (check_articles(s, articles, n, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
-    PGconn *c = pg_conn_take(s, err, errlen);
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     int rc = write_batch(s, c, articles, n, NULL, true, results, err, errlen);
-    pg_conn_give(s, c);
+    pg_conn_give(s, &s->writes, c);
     return rc;
 }
 
 int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errlen) {
     if (article_id == NULL || !valid_article_id(article_id))
         return seterr(err, errlen, "bad article id"), PG_STORE_ERR_BAD_QUERY;
-    PGconn *c = pg_conn_take(s, err, errlen);
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     bool existed = false;
     long long docs = 0, len = 0;
@@ -356,7 +356,7 @@ int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errle
     if (rc == 0) rc = add_stats(c, -docs, -len, err, errlen);
     if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
     else PQclear(PQexec(c, "ROLLBACK"));
-    pg_conn_give(s, c);
+    pg_conn_give(s, &s->writes, c);
     return rc == 0 ? (existed ? 1 : 0) : rc;
 }
 
@@ -384,7 +384,7 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
                        char *err, size_t errlen) {
     if (added) *added = 0;
     if (check_articles(s, articles, n, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
-    PGconn *c = pg_conn_take(s, err, errlen);
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     bool *keep = xmalloc(PG_STORE_BULK_BATCH * sizeof *keep);
     int rc = 0;
@@ -398,12 +398,12 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
         if (rc == 0 && added) *added += fresh;
     }
     free(keep);
-    pg_conn_give(s, c);
+    pg_conn_give(s, &s->writes, c);
     return rc;
 }
 
 long long pg_store_count(pg_store *s, const char *topic, char *err, size_t errlen) {
-    PGconn *c = pg_conn_take(s, err, errlen);
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     const char *params[] = {topic};
     PGresult *r = topic ? PQexecParams(c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
@@ -416,6 +416,6 @@ long long pg_store_count(pg_store *s, const char *topic, char *err, size_t errle
         n = atoll(PQgetvalue(r, 0, 0));
         PQclear(r);
     }
-    pg_conn_give(s, c);
+    pg_conn_give(s, &s->writes, c);
     return n;
 }
