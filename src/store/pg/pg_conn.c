@@ -50,7 +50,7 @@ static void drop_notice(void *arg, const char *message) {
  * anything it sets wins, see PQconnectdbParams' expand_dbname). */
 static PGconn *connect_one(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     char options[96];
-    snprintf(options, sizeof options, "-c statement_timeout=%d -c client_min_messages=warning", s->opts.statement_timeout_ms);
+    snprintf(options, sizeof options, "-c statement_timeout=%d -c client_min_messages=warning -c jit=off", s->opts.statement_timeout_ms);
     const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
                           "keepalives_count", "tcp_user_timeout", "application_name", "options",
                           "dbname", p->force_attrs ? "target_session_attrs" : NULL, NULL};

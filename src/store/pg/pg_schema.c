@@ -30,7 +30,7 @@ static const char *const migration_1 =
     "CREATE INDEX ragd_passages_article ON ragd_passages (article_id);"
     "CREATE TABLE ragd_postings (term text COLLATE \"C\" NOT NULL, topic text NOT NULL,"
     " article_id text NOT NULL, passage_index int NOT NULL, tf_body int NOT NULL,"
-    " tf_heading int NOT NULL, body_len int NOT NULL,"
+    " tf_heading int NOT NULL, body_len int NOT NULL, date text NOT NULL,"
     " PRIMARY KEY (term, topic, article_id, passage_index)) PARTITION BY LIST (topic);"
     "CREATE INDEX ragd_postings_article ON ragd_postings (article_id);";
 

@@ -4,7 +4,8 @@
  *   lexical  BM25F over the question's terms (ragd's analyzer, in C) scored
  *            in SQL with bm25.c's formula, N and avgdl from ragd_stats and
  *            document frequencies counted from the postings of every topic
- *            (as the embedded index counts them), then the topic filter;
+ *            (as the embedded index counts them, computed once: MATERIALIZED),
+ *            then the topic and date filters on the postings themselves;
  *   vector   exact: the inner product over every row of the partition(s) (a
  *            sequential scan: <#> has no index here), as store.c's SIMD scan;
  *            approximate: the HNSW index (ORDER BY <=>, hnsw.ef_search), and
@@ -112,11 +113,10 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
     snprintf(lim, sizeof lim, "%d", depth);
     const char *params[9] = {t.arr.data, k1, b, wh, lim};
     int np = 5;
-    bool dates = q->date_from || q->date_to;
     buf sql = {0};
     buf_printf(&sql,
                "WITH q AS (SELECT DISTINCT unnest($1::text[]) COLLATE \"C\" AS term),"
-               " df AS (SELECT p.term, count(*)::float8 AS df FROM ragd_postings p"
+               " df AS MATERIALIZED (SELECT p.term, count(*)::float8 AS df FROM ragd_postings p"
                "  JOIN q ON p.term = q.term GROUP BY p.term),"
                " st AS (SELECT n_docs::float8 AS n, CASE WHEN n_docs > 0 AND total_len > 0"
                "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl FROM ragd_stats)"
@@ -124,15 +124,11 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                "  sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * x.tf * ($2::float8 + 1)"
                "   / (x.tf + $2::float8)) AS score"
                " FROM ragd_postings p JOIN df ON p.term = df.term CROSS JOIN st");
-    if (dates)
-        buf_printf(&sql, " JOIN ragd_passages d ON d.topic = p.topic AND d.article_id = p.article_id"
-                         " AND d.passage_index = p.passage_index");
     buf_printf(&sql,
                " CROSS JOIN LATERAL (SELECT $4::float8 * p.tf_heading + CASE WHEN p.tf_body > 0"
                "  THEN p.tf_body / (1 - $3::float8 + $3::float8 * p.body_len / st.avgdl) ELSE 0 END"
                "  AS tf) x WHERE x.tf > 0");
-    add_filters(&sql, dates ? "d" : "p", q, params, &np);
-    if (q->topic && dates) buf_printf(&sql, " AND p.topic = d.topic");
+    add_filters(&sql, "p", q, params, &np);
     buf_printf(&sql, " GROUP BY p.article_id, p.passage_index"
                      " ORDER BY score DESC, p.article_id COLLATE \"C\", p.passage_index LIMIT $5::int");
     buf_putc(&sql, '\0');

@@ -121,7 +121,8 @@ static int by_term(const void *x, const void *y) {
 }
 
 /* Append the passage's posting rows (term, topic, article, index, tf_body,
- * tf_heading, body_len) to out; returns the body length. */
+ * tf_heading, body_len, date) to out; returns the body length. The passage's
+ * length and date ride along so a lexical search reads no other table. */
 static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, buf *out) {
     passage_terms p = {0};
     p.heading = true;
@@ -147,7 +148,9 @@ static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, b
         copy_field(out, a->topic);
         buf_putc(out, '\t');
         copy_field(out, a->id);
-        buf_printf(out, "\t%zu\t%u\t%u\t%u\n", idx, body, heading, p.body_len);
+        buf_printf(out, "\t%zu\t%u\t%u\t%u\t", idx, body, heading, p.body_len);
+        copy_field(out, a->date);
+        buf_putc(out, '\n');
         i = j;
     }
     tls_chars = NULL;
@@ -321,7 +324,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
                         " body_len, embedding) FROM STDIN", &passages, err, errlen);
         if (rc == 0)
             rc = copy_in(c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
-                            " tf_heading, body_len) FROM STDIN", &postings, err, errlen);
+                            " tf_heading, body_len, date) FROM STDIN", &postings, err, errlen);
         if (rc == 0)
             rc = copy_in(c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
                             " FROM STDIN", &articles, err, errlen);
@@ -398,6 +401,10 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
         if (rc == 0 && added) *added += fresh;
     }
     free(keep);
+    /* Fresh tables have no statistics until autovacuum comes by; the
+     * planner would guess, badly, for the first searches. */
+    if (rc == 0 && added && *added > 0)
+        rc = pg_cmd(c, "ANALYZE ragd_passages, ragd_postings, ragd_articles", "ANALYZE", err, errlen);
     pg_conn_give(s, &s->writes, c);
     return rc;
 }
