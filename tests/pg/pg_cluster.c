@@ -2,6 +2,7 @@
 #include "pg_cluster.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -278,4 +279,33 @@ void pg_cluster_destroy(pg_cluster *c) {
         c->dir[0] = '\0';
     }
     forget(c);
+}
+
+/* The parent pid of a process (from /proc/PID/stat), or -1. */
+static pid_t parent_of(pid_t pid) {
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    pid_t ppid = -1;
+    if (fgets(line, sizeof line, f)) {
+        const char *close_paren = strrchr(line, ')'); /* the name may hold spaces */
+        if (close_paren) sscanf(close_paren + 1, " %*c %d", &ppid);
+    }
+    fclose(f);
+    return ppid;
+}
+
+int pg_cluster_freeze(pg_cluster *c, bool frozen) {
+    if (c->postmaster <= 0) return -1;
+    int sig = frozen ? SIGSTOP : SIGCONT;
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && parent_of(pid) == c->postmaster) kill(pid, sig);
+    }
+    closedir(d);
+    return kill(c->postmaster, sig) == 0 ? 0 : -1;
 }

@@ -39,6 +39,9 @@ int pg_cluster_stop(pg_cluster *c);
 int pg_cluster_restart(pg_cluster *c);
 /* Stop (if running) and remove the temp dir. */
 void pg_cluster_destroy(pg_cluster *c);
+/* Freeze (SIGSTOP) or thaw (SIGCONT) the postmaster and every process it
+ * started: a server that accepts bytes but never answers. 0, or -1. */
+int pg_cluster_freeze(pg_cluster *c, bool frozen);
 /* Run one SQL statement on the cluster; 0, or -1 with the error on stderr. */
 int pg_cluster_exec(const pg_cluster *c, const char *sql);
 

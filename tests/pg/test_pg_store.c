@@ -10,6 +10,7 @@
  *   - refusals: another model, a newer schema version, bad connection strings;
  *   - writes: put creates a topic's partition, replace swaps, delete removes,
  *     the bulk load is idempotent;
+ *   - a frozen server (a search gives up after statement_timeout + grace);
  *   - the database stopped (a clear "unavailable" error) and started again
  *     (the same pg_store works, no reconnect by hand). */
 #include <setjmp.h>
@@ -359,12 +360,38 @@ static void test_database_restart(void **state) {
     assert_string_equal(hits[0].article_id, fx.articles[0].id);
 }
 
+/* A server that stops answering (every postgres process SIGSTOPped) cannot
+ * hold a search: it fails as unavailable once statement_timeout plus the
+ * grace has passed, and the same store works again once the server runs. */
+static void test_frozen_server(void **state) {
+    (void)state;
+    char err[512];
+    pg_store_options o = {.statement_timeout_ms = 300, .pool_size = 1};
+    pg_store *s = pg_store_open(fx.cluster.url, "m", DIM, &o, err, sizeof err);
+    assert_non_null(s);
+    const char *h = fx.articles[1].heading;
+    store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
+    pg_hit hits[3];
+    assert_true(pg_store_search(s, &q, hits, err, sizeof err) > 0);
+    assert_int_equal(pg_cluster_freeze(&fx.cluster, true), 0);
+    int n = pg_store_search(s, &q, hits, err, sizeof err);
+    assert_int_equal(pg_cluster_freeze(&fx.cluster, false), 0);
+    assert_int_equal(n, PG_STORE_ERR_UNAVAILABLE);
+    fprintf(stderr, "frozen server: %s\n", err);
+    assert_non_null(strstr(err, "no answer within 2300 ms"));
+    n = pg_store_search(s, &q, hits, err, sizeof err);
+    if (n < 0) fail_msg("after thawing: %s", err);
+    assert_string_equal(hits[0].article_id, fx.articles[1].id);
+    pg_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lexical_equivalence),
         cmocka_unit_test(test_vector_equivalence),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_writes),
+        cmocka_unit_test(test_frozen_server),
         cmocka_unit_test(test_database_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

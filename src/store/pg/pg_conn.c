@@ -3,6 +3,7 @@
  * of failures to pg_store_error; see pg_store.h. */
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,48 @@ int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen) 
     seterr(err, errlen, "%s%s: %s", gone ? "PostgreSQL unavailable, " : "", what, msg);
     PQclear(r);
     return gone ? PG_STORE_ERR_UNAVAILABLE : PG_STORE_ERR_DATABASE;
+}
+
+PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
+                         const char *const *params, const char *what, char *err, size_t errlen) {
+    int sent = n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
+                     : PQsendQuery(c, sql);
+    if (!sent) {
+        pg_fail(c, NULL, what, err, errlen);
+        return NULL;
+    }
+    /* The server's statement_timeout, plus time for its answer to arrive. */
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    PGresult *kept = NULL; /* the first error, else the last result */
+    for (;;) {
+        while (!PQisBusy(c)) {
+            PGresult *r = PQgetResult(c);
+            if (r == NULL) return kept;
+            bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
+            if (kept == NULL || (failed && PQresultStatus(kept) != PGRES_FATAL_ERROR)) {
+                PQclear(kept);
+                kept = r;
+            } else {
+                PQclear(r);
+            }
+        }
+        int ms = (int)((deadline - now_seconds()) * 1000.0);
+        if (ms <= 0) {
+            /* A frozen server or a dead peer: give up on this connection (it
+             * stays busy, so pg_conn_give closes it). No PQcancel: it waits
+             * for the server, which is what does not answer. */
+            PQclear(kept);
+            seterr(err, errlen, "PostgreSQL unavailable, %s: no answer within %d ms", what,
+                   s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS);
+            return NULL;
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        if (pfd.fd < 0 || (poll(&pfd, 1, ms) < 0 && errno != EINTR) || !PQconsumeInput(c)) {
+            PQclear(kept);
+            pg_fail(c, NULL, what, err, errlen);
+            return NULL;
+        }
+    }
 }
 
 int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {

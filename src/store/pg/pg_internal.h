@@ -50,6 +50,17 @@ int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen);
 /* PQexec a command that returns no rows; 0 or pg_fail's code. */
 int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen);
 
+/* How long past statement_timeout a read waits for the server's answer. */
+#define PG_ANSWER_GRACE_MS 2000
+
+/* Run sql (with n text params; n = 0 allows several statements) and wait at
+ * most statement_timeout + PG_ANSWER_GRACE_MS for the answer: a server that
+ * stopped answering (frozen, or a peer gone without a reset) cannot hold the
+ * thread. The result (the first error if any statement failed; the caller
+ * checks its status and clears it), or NULL with err set (unavailable). */
+PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
+                        const char *const *params, const char *what, char *err, size_t errlen);
+
 /* Create or check the schema (pg_schema.c) on a fresh connection. */
 int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen);
 

@@ -44,6 +44,7 @@ static bool same_row(const pg_row *a, const pg_row *b) {
 
 static int read_rows(PGconn *c, PGresult *r, pg_row *out, int cap, const char *what, char *err,
                      size_t errlen) {
+    if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* pg_exec_timed set err */
     if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, what, err, errlen);
     int n = PQntuples(r) < cap ? PQntuples(r) : cap;
     for (int i = 0; i < n; i++) {
@@ -132,7 +133,7 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
     buf_printf(&sql, " GROUP BY p.article_id, p.passage_index"
                      " ORDER BY score DESC, p.article_id COLLATE \"C\", p.passage_index LIMIT $5::int");
     buf_putc(&sql, '\0');
-    PGresult *r = PQexecParams(c, sql.data, np, NULL, params, NULL, NULL, 0);
+    PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "lexical search", err, errlen);
     buf_free(&sql);
     buf_free(&t.arr);
     return read_rows(c, r, out, depth, "lexical search", err, errlen);
@@ -176,13 +177,20 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
         if (ef > HNSW_EF_MAX) ef = HNSW_EF_MAX;
         char set[80];
         snprintf(set, sizeof set, "BEGIN; SET LOCAL hnsw.ef_search = %d", ef);
-        rc = pg_cmd(c, set, "setting hnsw.ef_search", err, errlen);
+        PGresult *r = pg_exec_timed(s, c, set, 0, NULL, "setting hnsw.ef_search", err, errlen);
+        if (r == NULL) rc = PG_STORE_ERR_UNAVAILABLE;
+        else if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_fail(c, r, "setting hnsw.ef_search", err, errlen);
+        else PQclear(r);
     }
     if (rc == 0) {
-        PGresult *r = PQexecParams(c, sql.data, np, NULL, params, NULL, NULL, 0);
+        PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "vector search", err, errlen);
         rc = read_rows(c, r, out, depth, "vector search", err, errlen);
     }
-    if (hnsw && PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "COMMIT"));
+    /* Only a connection that answers (not one a timeout left busy). */
+    if (hnsw && (PQtransactionStatus(c) == PQTRANS_INTRANS || PQtransactionStatus(c) == PQTRANS_INERROR)) {
+        PGresult *r = pg_exec_timed(s, c, "COMMIT", 0, NULL, "COMMIT", NULL, 0);
+        PQclear(r);
+    }
     buf_free(&sql);
     buf_free(&vec);
     return rc;
@@ -335,9 +343,12 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
 int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen) {
     PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
-    PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
+    PGresult *r = pg_exec_timed(s, c, "SELECT pg_is_in_recovery()", 0, NULL, "asking where reads go",
+                                err, errlen);
     int rc;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    if (r == NULL) {
+        rc = PG_STORE_ERR_UNAVAILABLE;
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         rc = pg_fail(c, r, "asking where reads go", err, errlen);
     } else {
         rc = PQgetvalue(r, 0, 0)[0] == 't';

@@ -30,7 +30,8 @@
  * to read_conninfo, see pg_store_options), opened lazily. libpq defaults are
  * added under the caller's connection string (which wins): connect_timeout,
  * TCP keepalives, tcp_user_timeout and a statement_timeout, so no thread
- * waits forever on a dead server. A connection broken by a server restart is
+ * waits forever on a dead server; searches also wait for their answer at
+ * most statement_timeout + 2 s on the client side (a frozen server). A connection broken by a server restart is
  * reset on its next use: callers never reconnect by hand.
  *
  * Threads: every function may be called from any number of threads.
