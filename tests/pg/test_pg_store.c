@@ -9,7 +9,8 @@
  *     date range and per-article cap, and in hybrid mode;
  *   - refusals: another model, a newer schema version, bad connection strings;
  *   - writes: put creates a topic's partition, replace swaps, delete removes,
- *     the bulk load is idempotent;
+ *     the bulk load is idempotent and resumes; threads share the pool while
+ *     a writer writes;
  *   - a frozen server (a search gives up after statement_timeout + grace);
  *   - the database stopped (a clear "unavailable" error) and started again
  *     (the same pg_store works, no reconnect by hand). */
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,12 +387,101 @@ static void test_frozen_server(void **state) {
     pg_store_close(s);
 }
 
+/* An interrupted bulk load resumes: a load of the first articles, then of
+ * all of them, adds only the rest (in a second database of the cluster). */
+static void test_bulk_load_resumes(void **state) {
+    (void)state;
+    char err[512], conninfo[600];
+    assert_int_equal(pg_cluster_exec(&fx.cluster, "CREATE DATABASE resume"), 0);
+    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d user=postgres dbname=resume",
+             fx.cluster.port);
+    pg_store *s = pg_store_open(conninfo, "m", DIM, NULL, err, sizeof err);
+    if (!s) fail_msg("open: %s", err);
+    size_t added = 0;
+    assert_int_equal(pg_store_bulk_load(s, fx.articles, 30, &added, err, sizeof err), 0);
+    assert_int_equal(added, 30);
+    assert_int_equal(pg_store_bulk_load(s, fx.articles, N_ARTICLES, &added, err, sizeof err), 0);
+    assert_int_equal(added, N_ARTICLES - 30);
+    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)fx.n_passages);
+    pg_store_close(s);
+}
+
+/* Threads share the pool (2 connections for 4 searching threads) while a
+ * writer puts and deletes: every search answers, and what it finds is the
+ * fixture's answer (the writer's article uses words of its own). */
+typedef struct searcher {
+    pg_store *s;
+    int failures;
+    char err[512];
+} searcher;
+
+/* Questions whose best passage leads the second by over 5 %: the writer's
+ * one passage moves N and avgdl by far less, so their top hit cannot flip. */
+static int robust[20], n_robust;
+
+static void *search_loop(void *arg) {
+    searcher *w = arg;
+    for (int r = 0; r < n_robust; r++) {
+        int i = robust[r];
+        const char *h = fx.articles[i].heading;
+        store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 1};
+        pg_hit hit[1];
+        int n = pg_store_search(w->s, &q, hit, w->err, sizeof w->err);
+        if (n != 1 || strcmp(hit[0].article_id, fx.articles[i].id) != 0) w->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads_share_the_pool(void **state) {
+    (void)state;
+    char err[512];
+    pg_store_options o = {.pool_size = 2};
+    pg_store *s = pg_store_open(fx.cluster.url, "m", DIM, &o, err, sizeof err);
+    assert_non_null(s);
+    n_robust = 0;
+    for (int i = 0; i < 20; i++) {
+        const char *h = fx.articles[i].heading;
+        store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 2};
+        pg_hit two[2];
+        int n = pg_store_search(s, &q, two, err, sizeof err);
+        if (n >= 1 && strcmp(two[0].article_id, fx.articles[i].id) == 0 &&
+            (n == 1 || two[1].score < 0.95f * two[0].score))
+            robust[n_robust++] = i;
+    }
+    assert_true(n_robust >= 10);
+    searcher w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (searcher){.s = s};
+        assert_int_equal(pthread_create(&t[i], NULL, search_loop, &w[i]), 0);
+    }
+    float vec[DIM];
+    uint64_t seed = 77;
+    test_unit_vector(&seed, vec, DIM);
+    const char *p[] = {"Xylophonic quarantines everywhere."};
+    store_article a = {.id = "threaded", .heading = "Xylophonic", .date = "2016-05-05",
+                       .topic = "business", .text = p[0], .n_passages = 1, .passages = p,
+                       .vectors = vec};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(pg_store_put(s, &a, 1, NULL, err, sizeof err), 0);
+        assert_int_equal(pg_store_delete(s, "threaded", err, sizeof err), 1);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        if (w[i].failures) fail_msg("thread %d: %d searches failed (%s)", i, w[i].failures, w[i].err);
+    }
+    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)fx.n_passages);
+    pg_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lexical_equivalence),
         cmocka_unit_test(test_vector_equivalence),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_writes),
+        cmocka_unit_test(test_bulk_load_resumes),
+        cmocka_unit_test(test_threads_share_the_pool),
         cmocka_unit_test(test_frozen_server),
         cmocka_unit_test(test_database_restart),
     };
