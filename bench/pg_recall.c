@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
     }
     printf("PostgreSQL 15 + pgvector, %u vectors (dim %d), %u queries, one at a time, k=%d\n", n,
            DIM, nq, K);
-    printf("bulk load (COPY, %d articles/transaction, HNSW m=16 ef_construction=100 built as rows arrive): "
+    printf("bulk load (COPY, %d articles/transaction, then CREATE INDEX hnsw m=16 ef_construction=100): "
            "%.1f s = %.0f passages/s\n",
            PG_STORE_BULK_BATCH, load_s, n / load_s);
     run_result exact;

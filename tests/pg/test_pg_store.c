@@ -406,6 +406,27 @@ static void test_bulk_load_resumes(void **state) {
     pg_store_close(s);
 }
 
+/* The bulk load built every topic's HNSW index after its rows were in, and
+ * an approximate search finds a passage by its own vector. */
+static void test_hnsw_after_bulk_load(void **state) {
+    (void)state;
+    assert_int_equal(pg_cluster_exec(&fx.cluster,
+                                     "DO $$ BEGIN IF (SELECT count(*) FROM pg_indexes WHERE indexname"
+                                     " LIKE 'ragd\\_passages\\_p%\\_hnsw') <> (SELECT count(*) FROM"
+                                     " ragd_topics) THEN RAISE EXCEPTION 'an HNSW index is missing';"
+                                     " END IF; END $$"), 0);
+    char err[512];
+    for (size_t i = 0; i < 20; i++) {
+        store_query q = {.vector = fx.articles[i].vectors, .mode = SEARCH_VECTOR, .k = 1,
+                         .approximate = true, .topic = fx.articles[i].topic};
+        pg_hit h[1];
+        assert_int_equal(pg_store_search(fx.pg, &q, h, err, sizeof err), 1);
+        assert_string_equal(h[0].article_id, fx.articles[i].id);
+        assert_int_equal(h[0].passage_index, 0);
+        assert_true(h[0].score > 0.999f);
+    }
+}
+
 /* Threads share the pool (2 connections for 4 searching threads) while a
  * writer puts and deletes: every search answers, and what it finds is the
  * fixture's answer (the writer's article uses words of its own). */
@@ -481,6 +502,7 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_writes),
         cmocka_unit_test(test_bulk_load_resumes),
+        cmocka_unit_test(test_hnsw_after_bulk_load),
         cmocka_unit_test(test_threads_share_the_pool),
         cmocka_unit_test(test_frozen_server),
         cmocka_unit_test(test_database_restart),

@@ -25,8 +25,6 @@ static const char *const migration_1 =
     " passage_index int NOT NULL, heading text NOT NULL, date text NOT NULL, text text NOT NULL,"
     " body_len int NOT NULL, embedding vector(%1$d) NOT NULL,"
     " PRIMARY KEY (topic, article_id, passage_index)) PARTITION BY LIST (topic);"
-    "CREATE INDEX ragd_passages_hnsw ON ragd_passages USING hnsw (embedding vector_cosine_ops)"
-    " WITH (m = 16, ef_construction = 100);"
     "CREATE INDEX ragd_passages_article ON ragd_passages (article_id);"
     "CREATE TABLE ragd_postings (term text COLLATE \"C\" NOT NULL, topic text NOT NULL,"
     " article_id text NOT NULL, passage_index int NOT NULL, tf_body int NOT NULL,"

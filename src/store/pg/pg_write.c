@@ -8,7 +8,14 @@
  * which serialises writers and keeps N and the total length exact.
  * A topic's partitions are created before the write transaction, in their own
  * short one: creating a partition locks the parent table, and readers should
- * not wait for a whole batch to commit. */
+ * not wait for a whole batch to commit.
+ * Each passages partition has its own HNSW index (ragd_passages_p<N>_hnsw;
+ * the parent has none, the planner merges the partitions' index scans). A
+ * put creates it with the partition; a bulk load that creates a partition
+ * builds its index once the rows are in (CREATE INDEX builds the graph in
+ * memory, several times faster than inserting row by row into an existing
+ * graph), and at its end creates every index still missing (an interrupted
+ * load's). Until then that partition is searched exactly. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,7 +189,30 @@ static int copy_in(PGconn *c, const char *sql, const buf *data, char *err, size_
 /* ---- partitions -------------------------------------------------------- */
 
 /* Make sure topic has its two partitions (own transaction, see the top). */
-static int ensure_partition(PGconn *c, const char *topic, char *err, size_t errlen) {
+static int create_index(PGconn *c, int part, char *err, size_t errlen) {
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SET maintenance_work_mem = '128MB';"
+             "CREATE INDEX IF NOT EXISTS ragd_passages_p%d_hnsw ON ragd_passages_p%d"
+             " USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 100);"
+             "RESET maintenance_work_mem",
+             part, part);
+    return pg_cmd(c, sql, "building the HNSW index", err, errlen);
+}
+
+/* Build the HNSW index of every partition that has none yet. */
+static int create_missing_indexes(PGconn *c, char *err, size_t errlen) {
+    PGresult *r = PQexec(c, "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
+                            " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "listing indexes", err, errlen);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = create_index(c, atoi(PQgetvalue(r, i, 0)), err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+static int ensure_partition(PGconn *c, const char *topic, bool index_now, char *err, size_t errlen) {
     const char *params[] = {topic};
     PGresult *r = PQexecParams(c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, NULL, params,
                                NULL, NULL, 0);
@@ -220,6 +250,7 @@ static int ensure_partition(PGconn *c, const char *topic, char *err, size_t errl
         PQfreemem(lit);
         rc = pg_cmd(c, sql.data, "creating the topic's partitions", err, errlen);
         buf_free(&sql);
+        if (rc == 0 && index_now) rc = create_index(c, part, err, errlen);
         if (rc != 0) goto rollback;
     }
     return pg_cmd(c, "COMMIT", "committing the partitions", err, errlen);
@@ -273,7 +304,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
                        bool replace, store_write_result *results, char *err, size_t errlen) {
     for (size_t i = 0; i < n; i++) {
         if (keep && !keep[i]) continue;
-        int made = ensure_partition(c, a[i].topic, err, errlen);
+        int made = ensure_partition(c, a[i].topic, replace, err, errlen);
         if (made != 0) return made;
     }
     analyzer *an = pg_analyzer_take(s);
@@ -391,6 +422,7 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     bool *keep = xmalloc(PG_STORE_BULK_BATCH * sizeof *keep);
     int rc = 0;
+    size_t total = 0;
     for (size_t at = 0; rc == 0 && at < n; at += PG_STORE_BULK_BATCH) {
         size_t m = n - at < PG_STORE_BULK_BATCH ? n - at : PG_STORE_BULK_BATCH;
         rc = absent_articles(c, articles + at, m, keep, err, errlen);
@@ -398,12 +430,14 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
         for (size_t i = 0; rc == 0 && i < m; i++) fresh += keep[i];
         if (rc == 0 && fresh > 0)
             rc = write_batch(s, c, articles + at, m, keep, false, NULL, err, errlen);
-        if (rc == 0 && added) *added += fresh;
+        if (rc == 0) total += fresh;
     }
     free(keep);
+    if (rc == 0) rc = create_missing_indexes(c, err, errlen);
+    if (added) *added = total;
     /* Fresh tables have no statistics until autovacuum comes by; the
      * planner would guess, badly, for the first searches. */
-    if (rc == 0 && added && *added > 0)
+    if (rc == 0 && total > 0)
         rc = pg_cmd(c, "ANALYZE ragd_passages, ragd_postings, ragd_articles", "ANALYZE", err, errlen);
     pg_conn_give(s, &s->writes, c);
     return rc;
