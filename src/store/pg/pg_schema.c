@@ -1,0 +1,142 @@
+/* pg_schema — create, migrate and check the PostgreSQL store's schema (see
+ * pg_store.h for the tables). Migrations are a list of SQL steps, step i
+ * taking a database from version i to i + 1; opening applies the missing
+ * ones in one transaction under an advisory lock, so two ragd processes
+ * opening a new database at once create it once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pg/pg_internal.h"
+#include "util/buf.h"
+#include "util/util.h"
+
+#define SCHEMA_LOCK_KEY 0x72616764 /* "ragd": pg_advisory_xact_lock key */
+
+/* Version 0 → 1. %1$d is the vector dimension. */
+static const char *const migration_1 =
+    "CREATE TABLE ragd_stats (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    " n_docs bigint NOT NULL, total_len bigint NOT NULL);"
+    "INSERT INTO ragd_stats VALUES (true, 0, 0);"
+    "CREATE TABLE ragd_topics (topic text PRIMARY KEY, part int UNIQUE NOT NULL);"
+    "CREATE TABLE ragd_articles (id text PRIMARY KEY, topic text NOT NULL, heading text NOT NULL,"
+    " date text NOT NULL, body text NOT NULL, n_passages int NOT NULL);"
+    "CREATE TABLE ragd_passages (topic text NOT NULL, article_id text NOT NULL,"
+    " passage_index int NOT NULL, heading text NOT NULL, date text NOT NULL, text text NOT NULL,"
+    " body_len int NOT NULL, embedding vector(%1$d) NOT NULL,"
+    " PRIMARY KEY (topic, article_id, passage_index)) PARTITION BY LIST (topic);"
+    "CREATE INDEX ragd_passages_article ON ragd_passages (article_id);"
+    "CREATE TABLE ragd_postings (term text COLLATE \"C\" NOT NULL, topic text NOT NULL,"
+    " article_id text NOT NULL, passage_index int NOT NULL, tf_body int NOT NULL,"
+    " tf_heading int NOT NULL, body_len int NOT NULL, date text NOT NULL,"
+    " PRIMARY KEY (term, topic, article_id, passage_index)) PARTITION BY LIST (topic);"
+    "CREATE INDEX ragd_postings_article ON ragd_postings (article_id);";
+
+static const char *const migrations[PG_STORE_SCHEMA_VERSION] = {migration_1};
+
+static const char *fix_hint = "point --store-url at another database, or drop this one's ragd_* "
+                              "tables and run `ragd ingest` again";
+
+/* The value of ragd_meta.key, or NULL (the caller frees). */
+static char *meta_get(PGconn *c, const char *key) {
+    const char *params[] = {key};
+    PGresult *r =
+        PQexecParams(c, "SELECT value FROM ragd_meta WHERE key = $1", 1, NULL, params, NULL, NULL, 0);
+    char *v = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) v = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static int meta_set(PGconn *c, const char *key, const char *value, char *err, size_t errlen) {
+    const char *params[] = {key, value};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO ragd_meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+                               "SET value = excluded.value",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, "writing ragd_meta", err, errlen);
+    PQclear(r);
+    return 0;
+}
+
+static int create_meta(pg_store *s, PGconn *c, char *err, size_t errlen) {
+    char dim[16], k1[32], b[32], wh[32], ver[16];
+    snprintf(dim, sizeof dim, "%d", s->dim);
+    snprintf(k1, sizeof k1, "%.9g", (double)BM25_DEFAULT_K1);
+    snprintf(b, sizeof b, "%.9g", (double)BM25_DEFAULT_B);
+    snprintf(wh, sizeof wh, "%.9g", (double)BM25_DEFAULT_W_HEADING);
+    snprintf(ver, sizeof ver, "%d", PG_STORE_SCHEMA_VERSION);
+    const char *kv[][2] = {{"model", s->model}, {"dim", dim},          {"analyzer", ANALYZER_ID},
+                           {"bm25_k1", k1},     {"bm25_b", b},         {"bm25_w_heading", wh},
+                           {"schema_version", ver}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (meta_set(c, kv[i][0], kv[i][1], err, errlen) != 0) return -1;
+    return 0;
+}
+
+/* Compare the database's identity with ours; 0 or -1 with the message. */
+static int check_meta(pg_store *s, PGconn *c, char *err, size_t errlen) {
+    char *model = meta_get(c, "model"), *dim = meta_get(c, "dim"), *an = meta_get(c, "analyzer");
+    char *k1 = meta_get(c, "bm25_k1"), *b = meta_get(c, "bm25_b"), *wh = meta_get(c, "bm25_w_heading");
+    int rc = 0;
+    if (!model || !dim || !an || !k1 || !b || !wh) {
+        rc = seterr(err, errlen, "the database's ragd_meta is incomplete; %s", fix_hint);
+    } else if (strcmp(model, s->model) != 0 || atoi(dim) != s->dim) {
+        rc = seterr(err, errlen,
+                    "the database was built with model %s (dim %s) but this ragd uses %s (dim %d); %s",
+                    model, dim, s->model, s->dim, fix_hint);
+    } else if (strcmp(an, ANALYZER_ID) != 0) {
+        rc = seterr(err, errlen,
+                    "the database's BM25 postings were made by analyzer %s but this ragd's is %s; %s",
+                    an, ANALYZER_ID, fix_hint);
+    } else {
+        s->bm25 = (bm25_params){strtof(k1, NULL), strtof(b, NULL), strtof(wh, NULL)};
+    }
+    free(model), free(dim), free(an), free(k1), free(b), free(wh);
+    return rc;
+}
+
+int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen) {
+    if (pg_cmd(c, "BEGIN", "BEGIN", err, errlen) != 0) return -1;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d)", SCHEMA_LOCK_KEY);
+    int rc = pg_cmd(c, sql, "locking the schema", err, errlen);
+    if (rc == 0)
+        rc = pg_cmd(c, "CREATE EXTENSION IF NOT EXISTS vector", "CREATE EXTENSION vector", err,
+                    errlen);
+    if (rc == 0)
+        rc = pg_cmd(c, "CREATE TABLE IF NOT EXISTS ragd_meta (key text PRIMARY KEY, value text NOT NULL)",
+                    "creating ragd_meta", err, errlen);
+    int version = 0;
+    if (rc == 0) {
+        char *v = meta_get(c, "schema_version");
+        version = v ? atoi(v) : 0;
+        free(v);
+        if (version > PG_STORE_SCHEMA_VERSION)
+            rc = seterr(err, errlen,
+                        "the database has ragd schema version %d, newer than this ragd's %d: "
+                        "upgrade ragd (or use another database)",
+                        version, PG_STORE_SCHEMA_VERSION);
+    }
+    if (rc == 0 && version > 0) rc = check_meta(s, c, err, errlen);
+    for (int v = version; rc == 0 && v < PG_STORE_SCHEMA_VERSION; v++) {
+        buf step = {0};
+        buf_printf(&step, migrations[v], s->dim);
+        buf_putc(&step, '\0');
+        char what[64];
+        snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
+        rc = pg_cmd(c, step.data, what, err, errlen);
+        buf_free(&step);
+    }
+    if (rc == 0 && version == 0) rc = create_meta(s, c, err, errlen);
+    if (rc == 0 && version < PG_STORE_SCHEMA_VERSION) {
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", PG_STORE_SCHEMA_VERSION);
+        rc = meta_set(c, "schema_version", ver, err, errlen);
+    }
+    if (rc == 0 && version == 0) rc = check_meta(s, c, err, errlen);
+    if (rc == 0) return pg_cmd(c, "COMMIT", "committing the schema", err, errlen);
+    PGresult *r = PQexec(c, "ROLLBACK");
+    PQclear(r);
+    return rc < 0 ? rc : -1;
+}

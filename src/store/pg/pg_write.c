@@ -1,0 +1,462 @@
+/* pg_write — writes to the PostgreSQL store: put (create or replace), delete
+ * and the resumable bulk load, each batch one transaction; see pg_store.h.
+ *
+ * Passages, postings and article rows go in with COPY (text format). The BM25
+ * postings are made here, in C, by ragd's own analyzer: per passage, the
+ * heading's and the body's term frequencies (capped as bm25.c caps them) and
+ * the body length. Every write transaction first locks the ragd_stats row,
+ * which serialises writers and keeps N and the total length exact.
+ * A topic's partitions are created before the write transaction, in their own
+ * short one: creating a partition locks the parent table, and readers should
+ * not wait for a whole batch to commit.
+ * Each passages partition has its own HNSW index (ragd_passages_p<N>_hnsw;
+ * the parent has none, the planner merges the partitions' index scans). A
+ * put creates it with the partition; a bulk load that creates a partition
+ * builds its index once the rows are in (CREATE INDEX builds the graph in
+ * memory, several times faster than inserting row by row into an existing
+ * graph), and at its end creates every index still missing (an interrupted
+ * load's). Until then that partition is searched exactly. */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pg/pg_internal.h"
+#include "util/buf.h"
+#include "util/util.h"
+
+#define PARTITION_LOCK_KEY 0x72616765
+#define TF_BODY_MAX 0xFFFFFFu /* bm25.c's packing limits */
+#define TF_HEADING_MAX 255u
+#define COPY_CHUNK (1u << 20)
+
+/* ---- validation -------------------------------------------------------- */
+
+/* documents.h's rule for article ids (1 … STORE_ARTICLE_ID_MAX bytes of
+ * [A-Za-z0-9._:-]); store_valid_article_id implements it in the embedded
+ * store's branch (issue #12), not linked here yet. */
+static bool valid_article_id(const char *id) {
+    size_t n = strlen(id);
+    if (n < 1 || n > STORE_ARTICLE_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '.' || ch == '_' || ch == ':' || ch == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int check_articles(const pg_store *s, const store_article *a, size_t n, char *err,
+                          size_t errlen) {
+    for (size_t i = 0; i < n; i++) {
+        const store_article *x = &a[i];
+        if (x->id == NULL || !valid_article_id(x->id))
+            return seterr(err, errlen, "article %zu: bad id (1 to %d of [A-Za-z0-9._:-])", i,
+                          STORE_ARTICLE_ID_MAX);
+        if (x->topic == NULL || *x->topic == '\0')
+            return seterr(err, errlen, "article %zu (%s): empty topic", i, x->id);
+        if (x->date == NULL || !store_valid_date(x->date))
+            return seterr(err, errlen, "article %zu (%s): date must be YYYY-MM-DD", i, x->id);
+        if (x->heading == NULL || x->text == NULL)
+            return seterr(err, errlen, "article %zu (%s): missing heading or text", i, x->id);
+        if (x->n_passages < 1 || x->passages == NULL || x->vectors == NULL)
+            return seterr(err, errlen, "article %zu (%s): no passages", i, x->id);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a[j].id, x->id) == 0)
+                return seterr(err, errlen, "article %zu: id %s twice in one batch", i, x->id);
+    }
+    (void)s;
+    return 0;
+}
+
+/* ---- COPY rows ----------------------------------------------------------- */
+
+/* A field in COPY's text format: backslash, tab, newline and CR escaped. */
+static void copy_field(buf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\': buf_append(b, "\\\\", 2); break;
+        case '\t': buf_append(b, "\\t", 2); break;
+        case '\n': buf_append(b, "\\n", 2); break;
+        case '\r': buf_append(b, "\\r", 2); break;
+        default: buf_putc(b, *s);
+        }
+    }
+}
+
+static void copy_vector(buf *b, const float *v, int dim) {
+    buf_putc(b, '[');
+    for (int i = 0; i < dim; i++) buf_printf(b, i ? ",%.9g" : "%.9g", (double)v[i]);
+    buf_putc(b, ']');
+}
+
+/* One passage's terms: every term with its field, sorted and counted. */
+typedef struct term_ref {
+    uint32_t off, len;
+    bool heading;
+} term_ref;
+
+typedef struct passage_terms {
+    buf chars;
+    term_ref *refs;
+    size_t n, cap;
+    bool heading; /* the field being analysed */
+    uint32_t body_len;
+} passage_terms;
+
+static void on_term(const char *t, size_t len, void *ctx) {
+    passage_terms *p = ctx;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->refs = xrealloc(p->refs, p->cap * sizeof *p->refs);
+    }
+    p->refs[p->n++] = (term_ref){(uint32_t)p->chars.len, (uint32_t)len, p->heading};
+    buf_append(&p->chars, t, len);
+    if (!p->heading) p->body_len++;
+}
+
+static __thread const char *tls_chars;
+
+static int by_term(const void *x, const void *y) {
+    const term_ref *a = x, *b = y;
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(tls_chars + a->off, tls_chars + b->off, n);
+    if (c) return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+/* Append the passage's posting rows (term, topic, article, index, tf_body,
+ * tf_heading, body_len, date) to out; returns the body length. The passage's
+ * length and date ride along so a lexical search reads no other table. */
+static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, buf *out) {
+    passage_terms p = {0};
+    p.heading = true;
+    analyzer_terms(an, a->heading, strlen(a->heading), on_term, &p);
+    p.heading = false;
+    analyzer_terms(an, a->passages[idx], strlen(a->passages[idx]), on_term, &p);
+    tls_chars = p.chars.data;
+    if (p.n > 1) qsort(p.refs, p.n, sizeof *p.refs, by_term);
+    for (size_t i = 0; i < p.n;) {
+        uint32_t body = 0, heading = 0;
+        size_t j = i;
+        for (; j < p.n && by_term(&p.refs[i], &p.refs[j]) == 0; j++) {
+            if (p.refs[j].heading) heading++;
+            else body++;
+        }
+        if (body > TF_BODY_MAX) body = TF_BODY_MAX;
+        if (heading > TF_HEADING_MAX) heading = TF_HEADING_MAX;
+        char term[ANALYZER_MAX_TERM + 1];
+        memcpy(term, p.chars.data + p.refs[i].off, p.refs[i].len);
+        term[p.refs[i].len] = '\0';
+        copy_field(out, term);
+        buf_putc(out, '\t');
+        copy_field(out, a->topic);
+        buf_putc(out, '\t');
+        copy_field(out, a->id);
+        buf_printf(out, "\t%zu\t%u\t%u\t%u\t", idx, body, heading, p.body_len);
+        copy_field(out, a->date);
+        buf_putc(out, '\n');
+        i = j;
+    }
+    tls_chars = NULL;
+    uint32_t len = p.body_len;
+    buf_free(&p.chars);
+    free(p.refs);
+    return len;
+}
+
+/* COPY table (columns) FROM STDIN with the rows in data. */
+static int copy_in(PGconn *c, const char *sql, const buf *data, char *err, size_t errlen) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) return pg_fail(c, r, "COPY", err, errlen);
+    PQclear(r);
+    size_t off = 0;
+    while (off < data->len) {
+        size_t n = data->len - off < COPY_CHUNK ? data->len - off : COPY_CHUNK;
+        if (PQputCopyData(c, data->data + off, (int)n) != 1) break;
+        off += n;
+    }
+    PQputCopyEnd(c, off == data->len ? NULL : "ragd: sending COPY data failed");
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, sql, err, errlen);
+    PQclear(r);
+    while ((r = PQgetResult(c)) != NULL) PQclear(r);
+    return 0;
+}
+
+/* ---- partitions -------------------------------------------------------- */
+
+/* Make sure topic has its two partitions (own transaction, see the top). */
+static int create_index(PGconn *c, int part, char *err, size_t errlen) {
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SET maintenance_work_mem = '128MB';"
+             "CREATE INDEX IF NOT EXISTS ragd_passages_p%d_hnsw ON ragd_passages_p%d"
+             " USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 100);"
+             "RESET maintenance_work_mem",
+             part, part);
+    return pg_cmd(c, sql, "building the HNSW index", err, errlen);
+}
+
+/* Build the HNSW index of every partition that has none yet. */
+static int create_missing_indexes(PGconn *c, char *err, size_t errlen) {
+    PGresult *r = PQexec(c, "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
+                            " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "listing indexes", err, errlen);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = create_index(c, atoi(PQgetvalue(r, i, 0)), err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+static int ensure_partition(PGconn *c, const char *topic, bool index_now, char *err, size_t errlen) {
+    const char *params[] = {topic};
+    PGresult *r = PQexecParams(c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, NULL, params,
+                               NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "reading topics", err, errlen);
+    bool known = PQntuples(r) == 1;
+    PQclear(r);
+    if (known) return 0;
+    char lock[96];
+    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%d)", PARTITION_LOCK_KEY);
+    int rc = pg_cmd(c, lock, "locking partitions", err, errlen);
+    if (rc != 0) goto rollback;
+    r = PQexecParams(c, "SELECT (SELECT part FROM ragd_topics WHERE topic = $1),"
+                        " (SELECT coalesce(max(part), 0) + 1 FROM ragd_topics)",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pg_fail(c, r, "reading topics", err, errlen);
+        goto rollback;
+    }
+    bool made_meanwhile = !PQgetisnull(r, 0, 0);
+    int part = atoi(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (!made_meanwhile) {
+        char *lit = PQescapeLiteral(c, topic, strlen(topic));
+        if (lit == NULL) {
+            rc = pg_fail(c, NULL, "quoting a topic", err, errlen);
+            goto rollback;
+        }
+        buf sql = {0};
+        buf_printf(&sql,
+                   "CREATE TABLE ragd_passages_p%d PARTITION OF ragd_passages FOR VALUES IN (%s);"
+                   "CREATE TABLE ragd_postings_p%d PARTITION OF ragd_postings FOR VALUES IN (%s);"
+                   "INSERT INTO ragd_topics VALUES (%s, %d)",
+                   part, lit, part, lit, lit, part);
+        buf_putc(&sql, '\0');
+        PQfreemem(lit);
+        rc = pg_cmd(c, sql.data, "creating the topic's partitions", err, errlen);
+        buf_free(&sql);
+        if (rc == 0 && index_now) rc = create_index(c, part, err, errlen);
+        if (rc != 0) goto rollback;
+    }
+    return pg_cmd(c, "COMMIT", "committing the partitions", err, errlen);
+rollback:
+    PQclear(PQexec(c, "ROLLBACK"));
+    return rc;
+}
+
+/* ---- one write transaction ----------------------------------------------- */
+
+/* Remove an article inside the open transaction: *existed, and the passages
+ * and body length it took off the statistics. */
+static int remove_article(PGconn *c, const char *id, bool *existed, long long *docs,
+                          long long *len, char *err, size_t errlen) {
+    const char *params[] = {id};
+    PGresult *r = PQexecParams(c,
+                               "WITH d AS (DELETE FROM ragd_passages WHERE article_id = $1"
+                               " RETURNING body_len) SELECT count(*), coalesce(sum(body_len), 0) FROM d",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "deleting passages", err, errlen);
+    *docs = atoll(PQgetvalue(r, 0, 0));
+    *len = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    r = PQexecParams(c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, NULL, params, NULL,
+                     NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, "deleting postings", err, errlen);
+    PQclear(r);
+    r = PQexecParams(c, "DELETE FROM ragd_articles WHERE id = $1", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, "deleting the article", err, errlen);
+    *existed = atoi(PQcmdTuples(r)) > 0;
+    PQclear(r);
+    return 0;
+}
+
+static int begin_write(PGconn *c, char *err, size_t errlen) {
+    return pg_cmd(c, "BEGIN; SELECT 1 FROM ragd_stats FOR UPDATE", "locking the statistics", err,
+                  errlen);
+}
+
+static int add_stats(PGconn *c, long long docs, long long len, char *err, size_t errlen) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "UPDATE ragd_stats SET n_docs = n_docs + (%lld), total_len = total_len + (%lld)", docs,
+             len);
+    return pg_cmd(c, sql, "updating the statistics", err, errlen);
+}
+
+/* Write the articles whose keep[i] is set (all if keep is NULL) in one
+ * transaction, replacing existing ones when replace is set. */
+static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n, const bool *keep,
+                       bool replace, store_write_result *results, char *err, size_t errlen) {
+    for (size_t i = 0; i < n; i++) {
+        if (keep && !keep[i]) continue;
+        int made = ensure_partition(c, a[i].topic, replace, err, errlen);
+        if (made != 0) return made;
+    }
+    analyzer *an = pg_analyzer_take(s);
+    if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
+    buf passages = {0}, postings = {0}, articles = {0};
+    long long docs = 0, len = 0;
+    int rc = begin_write(c, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (keep && !keep[i]) continue;
+        const store_article *x = &a[i];
+        bool existed = false;
+        if (replace) {
+            long long d = 0, l = 0;
+            rc = remove_article(c, x->id, &existed, &d, &l, err, errlen);
+            docs -= d, len -= l;
+        }
+        for (size_t j = 0; j < x->n_passages; j++) {
+            uint32_t body_len = posting_rows(an, x, j, &postings);
+            copy_field(&passages, x->topic);
+            buf_putc(&passages, '\t');
+            copy_field(&passages, x->id);
+            buf_printf(&passages, "\t%zu\t", j);
+            copy_field(&passages, x->heading);
+            buf_putc(&passages, '\t');
+            copy_field(&passages, x->date);
+            buf_putc(&passages, '\t');
+            copy_field(&passages, x->passages[j]);
+            buf_printf(&passages, "\t%u\t", body_len);
+            copy_vector(&passages, x->vectors + j * (size_t)s->dim, s->dim);
+            buf_putc(&passages, '\n');
+            docs++, len += body_len;
+        }
+        copy_field(&articles, x->id);
+        buf_putc(&articles, '\t');
+        copy_field(&articles, x->topic);
+        buf_putc(&articles, '\t');
+        copy_field(&articles, x->heading);
+        buf_putc(&articles, '\t');
+        copy_field(&articles, x->date);
+        buf_putc(&articles, '\t');
+        copy_field(&articles, x->text);
+        buf_printf(&articles, "\t%zu\n", x->n_passages);
+        if (results) results[i] = (store_write_result){.created = !existed, .passages = (int)x->n_passages};
+    }
+    pg_analyzer_give(s, an);
+    if (rc == 0 && articles.len > 0) {
+        rc = copy_in(c, "COPY ragd_passages (topic, article_id, passage_index, heading, date, text,"
+                        " body_len, embedding) FROM STDIN", &passages, err, errlen);
+        if (rc == 0)
+            rc = copy_in(c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
+                            " tf_heading, body_len, date) FROM STDIN", &postings, err, errlen);
+        if (rc == 0)
+            rc = copy_in(c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
+                            " FROM STDIN", &articles, err, errlen);
+    }
+    if (rc == 0) rc = add_stats(c, docs, len, err, errlen);
+    if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
+    else PQclear(PQexec(c, "ROLLBACK"));
+    buf_free(&passages), buf_free(&postings), buf_free(&articles);
+    return rc;
+}
+
+int pg_store_put(pg_store *s, const store_article *articles, size_t n,
+                 store_write_result *results, char *err, size_t errlen) {
+    if (n == 0) return 0;
+    if (check_articles(s, articles, n, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
+    if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
+    int rc = write_batch(s, c, articles, n, NULL, true, results, err, errlen);
+    pg_conn_give(s, &s->writes, c);
+    return rc;
+}
+
+int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errlen) {
+    if (article_id == NULL || !valid_article_id(article_id))
+        return seterr(err, errlen, "bad article id"), PG_STORE_ERR_BAD_QUERY;
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
+    if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
+    bool existed = false;
+    long long docs = 0, len = 0;
+    int rc = begin_write(c, err, errlen);
+    if (rc == 0) rc = remove_article(c, article_id, &existed, &docs, &len, err, errlen);
+    if (rc == 0) rc = add_stats(c, -docs, -len, err, errlen);
+    if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
+    else PQclear(PQexec(c, "ROLLBACK"));
+    pg_conn_give(s, &s->writes, c);
+    return rc == 0 ? (existed ? 1 : 0) : rc;
+}
+
+/* keep[i] = article i of the batch is not in the database yet. */
+static int absent_articles(PGconn *c, const store_article *a, size_t n, bool *keep, char *err,
+                           size_t errlen) {
+    buf arr = {0};
+    buf_putc(&arr, '{');
+    for (size_t i = 0; i < n; i++) buf_printf(&arr, i ? ",\"%s\"" : "\"%s\"", a[i].id); /* ids are [A-Za-z0-9._:-] */
+    buf_append(&arr, "}", 2);
+    const char *params[] = {arr.data};
+    PGresult *r = PQexecParams(c, "SELECT id FROM ragd_articles WHERE id = ANY ($1::text[])", 1,
+                               NULL, params, NULL, NULL, 0);
+    buf_free(&arr);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "reading article ids", err, errlen);
+    for (size_t i = 0; i < n; i++) keep[i] = true;
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(PQgetvalue(r, row, 0), a[i].id) == 0) keep[i] = false;
+    PQclear(r);
+    return 0;
+}
+
+int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, size_t *added,
+                       char *err, size_t errlen) {
+    if (added) *added = 0;
+    if (check_articles(s, articles, n, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
+    if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
+    bool *keep = xmalloc(PG_STORE_BULK_BATCH * sizeof *keep);
+    int rc = 0;
+    size_t total = 0;
+    for (size_t at = 0; rc == 0 && at < n; at += PG_STORE_BULK_BATCH) {
+        size_t m = n - at < PG_STORE_BULK_BATCH ? n - at : PG_STORE_BULK_BATCH;
+        rc = absent_articles(c, articles + at, m, keep, err, errlen);
+        size_t fresh = 0;
+        for (size_t i = 0; rc == 0 && i < m; i++) fresh += keep[i];
+        if (rc == 0 && fresh > 0)
+            rc = write_batch(s, c, articles + at, m, keep, false, NULL, err, errlen);
+        if (rc == 0) total += fresh;
+    }
+    free(keep);
+    if (rc == 0) rc = create_missing_indexes(c, err, errlen);
+    if (added) *added = total;
+    /* Fresh tables have no statistics until autovacuum comes by; the
+     * planner would guess, badly, for the first searches. */
+    if (rc == 0 && total > 0)
+        rc = pg_cmd(c, "ANALYZE ragd_passages, ragd_postings, ragd_articles", "ANALYZE", err, errlen);
+    pg_conn_give(s, &s->writes, c);
+    return rc;
+}
+
+long long pg_store_count(pg_store *s, const char *topic, char *err, size_t errlen) {
+    PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
+    if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
+    const char *params[] = {topic};
+    PGresult *r = topic ? PQexecParams(c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
+                                       NULL, params, NULL, NULL, 0)
+                        : PQexec(c, "SELECT n_docs FROM ragd_stats");
+    long long n;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        n = pg_fail(c, r, "counting passages", err, errlen);
+    } else {
+        n = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    pg_conn_give(s, &s->writes, c);
+    return n;
+}
