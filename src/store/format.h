@@ -20,6 +20,7 @@
 #define STORE_FILE "store.bin"
 #define STORE_TMP_FILE "store.bin.tmp"
 #define LOG_FILE "ingest.log"
+#define STORE_LOCK_FILE "writer.lock" /* flock of the one writer; holds "pid N: its command line" */
 
 #define STORE_MAGIC "RAGDSTOR"
 #define LOG_MAGIC "RAGDILOG"

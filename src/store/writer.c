@@ -30,6 +30,7 @@
 #include "store/format.h"
 #include "store/hnsw.h"
 #include "store/store.h"
+#include "store/snapshot.h"
 #include "store/store_internal.h"
 #include "util/util.h"
 
@@ -39,6 +40,7 @@ struct store_writer {
     char *dir;
     char log_path[PATH_MAX];
     int log_fd;
+    int lock_fd; /* the directory's writer lock */
     char model[MODEL_ID_MAX + 1];
     int dim;
     hnsw_params hnsw;
@@ -258,6 +260,7 @@ store_writer *store_writer_open(const char *data_dir, const char *model, int dim
     store_writer *w = xcalloc(1, sizeof *w);
     w->dir = xstrdup(data_dir);
     w->log_fd = -1;
+    w->lock_fd = -1;
     snprintf(w->model, sizeof w->model, "%s", model);
     w->dim = dim;
     w->hnsw = (hnsw_params){.m = 16, .ef_construction = 100, .threads = 0, .seed = 0x5eed};
@@ -292,6 +295,7 @@ store_writer *store_writer_open(const char *data_dir, const char *model, int dim
             close(fd);
         }
     }
+    if (store_lock_dir(data_dir, &w->lock_fd, err, errlen) != 0) goto fail;
     w->log_fd = open(w->log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (w->log_fd < 0) {
         seterr(err, errlen, "cannot open %s: %s", w->log_path, strerror(errno));
@@ -413,11 +417,11 @@ static int cmp_topic(const void *a, const void *b) {
 
 static bool snapshot_current(store_writer *w) {
     char err[512];
-    store *s = store_open(w->dir, w->model, err, sizeof err);
+    snapshot *s = snap_open(w->dir, w->model, err, sizeof err);
     if (s == NULL) return false;
-    const disk_header *h = store_header(s);
+    const disk_header *h = snap_header(s);
     bool same = h->log_records == w->n && h->log_bytes == w->end && (int)h->dim == w->dim;
-    store_close(s);
+    snap_unref(s);
     return same;
 }
 
@@ -604,6 +608,7 @@ int store_writer_commit(store_writer *w, char *err, size_t errlen) {
 void store_writer_close(store_writer *w) {
     if (w == NULL) return;
     if (w->log_fd >= 0) close(w->log_fd); /* closing drops the flock */
+    if (w->lock_fd >= 0) close(w->lock_fd);
     for (uint32_t i = 0; i < w->n; i++) free(w->keys[i]);
     free(w->keys);
     free(w->rec_off);
