@@ -38,32 +38,7 @@
 #define RRF_K 60.0f
 #define HYBRID_DEPTH 50 /* each half contributes its best max(k, this) */
 
-struct snapshot {
-    atomic_int refs; /* views holding it + the store while it is current */
-    int fd;
-    const uint8_t *map;
-    size_t size;
-    const disk_header *h;
-    uint32_t n, n_topics, dim;
-    const disk_topic *topics;
-    const disk_passage *passages;
-    const char *strings;
-    size_t strings_len;
-    const uint32_t *row_ids;
-    const float *vectors;
-    bm25_view bm25;
-    hnsw_view *graphs;
-    const char **topic_names;
-    char model[MODEL_ID_MAX + 1];
-    const vecmath_ops *ops;
-    uint32_t max_topic_rows;
-    pthread_mutex_t pool_lock; /* free HNSW scratch buffers, one per concurrent search */
-    hnsw_scratch **pool;
-    int pool_len, pool_cap;
-    /* Free query analyzers (a Snowball stemmer is single-threaded), behind pool_lock. */
-    analyzer **analyzers;
-    int analyzers_len, analyzers_cap;
-};
+
 
 static const char *rebuild_hint = "remove the data directory (or choose another --data-dir) "
                                   "and run `ragd ingest` to rebuild it";
@@ -158,6 +133,22 @@ static int check_tables(snapshot *s, const char *path, char *err, size_t errlen)
             p->row - s->topics[p->topic].row_start >= s->topics[p->topic].rows)
             goto bad;
     }
+    /* Articles: sorted distinct ids, each a run of passages of its own. */
+    if (sec[SEC_ARTICLES].size != (uint64_t)s->n_articles * sizeof(disk_article)) goto bad;
+    uint64_t covered = 0;
+    for (uint32_t a = 0; a < s->n_articles; a++) {
+        const disk_article *ar = &s->articles[a];
+        if (ar->id >= s->strings_len || ar->heading >= s->strings_len ||
+            ar->date >= s->strings_len || ar->topic >= s->strings_len ||
+            (ar->text != UINT64_MAX && ar->text >= s->strings_len) || ar->n_passages == 0 ||
+            ar->first_passage > n || ar->n_passages > n - ar->first_passage)
+            goto bad;
+        if (a > 0 && strcmp(s->strings + s->articles[a - 1].id, s->strings + ar->id) >= 0) goto bad;
+        for (uint32_t p = ar->first_passage; p < ar->first_passage + ar->n_passages; p++)
+            if (s->passages[p].article_id != ar->id) goto bad;
+        covered += ar->n_passages;
+    }
+    if (covered != n) goto bad;
     return 0;
 bad:
     return seterr(err, errlen, "%s is corrupted (inconsistent tables); %s", path, rebuild_hint);
@@ -234,8 +225,11 @@ snapshot *snap_open(const char *data_dir, const char *expected_model, char *err,
         seterr(err, errlen, "%s is corrupted (dimension 0); %s", path, rebuild_hint);
         goto fail;
     }
+    s->n_articles = s->h->n_articles;
+    s->articles = (const disk_article *)(const void *)(s->map + sec[SEC_ARTICLES].offset);
     if (check_tables(s, path, err, errlen) != 0 || open_indexes(s, path, err, errlen) != 0)
         goto fail;
+    for (uint32_t r = 0; r < s->n; r++) s->total_body += s->bm25.doclen[r];
     s->topic_names = xcalloc(s->n_topics + 1, sizeof *s->topic_names);
     for (uint32_t t = 0; t < s->n_topics; t++) s->topic_names[t] = s->strings + s->topics[t].name;
     return s;
@@ -268,7 +262,7 @@ const char *snap_model(const snapshot *s) { return s->model; }
 
 int snap_dim(const snapshot *s) { return (int)s->dim; }
 
-static int find_topic(const snapshot *s, const char *topic) {
+int snap_find_topic(const snapshot *s, const char *topic) {
     uint32_t lo = 0, hi = s->n_topics;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -282,11 +276,11 @@ static int find_topic(const snapshot *s, const char *topic) {
     return -1;
 }
 
-bool snap_has_topic(const snapshot *s, const char *topic) { return find_topic(s, topic) >= 0; }
+bool snap_has_topic(const snapshot *s, const char *topic) { return snap_find_topic(s, topic) >= 0; }
 
 size_t snap_count(const snapshot *s, const char *topic) {
     if (topic == NULL) return s->n;
-    int t = find_topic(s, topic);
+    int t = snap_find_topic(s, topic);
     return t < 0 ? 0 : s->topics[t].rows;
 }
 
@@ -326,43 +320,7 @@ bool store_valid_date(const char *d) {
     return !(m == 2 && day == 29 && !leap);
 }
 
-/* What a search keeps: the query's date range, on a row. */
-typedef struct row_filter {
-    const snapshot *s;
-    const char *from, *to; /* NULL: open end */
-} row_filter;
-
-static bool row_in_range(uint32_t row, const void *ctx) {
-    const row_filter *f = ctx;
-    const char *date = f->s->strings + f->s->passages[f->s->row_ids[row]].date;
-    /* ISO dates order as strings; a passage with no date matches no range. */
-    if (strlen(date) < 10) return false;
-    if (f->from != NULL && strncmp(date, f->from, 10) < 0) return false;
-    if (f->to != NULL && strncmp(date, f->to, 10) > 0) return false;
-    return true;
-}
-
-static void exact_scan(const snapshot *s, const float *q, uint32_t lo, uint32_t hi,
-                       const row_filter *f, heap *top) {
-    const float *v = s->vectors + (size_t)lo * s->dim;
-    size_t dim = s->dim;
-    dot4_fn dot4 = s->ops->dot4;
-    uint32_t r = lo;
-    float d[4];
-    for (; r + 4 <= hi; r += 4, v += 4 * dim) {
-        dot4(q, v, dim, d);
-        for (int j = 0; j < 4; j++) {
-            /* Inline threshold test: most rows lose to the current k-th best. */
-            if ((top->len < top->cap || d[j] > top->items[0].score) &&
-                (f == NULL || row_in_range(r + (uint32_t)j, f)))
-                topk_offer(top, (scored){d[j], r + (uint32_t)j});
-        }
-    }
-    for (; r < hi; r++, v += dim)
-        if (f == NULL || row_in_range(r, f)) topk_offer(top, (scored){s->ops->dot(q, v, dim), r});
-}
-
-static hnsw_scratch *scratch_take(snapshot *s) {
+hnsw_scratch *snap_scratch_take(snapshot *s) {
     hnsw_scratch *sc = NULL;
     pthread_mutex_lock(&s->pool_lock);
     if (s->pool_len > 0) sc = s->pool[--s->pool_len];
@@ -370,7 +328,7 @@ static hnsw_scratch *scratch_take(snapshot *s) {
     return sc ? sc : hnsw_scratch_new(s->max_topic_rows);
 }
 
-static void scratch_give(snapshot *s, hnsw_scratch *sc) {
+void snap_scratch_give(snapshot *s, hnsw_scratch *sc) {
     pthread_mutex_lock(&s->pool_lock);
     if (s->pool_len == s->pool_cap) {
         s->pool_cap = s->pool_cap ? s->pool_cap * 2 : 8;
@@ -380,7 +338,7 @@ static void scratch_give(snapshot *s, hnsw_scratch *sc) {
     pthread_mutex_unlock(&s->pool_lock);
 }
 
-static analyzer *analyzer_take(snapshot *s) {
+analyzer *snap_analyzer_take(snapshot *s) {
     analyzer *a = NULL;
     pthread_mutex_lock(&s->pool_lock);
     if (s->analyzers_len > 0) a = s->analyzers[--s->analyzers_len];
@@ -388,7 +346,7 @@ static analyzer *analyzer_take(snapshot *s) {
     return a ? a : analyzer_new();
 }
 
-static void analyzer_give(snapshot *s, analyzer *a) {
+void snap_analyzer_give(snapshot *s, analyzer *a) {
     pthread_mutex_lock(&s->pool_lock);
     if (s->analyzers_len == s->analyzers_cap) {
         s->analyzers_cap = s->analyzers_cap ? s->analyzers_cap * 2 : 8;
@@ -398,201 +356,21 @@ static void analyzer_give(snapshot *s, analyzer *a) {
     pthread_mutex_unlock(&s->pool_lock);
 }
 
-/* The best depth rows by vector similarity over topics [t0, t1), best first. */
-static int vector_rows(const snapshot *cs, const store_query *q, uint32_t t0, uint32_t t1,
-                       const row_filter *f, int depth, scored *out) {
-    snapshot *s = (snapshot *)cs; /* the pools are the one mutable part, behind their lock */
-    heap top = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
-    if (!q->approximate || f != NULL) {
-        /* A graph walk cannot skip rows out of the date range without losing
-         * recall, so a filtered query scans exactly. */
-        exact_scan(s, q->vector, s->topics[t0].row_start,
-                   s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows, f, &top);
-    } else {
-        int ef = q->ef_search > 0 ? q->ef_search : (depth * 2 > 128 ? depth * 2 : 128);
-        if (ef < depth) ef = depth;
-        hnsw_scratch *sc = scratch_take(s);
-        scored *part = xmalloc((size_t)depth * sizeof *part);
-        for (uint32_t t = t0; t < t1; t++) {
-            int n = hnsw_search(&s->graphs[t], s->vectors + (size_t)s->topics[t].row_start * s->dim,
-                                s->dim, q->vector, depth, ef, sc, part);
-            for (int i = 0; i < n; i++)
-                topk_offer(&top, (scored){part[i].score, part[i].id + s->topics[t].row_start});
-        }
-        free(part);
-        scratch_give(s, sc);
-    }
-    int n = topk_drain(&top, out);
-    free(top.items);
-    return n;
-}
-
-/* The best depth rows by BM25F, or -1 if no analyzer could be made. */
-static int lexical_rows(const snapshot *cs, const store_query *q, uint32_t t0, uint32_t t1,
-                        const row_filter *f, int depth, scored *out) {
-    snapshot *s = (snapshot *)cs;
-    uint32_t lo = s->topics[t0].row_start, hi = s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows;
-    bm25_params params;
-    if (q->bm25 != NULL)
-        params = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
-    analyzer *a = analyzer_take(s);
-    if (a == NULL) return -1;
-    int n = bm25_search(&s->bm25, q->bm25 ? &params : NULL, a, q->text, q->text_len, lo, hi,
-                        f ? row_in_range : NULL, f, depth, out);
-    analyzer_give(s, a);
-    return n;
-}
-
-/* A candidate of the final list, with where it came from. */
-typedef struct candidate {
-    float score;
-    uint32_t row;
-    int lexical_rank, vector_rank;
-    float lexical_score, vector_score;
-} candidate;
-
-static int by_score_desc(const void *a, const void *b) {
-    const candidate *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
-/* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
- * from 1, w = 1 for the lexical list and vector_weight for the vector list.
- * Rank-based, so it needs no calibration between cosine and BM25 scales, and
- * k = 60 (Cormack et al. 2009) damps the head of each list. */
-static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
-                candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nv; i++)
-        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .row = va[i].id,
-                               .vector_rank = i + 1, .vector_score = va[i].score};
-    for (int i = 0; i < nl; i++) {
-        float add = 1.0f / (RRF_K + (float)(i + 1));
-        int j = 0;
-        while (j < nv && out[j].row != la[i].id) j++;
-        if (j == nv) out[j = n++] = (candidate){.row = la[i].id};
-        out[j].score += add;
-        out[j].lexical_rank = i + 1;
-        out[j].lexical_score = la[i].score;
-    }
-    qsort(out, (size_t)n, sizeof *out, by_score_desc);
-    return n;
-}
-
-/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
- * the vector list's rows not in it; each keeps its place in both lists. */
-static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
-                               candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nl; i++)
-        out[n++] = (candidate){.row = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
-    for (int i = 0; i < nv; i++) {
-        int j = 0;
-        while (j < nl && out[j].row != va[i].id) j++;
-        if (j == nl) out[j = n++] = (candidate){.row = va[i].id};
-        out[j].vector_rank = i + 1;
-        out[j].vector_score = va[i].score;
-    }
-    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
-    return n;
-}
-
-/* The first k candidates, at most cap (> 0) of one article: candidates are
- * best first, so each article keeps its best passages. */
-static int cap_per_article(const snapshot *s, const candidate *c, int n, int cap, int k,
-                           search_hit *hits) {
-    int out = 0;
-    for (int i = 0; i < n && out < k; i++) {
-        uint32_t id = s->row_ids[c[i].row];
-        const char *article = s->strings + s->passages[id].article_id;
-        int same = 0;
-        for (int j = 0; j < out && same < cap; j++)
-            same += strcmp(article, s->strings + s->passages[hits[j].passage_id].article_id) == 0;
-        if (same >= cap) continue;
-        hits[out++] = (search_hit){id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
-                                   c[i].lexical_score, c[i].vector_score};
-    }
-    return out;
-}
-
-/* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
-_Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
-
-int snap_search(const snapshot *s, const store_query *q, search_hit *hits, char *err, size_t errlen) {
-    if (q->k < 1 || q->k > STORE_MAX_K)
-        return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
-    bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;
-    if (q->mode != SEARCH_HYBRID && q->mode != SEARCH_VECTOR && q->mode != SEARCH_LEXICAL)
-        return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
-    if (need_vec && q->vector == NULL) return seterr(err, errlen, "this search mode needs a query vector");
-    if (need_text && q->text == NULL) return seterr(err, errlen, "this search mode needs query text");
-    if (q->date_from != NULL && !store_valid_date(q->date_from))
-        return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
-    if (q->date_to != NULL && !store_valid_date(q->date_to))
-        return seterr(err, errlen, "date_to must be a date YYYY-MM-DD");
-    if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
-        return seterr(err, errlen, "date_from is after date_to");
-    if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
-    uint32_t t0 = 0, t1 = s->n_topics;
-    if (q->topic != NULL) {
-        int t = find_topic(s, q->topic);
-        if (t < 0) return 0;
-        t0 = (uint32_t)t;
-        t1 = t0 + 1;
-    }
-    if (t0 >= t1 || s->n == 0) return 0;
-    row_filter filter = {s, q->date_from, q->date_to};
-    const row_filter *f = q->date_from || q->date_to ? &filter : NULL;
-
-    int k = q->k;
-    /* The article cap drops candidates, so each half looks deeper. */
-    int depth = q->max_per_article > 0 ? 4 * k : k;
-    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
-    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
-    if (depth < k) depth = k;
-    scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
-    candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
-    int nv = need_vec ? vector_rows(s, q, t0, t1, f, depth, va) : 0;
-    int nl = need_text ? lexical_rows(s, q, t0, t1, f, depth, la) : 0;
-    int n = STORE_ERR_ANALYZER;
-    if (nl < 0) {
-        seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
-        goto done;
-    }
-    int nc = 0;
-    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
-        nc = lexical_then_vector(va, nv, la, nl, c);
-    } else if (q->mode == SEARCH_HYBRID) {
-        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
-        nc = fuse(va, nv, w, la, nl, c);
-    } else if (q->mode == SEARCH_VECTOR) {
-        for (int i = 0; i < nv; i++)
-            c[nc++] = (candidate){.score = va[i].score, .row = va[i].id, .vector_rank = i + 1,
-                                  .vector_score = va[i].score};
-    } else {
-        for (int i = 0; i < nl; i++)
-            c[nc++] = (candidate){.score = la[i].score, .row = la[i].id, .lexical_rank = i + 1,
-                                  .lexical_score = la[i].score};
-    }
-    if (q->max_per_article > 0) {
-        n = cap_per_article(s, c, nc, q->max_per_article, k, hits);
-    } else {
-        n = nc < k ? nc : k;
-        for (int i = 0; i < n; i++)
-            hits[i] = (search_hit){s->row_ids[c[i].row], c[i].score, c[i].lexical_rank,
-                                   c[i].vector_rank, c[i].lexical_score, c[i].vector_score};
-    }
-done:
-    free(va);
-    free(la);
-    free(c);
-    return n;
-}
-
 store_bm25_params snap_bm25(const snapshot *s) {
     const bm25_params *p = &s->bm25.params;
     return (store_bm25_params){p->k1, p->b, p->w_heading};
 }
 
 const disk_header *snap_header(const snapshot *s) { return s->h; }
+
+int64_t snap_find_article(const snapshot *s, const char *id) {
+    uint32_t lo = 0, hi = s->n_articles;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->strings + s->articles[mid].id, id);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}

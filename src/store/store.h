@@ -32,8 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2: BM25F (heading field) over the English analyzer, analyzer id in the header. */
-#define STORE_FORMAT_VERSION 2
+/* 2: BM25F (heading field) over the English analyzer, analyzer id in the header.
+ * 3: article table (live documents, documents.h) and documents.log coverage. */
+#define STORE_FORMAT_VERSION 3
 #define STORE_MAX_K 1000 /* largest k a query may ask for */
 
 typedef struct store store;
