@@ -30,7 +30,7 @@
 #include "app/topics.h"
 #include "app/web.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/util.h"
 
 #define MAX_MODEL_URLS 64
@@ -42,7 +42,7 @@ typedef struct gateway_state {
 
 static void describe(void *ctx, json_t *health) {
     gateway_state *g = ctx;
-    json_object_set_new(health, "model", json_string(store_model(g->store)));
+    json_object_set_new(health, "model", json_string(store_model_of(g->store)));
     store_facts_describe(g->store, health);
     json_object_set_new(health, "model_services_up", json_integer(model_client_up_count(g->client)));
     json_object_set_new(health, "model_services", model_client_describe(g->client));
@@ -88,13 +88,13 @@ static int open_gateway(gateway_state *g, const char *data_dir, const model_clie
                   data_dir, data_dir);
         return -1;
     }
-    if (!(g->store = store_open(data_dir, NULL, err, sizeof err))) {
+    if (!(g->store = store_open_writable(data_dir, NULL, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         return -1;
     }
     store_facts_publish(g->store);
     model_client_options mo = *base;
-    mo.expected_model = store_model(g->store);
+    mo.expected_model = store_model_of(g->store);
     if (!(g->client = model_client_start(&mo, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         return -1;
@@ -141,8 +141,8 @@ int cmd_gateway(int argc, char **argv) {
                                .probe_timeout_s = health_interval < 1 ? health_interval / 2 : 0.5};
     if (open_gateway(&g, data_dir, &mo) == 0) {
         log_fields(LOG_INFO, "gateway ready",
-                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model(g.store)),
-                                 LOG_INT("passages", store_count(g.store, NULL)),
+                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model_of(g.store)),
+                                 LOG_INT("passages", store_passages_now(g.store)),
                                  LOG_INT("model_services", nurls),
                                  LOG_INT("model_services_up", model_client_up_count(g.client))},
                    5);

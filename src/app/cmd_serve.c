@@ -18,7 +18,7 @@
 #include "app/topics.h"
 #include "app/web.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/util.h"
 
 typedef struct serve_state {
@@ -64,7 +64,7 @@ static int open_or_ingest(serve_state *s, const char *data_dir, const char *csv,
         return 0;
     }
     char err[512];
-    store *st = store_open(data_dir, encoder_identity(einfo), err, sizeof err);
+    store *st = store_open_writable(data_dir, encoder_identity(einfo), err, sizeof err);
     if (!st) {
         log_error("ragd serve: %s", err);
         return -1;

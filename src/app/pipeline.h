@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "model/llm.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/workqueue.h"
 
 typedef enum pipeline_failure {
