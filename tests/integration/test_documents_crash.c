@@ -10,8 +10,9 @@
  * The writer is a child process that logs "S id op version" before it sends
  * a write and "A id op version passages" once it is acknowledged; it stops
  * when the server is gone. Versions alternate short (one passage) and long
- * (several) texts, so a replace changes the passage count. The kill moment
- * comes from a fixed seed (printed), so a failure can be replayed. */
+ * (several) texts, so a replace changes the passage count. The kill comes
+ * a random 0-400 ms after the round's second acknowledgement (a fixed seed,
+ * printed, so a failure can be replayed). */
 #include <fcntl.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -32,6 +33,7 @@
 #define CRASH_ROUNDS 24
 #define CRASH_IDS 4
 #define CRASH_SEED 12345u
+#define CRASH_MIN_ACKS 2 /* acknowledged writes per round before the kill may come */
 
 static ask_fixture fx;
 
@@ -142,6 +144,17 @@ static void check_article(int idn, known *state, bool in_flight, bool pending_de
     *state = (known){.present = present, .version = version, .passages = n};
 }
 
+/* The writer's "A" lines so far. */
+static int acknowledged_in(const char *log_path) {
+    FILE *f = fopen(log_path, "r");
+    if (!f) return 0;
+    int n = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f)) n += line[0] == 'A';
+    fclose(f);
+    return n;
+}
+
 static void acknowledged_writes_survive_kill_9(void **state) {
     (void)state;
     printf("seed %u, %d rounds\n", CRASH_SEED, CRASH_ROUNDS);
@@ -154,7 +167,10 @@ static void acknowledged_writes_survive_kill_9(void **state) {
         pid_t pid = harness_fork();
         assert_true(pid >= 0);
         if (pid == 0) writer(&fx.server, round, log_path);
-        usleep((useconds_t)(50000 + rand_r(&seed) % 1500000)); /* kill at a random moment */
+        /* Kill at a random moment once the round has made progress (so every
+         * round replaces something, however slow the machine). */
+        while (acknowledged_in(log_path) < CRASH_MIN_ACKS) usleep(10 * 1000); /* bounded by the harness deadline */
+        usleep((useconds_t)(rand_r(&seed) % 400000));
         ragd_kill(&fx.server);
         assert_int_equal(harness_wait(pid), 0);
         assert_int_equal(ask_fixture_start_again(&fx, &fx.server, NULL), 0);
