@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/documents.h"
 #include "store/store.h"
 #include "store/vecmath.h"
 #include "util/buf.h"
@@ -112,7 +113,7 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int search_all(store *s, const float *q, uint32_t nq, bool approx, int ef, uint32_t *ids,
+static int search_all(const store_view *s, const float *q, uint32_t nq, bool approx, int ef, uint32_t *ids,
                       double *seconds) {
     char err[256];
     search_hit hits[K];
@@ -175,7 +176,8 @@ static int cmd_run(const char *dir, const char *ef_list) {
     store_writer_close(w);
     double t_build = now_seconds() - t0, c_build = cpu_seconds() - c0;
     t0 = now_seconds();
-    store *s = store_open(data, "bench-synthetic", err, sizeof err);
+    store *st = store_open(data, "bench-synthetic", err, sizeof err);
+    const store_view *s = st ? store_acquire(st) : NULL;
     if (s == NULL) {
         fprintf(stderr, "bench_search: %s\n", err);
         return 1;
@@ -227,7 +229,8 @@ static int cmd_run(const char *dir, const char *ef_list) {
     free(list);
     free(gt);
     free(got);
-    store_close(s);
+    store_release(s);
+    store_close(st);
     free(base);
     free(q);
     return 0;

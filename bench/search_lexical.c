@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/documents.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -51,7 +52,8 @@ int main(int argc, char **argv) {
     free(line);
     fclose(f);
     char err[1024];
-    store *s = store_open(argv[1], NULL, err, sizeof err);
+    store *st = store_open(argv[1], NULL, err, sizeof err);
+    const store_view *s = st ? store_acquire(st) : NULL;
     if (!s) {
         fprintf(stderr, "bench_search_lexical: %s\n", err);
         return 1;
@@ -75,7 +77,8 @@ int main(int argc, char **argv) {
     printf("{\"queries\": %ld, \"cpu_seconds\": %.3f, \"qps_per_cpu\": %.1f, \"us_per_query\": %.1f, "
            "\"mean_hits\": %.2f}\n",
            queries, cpu, queries / cpu, cpu / queries * 1e6, (double)hits_total / queries);
-    store_close(s);
+    store_release(s);
+    store_close(st);
     for (int i = 0; i < n; i++) free(qs[i]);
     free(qs);
     return 0;

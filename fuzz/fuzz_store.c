@@ -26,6 +26,7 @@
 
 #include "fuzz_util.h"
 #include "store/format.h"
+#include "store/documents.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -78,7 +79,7 @@ static void fix_checksums(uint8_t *file, size_t len) {
     memcpy(file, &h, sizeof h);
 }
 
-static void search_all(store *s) {
+static void search_all(const store_view *s) {
     static const char *const topics[] = {NULL, "business", "sports", "none"};
     static const search_mode modes[] = {SEARCH_VECTOR, SEARCH_LEXICAL, SEARCH_HYBRID};
     /* A hostile header may claim any dim when there are no vectors at all;
@@ -171,7 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!err[0]) abort(); /* a refusal names its cause */
         return 0;
     }
-    search_all(s);
+    const store_view *v = store_acquire(s);
+    search_all(v);
+    store_release(v);
     store_close(s);
     return 0;
 }

@@ -73,7 +73,7 @@ static void explain_half(json_t *o, const char *rank_key, const char *score_key,
     json_object_set_new(o, score_key, rank ? json_real((double)score) : json_null());
 }
 
-static json_t *sources_json(const store *s, const search_hit *hits, int n, bool explain) {
+static json_t *sources_json(const store_view *s, const search_hit *hits, int n, bool explain) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         store_passage ps;
@@ -166,27 +166,31 @@ static void run_ask(void *arg) {
                      .date_from = j->date_from[0] ? j->date_from : NULL,
                      .date_to = j->date_to[0] ? j->date_to : NULL,
                      .max_per_article = j->max_per_article};
-    retrieval_set_fusion(p->store, &q);
+    /* One view from the search to the last use of its passages' texts (the
+     * prompt): a write or merge meanwhile cannot change what was found. */
+    const store_view *view = store_acquire(p->store);
+    retrieval_set_fusion(view, &q);
     char err[256];
-    int n = store_search(p->store, &q, hits, err, sizeof err);
+    int n = store_search(view, &q, hits, err, sizeof err);
     uint64_t t2 = now_ns();
     ragd_metrics_search(retrieval_mode_name(j->mode), (double)(t2 - t1) / 1e9);
     if (n < 0) {
         /* the handler checked every field, so a query the store refuses
          * (STORE_ERR_BAD_QUERY) or a missing analyzer is this process's fault */
         assert(n == STORE_ERR_BAD_QUERY || n == STORE_ERR_ANALYZER);
+        store_release(view);
         fail(j, 500, err);
         job_free(j);
         return;
     }
-    json_t *sources = sources_json(p->store, hits, n, j->explain);
+    json_t *sources = sources_json(view, hits, n, j->explain);
     if (j->stream) j->fmt->sources(j->fmt_ctx, j->req, sources);
 
     /* 3. answer from the passages */
     const char *context[ASK_MAX_TOP_K], *heading[ASK_MAX_TOP_K], *date[ASK_MAX_TOP_K];
     for (int i = 0; i < n; i++) {
         store_passage ps;
-        store_get(p->store, hits[i].passage_id, &ps);
+        store_get(view, hits[i].passage_id, &ps);
         context[i] = ps.text;
         heading[i] = ps.heading;
         date[i] = ps.date;
@@ -196,6 +200,7 @@ static void run_ask(void *arg) {
                          .nhistory = j->nhistory};
     j->llm_start_ns = now_ns();
     int rc = p->generate(p->ctx, &prompt, j->seed, on_piece, j, &e);
+    store_release(view);
     uint64_t t3 = now_ns();
     if (rc == 0)
         ragd_metrics_llm(j->first_piece_ns ? (double)(j->first_piece_ns - j->llm_start_ns) / 1e9 : 0,
@@ -260,20 +265,25 @@ bool ask_read_options(const pipeline *p, const json_t *body, ask_params *params,
         if (!json_is_string(t))
             return request_reject_field(pb, 400, "topic", "'topic' must be a string or null");
         const char *topic = json_string_value(t);
-        if (strlen(topic) != json_string_length(t) || !store_has_topic(p->store, topic)) {
+        const store_view *view = store_acquire(p->store);
+        if (strlen(topic) != json_string_length(t) || !store_has_topic(view, topic)) {
             const char *const *names;
-            int nt = store_topics(p->store, &names);
+            int nt = store_topics(view, &names);
             buf known = BUF_INIT;
             for (int i = 0; i < nt; i++) buf_printf(&known, "%s%s", i ? ", " : "", names[i]);
+            store_release(view);
             request_reject_field(pb, 422, "topic", "unknown topic '%.100s' (known: %s)", topic,
                                  known.data ? known.data : "none");
             buf_free(&known);
             return false;
         }
+        store_release(view);
         params->topic = topic;
     }
     assert(p->store); /* a first ingest gates these routes until the store is open */
-    params->mode = retrieval_default_mode(p->store);
+    const store_view *view = store_acquire(p->store);
+    params->mode = retrieval_default_mode(view);
+    store_release(view);
     json_t *m = json_object_get(body, "mode");
     if (m && !json_is_null(m)) {
         if (!json_is_string(m)) return request_reject_field(pb, 400, "mode", "'mode' must be a string");

@@ -25,7 +25,7 @@
 #include "model/encoder.h"
 #include "obs/curl_global.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -297,7 +297,8 @@ int cmd_eval(int argc, char **argv) {
     }
 
     char err[1024];
-    store *s = NULL;
+    store *st = NULL;
+    const store_view *s = NULL; /* one view for the whole run */
     encoder *enc = NULL;
     CURL *curl = NULL;
     store_bm25_params params;
@@ -313,10 +314,11 @@ int cmd_eval(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (!(s = store_open(data_dir, NULL, err, sizeof err))) {
+        if (!(st = store_open(data_dir, NULL, err, sizeof err))) {
             fprintf(stderr, "ragd eval: %s\n", err);
             goto out;
         }
+        s = store_acquire(st);
         bool need_vectors = false;
         for (int m = 0; m < nmodes; m++) {
             if (modes[m].is_default) modes[m].mode = retrieval_default_mode(s);
@@ -413,7 +415,8 @@ int cmd_eval(int argc, char **argv) {
 out:
     if (curl) curl_easy_cleanup(curl);
     if (enc) encoder_close(enc);
-    store_close(s);
+    store_release(s);
+    store_close(st);
     qrels_free(&r);
     return role_end(&cmd, rc);
 }

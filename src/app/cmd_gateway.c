@@ -4,8 +4,9 @@
  * replicas over HTTP for everything CPU-heavy (encoding the question, the
  * LLM) through a round-robin, health-checked client (model_client.h).
  *
- * What it loads itself: the store (whose BM25 analyzer is built in) — never
- * the model.
+ * What it loads itself: the store (whose BM25 analyzer is built in) and the
+ * model's vocabulary (vocab.txt, to split /documents articles into passages
+ * that fit the encoder's window as ingest does) — never the model's weights.
  *
  * Which model: the store records the identity of the model its vectors came
  * from; the gateway opens the store accepting any identity and then requires
@@ -22,6 +23,7 @@
 #include "app/chat_completions.h"
 #include "app/chat_page.h"
 #include "app/commands.h"
+#include "app/documents_routes.h"
 #include "app/model_client.h"
 #include "app/openai_models.h"
 #include "app/remote_pipeline.h"
@@ -29,8 +31,10 @@
 #include "app/store_facts.h"
 #include "app/topics.h"
 #include "app/web.h"
+#include "model/model_dirs.h"
+#include "model/tokenizer.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/util.h"
 
 #define MAX_MODEL_URLS 64
@@ -38,11 +42,12 @@
 typedef struct gateway_state {
     store *store;
     model_client *client;
+    tokenizer *tokenizer; /* splits /documents articles */
 } gateway_state;
 
 static void describe(void *ctx, json_t *health) {
     gateway_state *g = ctx;
-    json_object_set_new(health, "model", json_string(store_model(g->store)));
+    json_object_set_new(health, "model", json_string(store_model_of(g->store)));
     store_facts_describe(g->store, health);
     json_object_set_new(health, "model_services_up", json_integer(model_client_up_count(g->client)));
     json_object_set_new(health, "model_services", model_client_describe(g->client));
@@ -78,23 +83,41 @@ static int split_urls(const option_strings *given, char **storage, const char **
     return n ? n : -1;
 }
 
-/* Everything the gateway answers from: the store (its BM25 analyzer is built
- * in, so no vocabulary is needed) and the client of the model services.
- * 0, or -1 after logging why (what was opened is in g, for the caller to close). */
-static int open_gateway(gateway_state *g, const char *data_dir, const model_client_options *base) {
+/* The vocabulary that splits /documents articles. 0, or -1 after logging why. */
+static int open_vocabulary(gateway_state *g, const char *model_dir) {
     char err[512];
+    char *vocab = model_find_file(model_dir, "vocab.txt");
+    if (!vocab) {
+        log_error("ragd gateway: no vocab.txt in %s (give --model-dir: the model folder; only its "
+                  "vocabulary is read, to split /documents articles into passages)",
+                  model_dir ? model_dir : "./models or ../shared/models");
+        return -1;
+    }
+    g->tokenizer = tokenizer_open(vocab, err, sizeof err);
+    if (!g->tokenizer) log_error("ragd gateway: %s", err);
+    free(vocab);
+    return g->tokenizer ? 0 : -1;
+}
+
+/* Everything the gateway answers from: the store (its BM25 analyzer is built
+ * in), the vocabulary and the client of the model services.
+ * 0, or -1 after logging why (what was opened is in g, for the caller to close). */
+static int open_gateway(gateway_state *g, const char *data_dir, const char *model_dir,
+                        const model_client_options *base) {
+    char err[512];
+    if (open_vocabulary(g, model_dir) < 0) return -1;
     if (!store_exists(data_dir)) {
         log_error("ragd gateway: no store in %s (build it with 'ragd ingest --data-dir %s')",
                   data_dir, data_dir);
         return -1;
     }
-    if (!(g->store = store_open(data_dir, NULL, err, sizeof err))) {
+    if (!(g->store = store_open_writable(data_dir, NULL, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         return -1;
     }
     store_facts_publish(g->store);
     model_client_options mo = *base;
-    mo.expected_model = store_model(g->store);
+    mo.expected_model = store_model_of(g->store);
     if (!(g->client = model_client_start(&mo, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
         return -1;
@@ -109,17 +132,21 @@ int cmd_gateway(int argc, char **argv) {
                      "remote model services.", 8000);
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
     const char *data_dir = "./data";
+    const char *model_dir = NULL;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     const option_spec own[] = {
         {"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0},
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0},
+        {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "the model folder whose vocab.txt splits /documents articles (default: ./models, then ../shared/models)", 0, 0},
         {"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0},
         {"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0},
         {"health-interval", "RAGD_HEALTH_INTERVAL", OPT_DOUBLE, &health_interval, "seconds between health probes of the model services", 0, 0},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
     ask_opts ao;
-    ask_opts_add(&r.options, &ao, "threads running /ask (each waits on the model services)");
+    ask_opts_add(&r.options, &ao, "threads running /ask and /documents writes (each waits on the model services)");
+    documents_opts dopts;
+    documents_opts_add(&r.options, &dopts);
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
     if (upstream_timeout < 0 || connect_timeout < 0 || health_interval <= 0) {
         fprintf(stderr, "ragd gateway: timeouts must be >= 0 and --health-interval > 0\n");
@@ -139,10 +166,10 @@ int cmd_gateway(int argc, char **argv) {
                                .connect_timeout_s = connect_timeout,
                                .probe_interval_s = health_interval,
                                .probe_timeout_s = health_interval < 1 ? health_interval / 2 : 0.5};
-    if (open_gateway(&g, data_dir, &mo) == 0) {
+    if (open_gateway(&g, data_dir, model_dir, &mo) == 0) {
         log_fields(LOG_INFO, "gateway ready",
-                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model(g.store)),
-                                 LOG_INT("passages", store_count(g.store, NULL)),
+                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model_of(g.store)),
+                                 LOG_INT("passages", store_passages_now(g.store)),
                                  LOG_INT("model_services", nurls),
                                  LOG_INT("model_services_up", model_client_up_count(g.client))},
                    5);
@@ -156,6 +183,8 @@ int cmd_gateway(int argc, char **argv) {
             ask_add_routes(&routes, &p);
             chat_completions_add_routes(&routes, &p);
             topics_add_routes(&routes, &p);
+            documents_service docs = {.pipeline = &p, .tokenizer = g.tokenizer, .opts = dopts};
+            documents_add_routes(&routes, &docs);
             chat_page_add_routes(&routes);
             openai_catalog models;
             openai_catalog_init(&models);
@@ -168,6 +197,7 @@ int cmd_gateway(int argc, char **argv) {
     }
     model_client_stop(g.client);
     if (g.store) store_close(g.store);
+    if (g.tokenizer) tokenizer_close(g.tokenizer);
     free(url_storage);
     return role_end(&r, rc);
 }

@@ -14,7 +14,7 @@
 #include "app/role.h"
 #include "model/encoder.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -116,11 +116,12 @@ int cmd_search(int argc, char **argv) {
     if (topic && !*topic) topic = NULL;
     char err[1024];
     encoder *enc = NULL;
-    store *s = store_open(data_dir, NULL, err, sizeof err);
-    if (!s) {
+    store *st = store_open(data_dir, NULL, err, sizeof err);
+    if (!st) {
         fprintf(stderr, "ragd search: %s\n", err);
         return role_end(&r, 1);
     }
+    const store_view *s = store_acquire(st);
     if (default_mode) mode = retrieval_default_mode(s);
     rc = 1;
     float vec[ENCODER_DIM];
@@ -173,7 +174,8 @@ int cmd_search(int argc, char **argv) {
     rc = 0;
 out:
     free(hits);
-    store_close(s);
+    store_release(s);
+    store_close(st);
     if (enc) encoder_close(enc);
     return role_end(&r, rc);
 }

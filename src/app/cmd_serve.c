@@ -9,6 +9,7 @@
 #include "app/chat_completions.h"
 #include "app/chat_page.h"
 #include "app/commands.h"
+#include "app/documents_routes.h"
 #include "app/first_ingest.h"
 #include "app/local_pipeline.h"
 #include "app/model_stack.h"
@@ -18,7 +19,7 @@
 #include "app/topics.h"
 #include "app/web.h"
 #include "obs/log.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/util.h"
 
 typedef struct serve_state {
@@ -64,7 +65,7 @@ static int open_or_ingest(serve_state *s, const char *data_dir, const char *csv,
         return 0;
     }
     char err[512];
-    store *st = store_open(data_dir, encoder_identity(einfo), err, sizeof err);
+    store *st = store_open_writable(data_dir, encoder_identity(einfo), err, sizeof err);
     if (!st) {
         log_error("ragd serve: %s", err);
         return -1;
@@ -89,6 +90,8 @@ int cmd_serve(int argc, char **argv) {
     options_add_all(&r.options, own, ARRAY_LEN(own));
     ask_opts ao;
     ask_opts_add(&r.options, &ao, "threads running /ask (they wait on the encoder's batches)");
+    documents_opts dopts;
+    documents_opts_add(&r.options, &dopts);
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
 
     serve_state s = {0};
@@ -112,6 +115,9 @@ int cmd_serve(int argc, char **argv) {
         ask_add_routes(&routes, &p);
         chat_completions_add_routes(&routes, &p);
         topics_add_routes(&routes, &p);
+        documents_service docs = {.pipeline = &p, .tokenizer = encoder_tokenizer(s.model.encoder),
+                                  .opts = dopts};
+        documents_add_routes(&routes, &docs);
         chat_page_add_routes(&routes);
         model_routes_add(&routes, &s.model.service);
         openai_catalog models;

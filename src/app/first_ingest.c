@@ -137,12 +137,12 @@ static void *ingest_main(void *arg) {
                          .on_progress = on_progress, .progress_ctx = fi};
     store *st = NULL;
     if (ingest_run(&io, enc, err, sizeof err) == 0)
-        st = store_open(fi->cfg.data_dir, encoder_identity(encoder_get_info(enc)), err, sizeof err);
+        st = store_open_writable(fi->cfg.data_dir, encoder_identity(encoder_get_info(enc)), err, sizeof err);
     if (st) {
         fi->cfg.on_ready(st, fi->cfg.ctx);
         atomic_store(&fi->state, STATE_READY); /* after on_ready: a gated request sees the store */
         log_fields(LOG_INFO, "first ingest done: ready",
-                   (log_field[]){LOG_INT("passages", (long)store_count(st, NULL))}, 1);
+                   (log_field[]){LOG_INT("passages", (long)store_passages_now(st))}, 1);
     } else if (atomic_load(&fi->stopping)) {
         atomic_store(&fi->state, STATE_INTERRUPTED);
         log_info("first ingest interrupted (%s); the next start resumes it", err);

@@ -26,7 +26,7 @@
 
 #include "app/routes.h"
 #include "model/encoder.h"
-#include "store/store.h"
+#include "store/documents.h"
 
 #define FIRST_INGEST_FAILED_LINGER_S 10
 

@@ -15,6 +15,18 @@ static int local_embed(void *ctx, const char *text, size_t len, float *vec, pipe
     return 0;
 }
 
+static int local_embed_passages(void *ctx, int n, const char *const *texts, const size_t *lens,
+                                float *vecs, pipeline_error *e) {
+    local_backend *b = ctx;
+    batcher_status st = batcher_embed_at(b->batcher, ENCODER_FP32, n, texts, lens, vecs, NULL,
+                                         e->message, sizeof e->message);
+    if (st != BATCHER_OK) {
+        e->code = st == BATCHER_ENCODER_FAILED ? PIPELINE_INTERNAL : PIPELINE_OVERLOADED;
+        return -1;
+    }
+    return 0;
+}
+
 static int local_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, llm_emit_fn emit,
                           void *emit_ctx, pipeline_error *e) {
     local_backend *b = ctx;
@@ -25,6 +37,7 @@ static int local_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, ll
 
 void local_pipeline_init(pipeline *p, local_backend *b) {
     p->embed = local_embed;
+    p->embed_passages = local_embed_passages;
     p->generate = local_generate;
     p->ctx = b;
 }

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "model/llm.h"
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/workqueue.h"
 
 typedef enum pipeline_failure {
@@ -47,6 +47,11 @@ static inline int pipeline_http_status(pipeline_failure f) {
 typedef struct pipeline {
     /* One unit vector (ENCODER_DIM floats) for text. 0, or -1 with e set. */
     int (*embed)(void *ctx, const char *text, size_t len, float *vec, pipeline_error *e);
+    /* n unit vectors (n × ENCODER_DIM floats into vecs) for passages being
+     * stored, at full precision (ingest's vectors): the /documents writes.
+     * 0, or -1 with e set. */
+    int (*embed_passages)(void *ctx, int n, const char *const *texts, const size_t *lens,
+                          float *vecs, pipeline_error *e);
     /* Stream the answer for one prompt through emit. 0 done, 1 cancelled by
      * emit, -1 with e set. */
     int (*generate)(void *ctx, const llm_prompt *prompt, uint64_t seed, llm_emit_fn emit,

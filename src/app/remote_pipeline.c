@@ -30,8 +30,8 @@ static int gather(const char *data, size_t len, void *ctx) {
     return 0;
 }
 
-/* The first vector of an /encode answer into vec; false if it is not one. */
-static bool parse_embedding(const buf *body, float *vec, char *why, size_t whylen) {
+/* The n vectors of an /encode answer into vecs; false if it is not that. */
+static bool parse_embeddings(const buf *body, int n, float *vecs, char *why, size_t whylen) {
     json_error_t jerr;
     json_t *doc = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
     if (!doc) {
@@ -40,30 +40,43 @@ static bool parse_embedding(const buf *body, float *vec, char *why, size_t whyle
     }
     bool ok = false;
     json_t *dim = json_object_get(doc, "dim");
-    json_t *row = json_array_get(json_object_get(doc, "embeddings"), 0);
+    json_t *rows = json_object_get(doc, "embeddings");
     if (!json_is_integer(dim) || json_integer_value(dim) != ENCODER_DIM) {
         snprintf(why, whylen, "'dim' is not %d", ENCODER_DIM);
-    } else if (!json_is_array(row) || json_array_size(row) != ENCODER_DIM) {
-        snprintf(why, whylen, "'embeddings' does not hold one vector of %d numbers", ENCODER_DIM);
+    } else if (!json_is_array(rows) || json_array_size(rows) != (size_t)n) {
+        snprintf(why, whylen, "'embeddings' does not hold %d vectors", n);
     } else {
         ok = true;
-        for (size_t i = 0; i < ENCODER_DIM && ok; i++) {
-            json_t *x = json_array_get(row, i);
-            ok = json_is_number(x);
-            vec[i] = (float)json_number_value(x);
+        for (int r = 0; r < n && ok; r++) {
+            json_t *row = json_array_get(rows, (size_t)r);
+            if (!json_is_array(row) || json_array_size(row) != ENCODER_DIM) {
+                snprintf(why, whylen, "vector %d does not hold %d numbers", r, ENCODER_DIM);
+                ok = false;
+                break;
+            }
+            for (size_t i = 0; i < ENCODER_DIM && ok; i++) {
+                json_t *x = json_array_get(row, i);
+                ok = json_is_number(x);
+                vecs[(size_t)r * ENCODER_DIM + i] = (float)json_number_value(x);
+            }
+            if (!ok) snprintf(why, whylen, "a vector component is not a number");
         }
-        if (!ok) snprintf(why, whylen, "a vector component is not a number");
     }
     json_decref(doc);
     return ok;
 }
 
-static int remote_embed(void *ctx, const char *text, size_t len, float *vec, pipeline_error *e) {
-    model_client *client = ctx;
+/* One /encode call for n texts (n <= REMOTE_TEXTS_PER_CALL) into vecs. */
+static int encode_call(model_client *client, int n, const char *const *texts, const size_t *lens,
+                       float *vecs, pipeline_error *e) {
     buf body = BUF_INIT;
-    buf_puts(&body, "{\"texts\":[\"");
-    buf_json_escape(&body, text, len);
-    buf_puts(&body, "\"]}");
+    buf_puts(&body, "{\"texts\":[");
+    for (int i = 0; i < n; i++) {
+        buf_puts(&body, i ? ",\"" : "\"");
+        buf_json_escape(&body, texts[i], lens[i]);
+        buf_putc(&body, '"');
+    }
+    buf_puts(&body, "]}");
     encode_answer a = {.body = BUF_INIT};
     model_call call = {.path = "/encode", .lane = 0, .body = body.data, .len = body.len, .sink = gather, .ctx = &a};
     int rc = model_client_post(client, &call, e);
@@ -74,13 +87,32 @@ static int remote_embed(void *ctx, const char *text, size_t len, float *vec, pip
         snprintf(e->message, sizeof e->message, "the model service's /encode answer exceeds %u bytes",
                  ENCODE_ANSWER_MAX);
         rc = -1;
-    } else if (rc == 0 && !parse_embedding(&a.body, vec, why, sizeof why)) {
+    } else if (rc == 0 && !parse_embeddings(&a.body, n, vecs, why, sizeof why)) {
         e->code = PIPELINE_UPSTREAM_FAILED;
         snprintf(e->message, sizeof e->message, "the model service's /encode answer is malformed: %s", why);
         rc = -1;
     }
     buf_free(&a.body);
     return rc;
+}
+
+static int remote_embed(void *ctx, const char *text, size_t len, float *vec, pipeline_error *e) {
+    const char *texts[1] = {text};
+    size_t lens[1] = {len};
+    return encode_call(ctx, 1, texts, lens, vec, e);
+}
+
+/* An article's passages go in calls of at most this many texts: well under
+ * the model service's --max-texts default (256) and ENCODE_ANSWER_MAX. */
+#define REMOTE_TEXTS_PER_CALL 32
+
+static int remote_embed_passages(void *ctx, int n, const char *const *texts, const size_t *lens,
+                                 float *vecs, pipeline_error *e) {
+    for (int b = 0; b < n; b += REMOTE_TEXTS_PER_CALL) {
+        int m = n - b < REMOTE_TEXTS_PER_CALL ? n - b : REMOTE_TEXTS_PER_CALL;
+        if (encode_call(ctx, m, texts + b, lens + b, vecs + (size_t)b * ENCODER_DIM, e) < 0) return -1;
+    }
+    return 0;
 }
 
 /* ---- generate ---- */
@@ -181,6 +213,7 @@ static int remote_generate(void *ctx, const llm_prompt *prompt, uint64_t seed, l
 
 void remote_pipeline_init(pipeline *p, model_client *client) {
     p->embed = remote_embed;
+    p->embed_passages = remote_embed_passages;
     p->generate = remote_generate;
     p->ctx = client;
 }

@@ -5,14 +5,14 @@
 
 #include "model/encoder.h"
 
-bool retrieval_on_twin(const store *s) { return strcmp(store_model(s), ENCODER_MODEL_NAME) != 0; }
+bool retrieval_on_twin(const store_view *s) { return strcmp(store_model(s), ENCODER_MODEL_NAME) != 0; }
 
-search_mode retrieval_default_mode(const store *s) {
+search_mode retrieval_default_mode(const store_view *s) {
     (void)s; /* hybrid on every store; what differs is how it fuses */
     return SEARCH_HYBRID;
 }
 
-void retrieval_set_fusion(const store *s, store_query *q) {
+void retrieval_set_fusion(const store_view *s, store_query *q) {
     q->lexical_first = retrieval_on_twin(s);
     q->vector_weight = 1.0f;
 }

@@ -19,17 +19,17 @@
 
 #include <stdbool.h>
 
-#include "store/store.h"
+#include "store/documents.h"
 
 #define RETRIEVAL_DEFAULT_MAX_PER_ARTICLE 2
 #define RETRIEVAL_MAX_PER_ARTICLE_LIMIT 50
 
 /* True when the store's vectors come from the random-weight twin. */
-bool retrieval_on_twin(const store *s);
+bool retrieval_on_twin(const store_view *s);
 /* The mode of a search that names none. */
-search_mode retrieval_default_mode(const store *s);
+search_mode retrieval_default_mode(const store_view *s);
 /* Set q's fusion (vector_weight, lexical_first) for this store. */
-void retrieval_set_fusion(const store *s, store_query *q);
+void retrieval_set_fusion(const store_view *s, store_query *q);
 /* "hybrid", "vector", "lexical" → mode; -1 for anything else. */
 int retrieval_parse_mode(const char *name, search_mode *mode);
 const char *retrieval_mode_name(search_mode mode);

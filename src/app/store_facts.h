@@ -7,14 +7,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "store/store.h"
+#include "store/documents.h"
 #include "util/buf.h"
 
 /* ragd_store_passages{topic=…} for every topic of st. */
-void store_facts_publish(const store *st);
+void store_facts_publish(store *st);
 /* "passages": the store's size, into the /health object. */
-void store_facts_describe(const store *st, json_t *health);
+void store_facts_describe(store *st, json_t *health);
 /* false (why says so) while there is no store or it holds no passage. */
-bool store_facts_ready(const store *st, buf *why);
+bool store_facts_ready(store *st, buf *why);
 
 #endif

@@ -6,16 +6,18 @@
 
 static void get_topics(http_request *r, void *ctx) {
     const pipeline *p = ctx;
-    const store *st = p->store;
-    assert(st); /* first_ingest gates this route until the store is open */
+    assert(p->store); /* first_ingest gates this route until the store is open */
+    const store_view *st = store_acquire(p->store); /* names and counts of one state */
     const char *const *names;
     int n = store_topics(st, &names);
     json_t *list = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(list, json_pack("{s:s, s:I}", "name", names[i], "passages",
                                               (json_int_t)store_count(st, names[i])));
-    http_respond_json(r, 200, json_pack("{s:o, s:I}", "topics", list, "passages",
-                                        (json_int_t)store_count(st, NULL)));
+    json_t *body = json_pack("{s:o, s:I}", "topics", list, "passages",
+                             (json_int_t)store_count(st, NULL));
+    store_release(st);
+    http_respond_json(r, 200, body);
 }
 
 void topics_add_routes(route_list *routes, const pipeline *p) {

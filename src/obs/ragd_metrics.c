@@ -8,6 +8,8 @@
  */
 #include "obs/ragd_metrics.h"
 
+#include <string.h>
+
 #include "util/util.h"
 
 metric_series *ragd_encode_batch_size;
@@ -31,6 +33,8 @@ static const double llm_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
                                      2.5,   5,    10,    20,   30,  60};
 
 #define NB(a) ((int)ARRAY_LEN(a))
+
+static void register_document_writes(void);
 
 void ragd_metrics_register(void) {
     static const char *const queue[] = {"queue"};
@@ -85,6 +89,7 @@ void ragd_metrics_register(void) {
         "ragd_requests_cancelled_total",
         "Questions whose client went away (or pressed Stop) before the answer was finished.", 1,
         route);
+    register_document_writes();
 }
 
 void ragd_metrics_encode(size_t batch_size, size_t tokens, double seconds) {
@@ -122,4 +127,31 @@ void ragd_metrics_model_up(const char *url, int up) {
 
 void ragd_metrics_cancelled(const char *route) {
     if (ragd_requests_cancelled_total) metric_inc(metric_with(ragd_requests_cancelled_total, &route));
+}
+
+/* ---- /documents writes (issue #12) ---- */
+
+metric *ragd_document_writes_total;  /* {kind, outcome} */
+metric *ragd_document_write_seconds; /* {kind} */
+
+static void register_document_writes(void) {
+    static const char *const kind_outcome[] = {"kind", "outcome"};
+    static const char *const kind[] = {"kind"};
+    ragd_document_writes_total = metric_counter(
+        "ragd_document_writes_total",
+        "/documents writes by kind (put, batch, delete) and outcome (ok, rejected, not_found, "
+        "overloaded, failed).",
+        2, kind_outcome);
+    /* Writes are bound by encoding (an article is ~2-20 passages) and an fsync. */
+    ragd_document_write_seconds = metric_histogram(
+        "ragd_document_write_seconds",
+        "Time of a /documents write from request to acknowledgement (encoding and fsync included).",
+        llm_buckets, NB(llm_buckets), 1, kind);
+}
+
+void ragd_metrics_document_write(const char *kind, const char *outcome, double seconds) {
+    if (!ragd_document_writes_total) return;
+    const char *labels[2] = {kind, outcome};
+    metric_inc(metric_with(ragd_document_writes_total, labels));
+    if (!strcmp(outcome, "ok")) metric_observe(metric_with(ragd_document_write_seconds, &kind), seconds);
 }

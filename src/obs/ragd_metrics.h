@@ -14,6 +14,8 @@
  *   ragd_log_lines_dropped_total     counter    log lines the Loki client had to drop
  *   ragd_log_lines_pushed_total      counter    log lines Loki accepted
  *   ragd_requests_cancelled_total{route} counter questions whose client left before the answer ended
+ *   ragd_document_writes_total{kind,outcome} counter /documents writes (put, batch, delete)
+ *   ragd_document_write_seconds{kind} histogram  request to acknowledged write (ok ones)
  *   (ragd_build_info{version} and process_* come from process_metrics.h)
  *
  * ragd_metrics_register() (every role calls it at start-up, before serving)
@@ -55,5 +57,12 @@ void ragd_metrics_llm(double first_event_seconds, double total_seconds);
 void ragd_metrics_store_passages(const char *topic, double passages);
 void ragd_metrics_model_up(const char *url, int up);
 void ragd_metrics_cancelled(const char *route);
+
+/* /documents writes (issue #12). */
+extern metric *ragd_document_writes_total;  /* {kind, outcome} */
+extern metric *ragd_document_write_seconds; /* {kind} */
+/* kind: "put", "batch", "delete"; outcome: "ok", "rejected", "not_found",
+ * "overloaded", "failed". The latency is observed for "ok" only. */
+void ragd_metrics_document_write(const char *kind, const char *outcome, double seconds);
 
 #endif

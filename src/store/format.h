@@ -20,6 +20,9 @@
 #define STORE_FILE "store.bin"
 #define STORE_TMP_FILE "store.bin.tmp"
 #define LOG_FILE "ingest.log"
+#define DOC_LOG_FILE "documents.log"   /* article records: puts and deletes (doclog.h) */
+#define DOC_LOG_TMP_FILE "documents.log.tmp"
+#define STORE_LOCK_FILE "writer.lock" /* flock of the one writer; holds "pid N: its command line" */
 
 #define STORE_MAGIC "RAGDSTOR"
 #define LOG_MAGIC "RAGDILOG"
@@ -40,6 +43,7 @@ enum store_section_kind {
     SEC_VECTORS,  /* float[n_passages][dim], in row order */
     SEC_BM25,     /* bm25.c's serialised index over rows */
     SEC_HNSW,     /* uint64 offsets[n_topics] then one hnsw.c graph per topic */
+    SEC_ARTICLES, /* disk_article[n_articles], sorted by id (bytewise) */
     SEC_COUNT
 };
 
@@ -60,6 +64,10 @@ typedef struct disk_header {
     uint32_t n_topics;
     uint64_t log_records; /* how much of ingest.log this snapshot covers */
     uint64_t log_bytes;
+    uint64_t doc_log_id;    /* the documents.log generation it covers … */
+    uint64_t doc_log_bytes; /* … up to this offset (replay starts there) */
+    uint32_t n_articles;
+    uint32_t reserved0;
     uint32_t hnsw_m;
     uint32_t hnsw_ef_construction;
     disk_section sections[SEC_COUNT];
@@ -80,6 +88,12 @@ typedef struct disk_passage {
     uint32_t topic;
     int32_t passage_index;
 } disk_passage;
+
+typedef struct disk_article {
+    uint64_t id, heading, date, topic; /* offsets into SEC_STRINGS */
+    uint64_t text;                     /* offset, or UINT64_MAX: not kept */
+    uint32_t first_passage, n_passages;
+} disk_article;
 
 typedef struct disk_log_header {
     char magic[8];

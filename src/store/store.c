@@ -1,587 +1,1041 @@
-/* store — the read side: map store.bin, verify it, answer searches.
+/* store — the store as its callers see it: the data directory, its current
+ * view, the read API of store.h over views, and live writes (documents.h).
  *
- * Opening checks, in order, everything that could make a mapped pointer
- * wrong: magic, format version, header checksum, model and dim, section
- * bounds, every section's CRC32, then the cross-references between tables
- * (rows, topics, string offsets, graph links). After that, searches trust
- * the mapping and do no bounds checks in their loops.
- *
- * Rows are grouped by topic, so a topic is a contiguous row range: the exact
- * scan walks just that range, BM25 binary-searches into its postings, and
- * each topic has its own HNSW graph. A query over all topics scans all rows
- * (exact, BM25) or searches every topic's graph and merges (HNSW).
+ * Locks, and what each protects (never two of the first three across I/O):
+ *   view_lock   the current view pointer; held for a pointer copy and a count.
+ *   write_lock  serialises writers' checks and log appends (and a merge,
+ *               which holds it throughout: writes wait for a merge, reads do
+ *               not); the head table (which ids are live once every appended
+ *               record is applied) lives under it.
+ *   apply_lock  applies durable records to memory in log order (seq), then
+ *               publishes the next view. fsyncs happen between the two, in
+ *               doclog's group commit, under neither.
+ * A write: check + append (write_lock) → group fsync → apply in order
+ * (apply_lock) → publish. A search takes a view and never waits for any of it.
  */
 #include "store/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
 
-#include "store/analyzer.h"
-#include "store/bm25.h"
-#include "store/format.h"
-#include "store/hnsw.h"
+#include "obs/log.h"
+#include "store/builder.h"
+#include "store/doclog.h"
+#include "store/documents.h"
+#include "store/snapshot.h"
 #include "store/store_internal.h"
-#include "store/vecmath.h"
+#include "store/view.h"
 #include "util/util.h"
 
-#define RRF_K 60.0f
-#define HYBRID_DEPTH 50 /* each half contributes its best max(k, this) */
+enum { REC_PUT = 1, REC_DELETE = 2 };
+#define STORE_MAX_BATCH 100000
+
+/* Which ids are live after every appended record: the writers' own answer to
+ * "created?" and "deleted anything?" before their record is applied. */
+typedef struct head_table {
+    char **ids;
+    bool *live;
+    uint32_t cap, used;
+} head_table;
 
 struct store {
-    int fd;
-    const uint8_t *map;
-    size_t size;
-    const disk_header *h;
-    uint32_t n, n_topics, dim;
-    const disk_topic *topics;
-    const disk_passage *passages;
-    const char *strings;
-    size_t strings_len;
-    const uint32_t *row_ids;
-    const float *vectors;
-    bm25_view bm25;
-    hnsw_view *graphs;
-    const char **topic_names;
+    char *dir;
     char model[MODEL_ID_MAX + 1];
-    const vecmath_ops *ops;
-    uint32_t max_topic_rows;
-    pthread_mutex_t pool_lock; /* free HNSW scratch buffers, one per concurrent search */
-    hnsw_scratch **pool;
-    int pool_len, pool_cap;
-    /* Free query analyzers (a Snowball stemmer is single-threaded), behind pool_lock. */
-    analyzer **analyzers;
-    int analyzers_len, analyzers_cap;
+    int dim;
+    bool writable;
+    int lock_fd;             /* writer.lock, held by a writable store; -1 otherwise */
+    char read_only_why[512]; /* why writes are refused (!writable) */
+
+    pthread_mutex_t view_lock;
+    store_view *cur;
+
+    pthread_mutex_t write_lock;
+    head_table head;
+    uint64_t last_seq;       /* records appended */
+    doclog *log;
+
+    pthread_mutex_t apply_lock;
+    pthread_cond_t applied_cond;
+    uint64_t applied_seq;    /* records applied, in order */
+    epoch *ep;               /* the current epoch (the writers' side) */
+    uint64_t gen;            /* generation of the newest published view */
+    /* Figures of the newest state, copied into each view. */
+    uint64_t n_passages, total_body;
+    uint32_t snap_dead, n_articles, live_dead;
+    size_t topic_passages[STORE_MAX_TOPICS], topic_articles[STORE_MAX_TOPICS];
+
+    /* Store-wide topic names: appended, never moved or freed before close. */
+    pthread_mutex_t topic_lock;
+    char *topics[STORE_MAX_TOPICS];
+    uint32_t n_topics;
+
+    /* Merge thread. */
+    pthread_mutex_t merge_lock;
+    pthread_cond_t merge_cond;
+    pthread_t merge_thread;
+    bool merge_running, merge_wanted, stopping;
+    size_t merge_threshold;
+
+    _Atomic uint64_t writes, merges;
+    _Atomic uint64_t merge_ns;
 };
 
-static const char *rebuild_hint = "remove the data directory (or choose another --data-dir) "
-                                  "and run `ragd ingest` to rebuild it";
+/* ---- views ------------------------------------------------------------- */
 
-bool store_exists(const char *data_dir) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", data_dir, STORE_FILE);
-    return file_exists(path);
+const store_view *store_acquire(store *s) {
+    pthread_mutex_lock(&s->view_lock);
+    store_view *v = s->cur;
+    atomic_fetch_add(&v->refs, 1);
+    pthread_mutex_unlock(&s->view_lock);
+    return v;
 }
 
-int store_check_header(const disk_header *h, size_t file_size, const char *path,
-                       const char *expected_model, int expected_dim, char *err, size_t errlen) {
-    if (file_size < sizeof *h || memcmp(h->magic, STORE_MAGIC, 8) != 0)
-        return seterr(err, errlen, "%s is not a ragd store (bad magic or truncated); %s", path,
-                      rebuild_hint);
-    if (h->version != STORE_FORMAT_VERSION)
-        return seterr(err, errlen,
-                      "%s has store format version %u but this ragd reads version %d; re-run "
-                      "`ragd ingest` on it to rebuild the snapshot from its log (nothing is "
-                      "encoded again), or %s",
-                      path, h->version, STORE_FORMAT_VERSION, rebuild_hint);
-    if (store_crc32(h, offsetof(disk_header, header_crc)) != h->header_crc)
-        return seterr(err, errlen, "%s is corrupted (header checksum mismatch); %s", path,
-                      rebuild_hint);
-    char analyzer_id[ANALYZER_ID_MAX + 1];
-    memcpy(analyzer_id, h->analyzer, ANALYZER_ID_MAX);
-    analyzer_id[ANALYZER_ID_MAX] = '\0';
-    if (strcmp(analyzer_id, ANALYZER_ID) != 0)
-        return seterr(err, errlen,
-                      "%s was indexed with BM25 analyzer \"%s\" but this ragd uses \"%s\"; "
-                      "re-run `ragd ingest` on it to rebuild the index from its log (nothing is "
-                      "encoded again), or %s",
-                      path, analyzer_id, ANALYZER_ID, rebuild_hint);
-    char model[MODEL_ID_MAX + 1];
-    memcpy(model, h->model, MODEL_ID_MAX);
-    model[MODEL_ID_MAX] = '\0';
-    if (expected_model != NULL && strcmp(model, expected_model) != 0)
-        return seterr(err, errlen,
-                      "%s was built with model \"%s\" but this ragd uses \"%s\"; run ingest "
-                      "with the same model, or %s",
-                      path, model, expected_model, rebuild_hint);
-    if (expected_dim > 0 && (int)h->dim != expected_dim)
-        return seterr(err, errlen, "%s holds %u-dimensional vectors but the model gives %d; %s",
-                      path, h->dim, expected_dim, rebuild_hint);
-    return 0;
+static void view_free(store_view *v) {
+    epoch_unref(v->ep);
+    free(v->names);
+    free(v->topic_gidx);
+    free(v->topic_counts);
+    free(v->topic_articles);
+    free(v);
 }
 
-static int check_sections(store *s, const char *path, char *err, size_t errlen) {
-    const disk_header *h = s->h;
-    for (int i = 0; i < SEC_COUNT; i++) {
-        const disk_section *sec = &h->sections[i];
-        if (sec->offset % SECTION_ALIGN != 0 || sec->offset < sizeof *h ||
-            sec->offset > s->size || sec->size > s->size - sec->offset)
-            return seterr(err, errlen, "%s is truncated or corrupted (section %d out of bounds); %s",
-                          path, i, rebuild_hint);
-        if (store_crc32(s->map + sec->offset, sec->size) != sec->crc)
-            return seterr(err, errlen, "%s is corrupted (section %d checksum mismatch); %s", path,
-                          i, rebuild_hint);
-    }
-    return 0;
+void store_release(const store_view *cv) {
+    if (cv == NULL) return;
+    store_view *v = (store_view *)cv; /* the count is the one mutable part */
+    if (atomic_fetch_sub(&v->refs, 1) == 1) view_free(v);
 }
 
-static int check_tables(store *s, const char *path, char *err, size_t errlen) {
-    const disk_header *h = s->h;
-    const disk_section *sec = h->sections;
-    uint32_t n = s->n;
-    if (sec[SEC_TOPICS].size != (uint64_t)s->n_topics * sizeof(disk_topic) ||
-        sec[SEC_PASSAGES].size != (uint64_t)n * sizeof(disk_passage) ||
-        sec[SEC_ROW_IDS].size != (uint64_t)n * 4 ||
-        sec[SEC_VECTORS].size != (uint64_t)n * s->dim * sizeof(float) ||
-        sec[SEC_STRINGS].size == 0 || s->strings[s->strings_len - 1] != '\0' ||
-        sec[SEC_HNSW].size < (uint64_t)s->n_topics * 16)
-        goto bad;
-    uint32_t next_row = 0;
-    for (uint32_t t = 0; t < s->n_topics; t++) {
-        const disk_topic *tp = &s->topics[t];
-        if (tp->name >= s->strings_len || tp->row_start != next_row || tp->rows > n - next_row)
-            goto bad;
-        next_row += tp->rows;
-        if (tp->rows > s->max_topic_rows) s->max_topic_rows = tp->rows;
-        /* Names sorted and distinct, so store_topics() is sorted and lookups unambiguous. */
-        if (t > 0 && strcmp(s->strings + s->topics[t - 1].name, s->strings + tp->name) >= 0)
-            goto bad;
-    }
-    if (next_row != n) goto bad;
-    for (uint32_t id = 0; id < n; id++) {
-        const disk_passage *p = &s->passages[id];
-        if (p->article_id >= s->strings_len || p->heading >= s->strings_len ||
-            p->date >= s->strings_len || p->text >= s->strings_len ||
-            p->text_len > s->strings_len - p->text || p->row >= n || p->topic >= s->n_topics ||
-            s->row_ids[p->row] != id || p->row < s->topics[p->topic].row_start ||
-            p->row - s->topics[p->topic].row_start >= s->topics[p->topic].rows)
-            goto bad;
-    }
-    return 0;
-bad:
-    return seterr(err, errlen, "%s is corrupted (inconsistent tables); %s", path, rebuild_hint);
+static const store *sort_store;
+static int cmp_topic_idx(const void *a, const void *b) {
+    return strcmp(sort_store->topics[*(const uint32_t *)a], sort_store->topics[*(const uint32_t *)b]);
 }
 
-static int open_indexes(store *s, const char *path, char *err, size_t errlen) {
-    const disk_section *sec = s->h->sections;
-    char why[256];
-    if (bm25_view_open(&s->bm25, s->map + sec[SEC_BM25].offset, sec[SEC_BM25].size, s->n, why,
-                       sizeof why) != 0)
-        return seterr(err, errlen, "%s is corrupted (%s); %s", path, why, rebuild_hint);
-    const uint8_t *base = s->map + sec[SEC_HNSW].offset;
-    const uint64_t *offs = (const uint64_t *)(const void *)base;
-    const uint64_t *lens = offs + s->n_topics;
-    s->graphs = xcalloc(s->n_topics ? s->n_topics : 1, sizeof *s->graphs);
-    for (uint32_t t = 0; t < s->n_topics; t++) {
-        if (offs[t] % 8 != 0 || offs[t] > sec[SEC_HNSW].size ||
-            lens[t] > sec[SEC_HNSW].size - offs[t] ||
-            hnsw_view_open(&s->graphs[t], base + offs[t], lens[t], s->topics[t].rows, why,
-                           sizeof why) != 0)
-            return seterr(err, errlen, "%s is corrupted (topic %u: %s); %s", path, t,
-                          offs[t] % 8 ? "misaligned graph" : why, rebuild_hint);
+/* A view of the newest state (apply_lock held, or no writer yet) made current. */
+static void publish(store *s) {
+    store_view *v = xcalloc(1, sizeof *v);
+    atomic_init(&v->refs, 1);
+    epoch_ref(s->ep);
+    v->ep = s->ep;
+    v->gen = s->gen;
+    v->n_live = s->ep->n_live;
+    v->n_passages = s->n_passages;
+    v->total_body = s->total_body;
+    v->snap_dead = s->snap_dead;
+    v->n_articles = s->n_articles;
+    uint32_t nt = 0, *idx = xmalloc(((size_t)s->n_topics + 1) * sizeof *idx);
+    for (uint32_t t = 0; t < s->n_topics; t++)
+        if (s->topic_passages[t] > 0) idx[nt++] = t;
+    sort_store = s; /* apply_lock: one publish at a time */
+    qsort(idx, nt, sizeof *idx, cmp_topic_idx);
+    sort_store = NULL;
+    v->n_topics = (int)nt;
+    v->names = xcalloc((size_t)nt + 1, sizeof *v->names);
+    v->topic_counts = xcalloc((size_t)nt + 1, sizeof *v->topic_counts);
+    v->topic_articles = xcalloc((size_t)nt + 1, sizeof *v->topic_articles);
+    v->topic_gidx = idx;
+    for (uint32_t i = 0; i < nt; i++) {
+        v->names[i] = s->topics[idx[i]];
+        v->topic_counts[i] = s->topic_passages[idx[i]];
+        v->topic_articles[i] = s->topic_articles[idx[i]];
     }
-    return 0;
+    pthread_mutex_lock(&s->view_lock);
+    store_view *old = s->cur;
+    s->cur = v;
+    pthread_mutex_unlock(&s->view_lock);
+    store_release(old);
 }
 
-store *store_open(const char *data_dir, const char *expected_model, char *err, size_t errlen) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", data_dir, STORE_FILE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            seterr(err, errlen, "no store in %s (no %s): run `ragd ingest --data-dir %s` first",
-                   data_dir, STORE_FILE, data_dir);
-        else
-            seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(disk_header)) {
-        seterr(err, errlen, "%s is truncated or not a ragd store; %s", path, rebuild_hint);
-        close(fd);
-        return NULL;
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        seterr(err, errlen, "cannot map %s: %s", path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    store *s = xcalloc(1, sizeof *s);
-    s->fd = fd;
-    s->map = map;
-    s->size = (size_t)st.st_size;
-    s->h = map;
-    s->ops = vecmath_get();
-    pthread_mutex_init(&s->pool_lock, NULL);
-    if (store_check_header(s->h, s->size, path, expected_model, 0, err, errlen) != 0 ||
-        check_sections(s, path, err, errlen) != 0)
-        goto fail;
-    const disk_section *sec = s->h->sections;
-    s->n = s->h->n_passages;
-    s->n_topics = s->h->n_topics;
-    s->dim = s->h->dim;
-    memcpy(s->model, s->h->model, MODEL_ID_MAX);
-    s->topics = (const disk_topic *)(const void *)(s->map + sec[SEC_TOPICS].offset);
-    s->passages = (const disk_passage *)(const void *)(s->map + sec[SEC_PASSAGES].offset);
-    s->strings = (const char *)(s->map + sec[SEC_STRINGS].offset);
-    s->strings_len = sec[SEC_STRINGS].size;
-    s->row_ids = (const uint32_t *)(const void *)(s->map + sec[SEC_ROW_IDS].offset);
-    s->vectors = (const float *)(const void *)(s->map + sec[SEC_VECTORS].offset);
-    if (s->dim == 0) {
-        seterr(err, errlen, "%s is corrupted (dimension 0); %s", path, rebuild_hint);
-        goto fail;
-    }
-    if (check_tables(s, path, err, errlen) != 0 || open_indexes(s, path, err, errlen) != 0)
-        goto fail;
-    s->topic_names = xcalloc(s->n_topics + 1, sizeof *s->topic_names);
-    for (uint32_t t = 0; t < s->n_topics; t++) s->topic_names[t] = s->strings + s->topics[t].name;
-    return s;
-fail:
-    store_close(s);
-    return NULL;
-}
-
-void store_close(store *s) {
-    if (s == NULL) return;
-    for (int i = 0; i < s->pool_len; i++) hnsw_scratch_free(s->pool[i]);
-    free(s->pool);
-    for (int i = 0; i < s->analyzers_len; i++) analyzer_free(s->analyzers[i]);
-    free(s->analyzers);
-    pthread_mutex_destroy(&s->pool_lock);
-    free(s->graphs);
-    free(s->topic_names);
-    munmap((void *)s->map, s->size);
-    close(s->fd);
-    free(s);
-}
-
-const char *store_model(const store *s) { return s->model; }
-
-int store_dim(const store *s) { return (int)s->dim; }
-
-static int find_topic(const store *s, const char *topic) {
-    uint32_t lo = 0, hi = s->n_topics;
+int view_find_topic(const store_view *v, const char *name) {
+    int lo = 0, hi = v->n_topics;
     while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->topic_names[mid], topic);
-        if (c == 0) return (int)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(v->names[mid], name);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
     }
     return -1;
 }
 
-bool store_has_topic(const store *s, const char *topic) { return find_topic(s, topic) >= 0; }
-
-size_t store_count(const store *s, const char *topic) {
-    if (topic == NULL) return s->n;
-    int t = find_topic(s, topic);
-    return t < 0 ? 0 : s->topics[t].rows;
+static uint32_t intern_topic(void *ctx, const char *name) {
+    store *s = ctx;
+    pthread_mutex_lock(&s->topic_lock);
+    uint32_t t = 0;
+    while (t < s->n_topics && strcmp(s->topics[t], name) != 0) t++;
+    if (t == s->n_topics) {
+        if (s->n_topics == STORE_MAX_TOPICS) t = UINT32_MAX;
+        else s->topics[s->n_topics++] = xstrdup(name);
+    }
+    pthread_mutex_unlock(&s->topic_lock);
+    return t;
 }
 
-int store_topics(const store *s, const char *const **names) {
-    *names = s->topic_names;
-    return (int)s->n_topics;
+/* The figures of a fresh epoch: every snapshot passage visible. */
+static void count_epoch(store *s) {
+    const snapshot *sn = s->ep->snap;
+    s->n_passages = sn->n;
+    s->total_body = sn->total_body;
+    s->snap_dead = 0;
+    s->live_dead = 0;
+    s->n_articles = sn->n_articles;
+    memset(s->topic_passages, 0, sizeof s->topic_passages);
+    memset(s->topic_articles, 0, sizeof s->topic_articles);
+    for (uint32_t t = 0; t < sn->n_topics; t++) s->topic_passages[s->ep->snap_topic[t]] += sn->topics[t].rows;
+    for (uint32_t a = 0; a < sn->n_articles; a++)
+        s->topic_articles[s->ep->snap_topic[sn->passages[sn->articles[a].first_passage].topic]]++;
 }
 
-int store_get(const store *s, uint32_t id, store_passage *out) {
-    if (id >= s->n) return -1;
-    const disk_passage *p = &s->passages[id];
-    out->id = id;
-    out->article_id = s->strings + p->article_id;
-    out->heading = s->strings + p->heading;
-    out->date = s->strings + p->date;
-    out->topic = s->topic_names[p->topic];
-    out->text = s->strings + p->text;
-    out->passage_index = p->passage_index;
+/* ---- head table --------------------------------------------------------- */
+
+static uint32_t head_slot(const head_table *h, const char *id) {
+    uint32_t i = (uint32_t)live_term_hash(id, strlen(id)) & (h->cap - 1);
+    while (h->ids[i] && strcmp(h->ids[i], id) != 0) i = (i + 1) & (h->cap - 1);
+    return i;
+}
+
+static void head_set(head_table *h, const char *id, bool live) {
+    if ((uint64_t)(h->used + 1) * 2 > h->cap) {
+        head_table g = {.cap = h->cap ? h->cap * 2 : 1024};
+        g.ids = xcalloc(g.cap, sizeof *g.ids);
+        g.live = xcalloc(g.cap, sizeof *g.live);
+        for (uint32_t i = 0; i < h->cap; i++)
+            if (h->ids[i]) {
+                uint32_t j = head_slot(&g, h->ids[i]);
+                g.ids[j] = h->ids[i];
+                g.live[j] = h->live[i];
+            }
+        g.used = h->used;
+        free(h->ids);
+        free(h->live);
+        *h = g;
+    }
+    uint32_t i = head_slot(h, id);
+    if (!h->ids[i]) {
+        h->ids[i] = xstrdup(id);
+        h->used++;
+    }
+    h->live[i] = live;
+}
+
+static bool head_live(const head_table *h, const char *id) {
+    if (h->cap == 0) return false;
+    uint32_t i = head_slot(h, id);
+    return h->ids[i] && h->live[i];
+}
+
+static void head_free(head_table *h) {
+    for (uint32_t i = 0; i < h->cap; i++) free(h->ids[i]);
+    free(h->ids);
+    free(h->live);
+    *h = (head_table){0};
+}
+
+/* ---- records --------------------------------------------------------------- */
+
+/* A decoded or prepared article: everything apply needs, owned. */
+typedef struct prep {
+    live_article *art;
+    uint32_t n;
+    live_passage *ps;
+} prep;
+
+static void prep_free(prep *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].art) {
+            free(p[i].art->id);
+            free(p[i].art->heading);
+            free(p[i].art->date);
+            free(p[i].art->text);
+            free(p[i].art);
+        }
+        for (uint32_t j = 0; j < p[i].n; j++) {
+            free((char *)p[i].ps[j].text);
+            free(p[i].ps[j].terms);
+            free(p[i].ps[j].vec);
+        }
+        free(p[i].ps);
+    }
+    free(p);
+}
+
+static char *dup_n(const char *p, size_t n) {
+    char *s = xmalloc(n + 1);
+    if (n) memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* The article, copied and analysed (no lock held). topic UINT32_MAX: too many topics. */
+static void prepare(store *s, analyzer *an, const store_article *a, const size_t *plens, prep *out) {
+    live_article *la = xcalloc(1, sizeof *la);
+    la->id = xstrdup(a->id);
+    la->heading = xstrdup(a->heading ? a->heading : "");
+    la->date = xstrdup(a->date);
+    la->text = a->text ? xstrdup(a->text) : NULL;
+    la->topic = intern_topic(s, a->topic);
+    la->n_passages = (uint32_t)a->n_passages;
+    atomic_init(&la->dead, LIVE_ALIVE);
+    out->art = la;
+    out->n = (uint32_t)a->n_passages;
+    out->ps = xcalloc(a->n_passages, sizeof *out->ps);
+    size_t dim = (size_t)s->dim;
+    for (size_t i = 0; i < a->n_passages; i++) {
+        live_passage *p = &out->ps[i];
+        p->text = plens ? dup_n(a->passages[i], plens[i]) : xstrdup(a->passages[i]);
+        p->passage_index = (int32_t)i;
+        p->vec = xmalloc(dim * sizeof(float));
+        memcpy(p->vec, a->vectors + i * dim, dim * sizeof(float));
+        live_analyze(an, la->heading, p->text, p);
+        atomic_init(&p->dead, LIVE_ALIVE);
+    }
+}
+
+static void put_u32(buf *b, uint32_t x) { buf_append(b, &x, 4); }
+
+static void encode_put(const store_article *arts, size_t n, int dim, buf *out) {
+    put_u32(out, REC_PUT);
+    put_u32(out, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const store_article *a = &arts[i];
+        const char *f[5] = {a->id, a->heading ? a->heading : "", a->date, a->topic,
+                            a->text ? a->text : ""};
+        for (int j = 0; j < 5; j++) put_u32(out, (uint32_t)strlen(f[j]));
+        put_u32(out, a->text != NULL);
+        put_u32(out, (uint32_t)a->n_passages);
+        for (int j = 0; j < 5; j++) buf_append(out, f[j], strlen(f[j]));
+        for (size_t p = 0; p < a->n_passages; p++) {
+            put_u32(out, (uint32_t)strlen(a->passages[p]));
+            buf_append(out, a->passages[p], strlen(a->passages[p]));
+        }
+        buf_append(out, a->vectors, a->n_passages * (size_t)dim * sizeof(float));
+    }
+}
+
+typedef struct reader {
+    const uint8_t *p, *end;
+    bool bad;
+} reader;
+
+static uint32_t get_u32(reader *r) {
+    uint32_t x = 0;
+    if (r->end - r->p < 4) r->bad = true;
+    else memcpy(&x, r->p, 4), r->p += 4;
+    return x;
+}
+
+static const char *get_bytes(reader *r, size_t n) {
+    if ((size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const char *q = (const char *)r->p;
+    r->p += n;
+    return q;
+}
+
+/* ---- applying ------------------------------------------------------------- */
+
+/* Hide the visible version of id at generation gen (apply_lock held). */
+static void tombstone(store *s, const char *id, uint64_t gen) {
+    epoch *e = s->ep;
+    live_article *old = epoch_find(e, id);
+    if (old == NULL || atomic_load(&old->dead) != LIVE_ALIVE) return;
+    atomic_store(&old->dead, gen);
+    const snapshot *sn = e->snap;
+    for (uint32_t i = 0; i < old->n_passages; i++) {
+        uint32_t body, topic = old->topic;
+        if (old->in_snapshot) {
+            const disk_passage *dp = &sn->passages[old->first + i];
+            atomic_store(&e->snap_dead[dp->row], gen);
+            body = sn->bm25.doclen[dp->row];
+            topic = e->snap_topic[dp->topic]; /* a passage-level ingest may mix topics */
+            s->snap_dead++;
+        } else {
+            live_passage *p = epoch_passage(e, old->first + i);
+            atomic_store(&p->dead, gen);
+            body = p->body_len;
+            s->live_dead++;
+        }
+        s->total_body -= body;
+        s->topic_passages[topic]--;
+    }
+    s->n_passages -= old->n_passages;
+    s->topic_articles[old->topic]--;
+    s->n_articles--;
+}
+
+/* Apply one put batch at generation gen: takes ownership of the preps. */
+static void apply_put(store *s, prep *pr, size_t n, uint64_t gen) {
+    epoch *e = s->ep;
+    for (size_t i = 0; i < n; i++) {
+        live_article *a = pr[i].art;
+        tombstone(s, a->id, gen);
+        uint32_t first = epoch_reserve(e, pr[i].n);
+        for (uint32_t j = 0; j < pr[i].n; j++) {
+            live_passage *dst = epoch_passage(e, first + j);
+            *dst = pr[i].ps[j];
+            dst->article = a;
+            atomic_init(&dst->dead, LIVE_ALIVE);
+            s->total_body += dst->body_len;
+        }
+        free(pr[i].ps);
+        e->n_live = first + pr[i].n;
+        a->in_snapshot = false;
+        a->first = first;
+        a->born = gen;
+        epoch_insert(e, a);
+        s->n_passages += pr[i].n;
+        s->topic_passages[a->topic] += pr[i].n;
+        s->topic_articles[a->topic]++;
+        s->n_articles++;
+    }
+    free(pr);
+}
+
+/* Decode a log record into preps (put) or an id (delete). -1 if malformed. */
+static int decode(store *s, analyzer *an, const uint8_t *payload, size_t len, int *type,
+                  prep **preps, size_t *n_preps, char **del_id) {
+    reader r = {payload, payload + len, false};
+    *type = (int)get_u32(&r);
+    *preps = NULL;
+    *n_preps = 0;
+    *del_id = NULL;
+    if (*type == REC_DELETE) {
+        uint32_t l = get_u32(&r);
+        const char *id = get_bytes(&r, l);
+        if (r.bad || r.p != r.end) return -1;
+        *del_id = dup_n(id, l);
+        return 0;
+    }
+    if (*type != REC_PUT) return -1;
+    uint32_t n = get_u32(&r);
+    if (r.bad || n == 0 || n > STORE_MAX_BATCH) return -1;
+    prep *pr = xcalloc(n, sizeof *pr);
+    size_t done = 0, dim = (size_t)s->dim;
+    for (; done < n; done++) {
+        uint32_t lens[5];
+        for (int j = 0; j < 5; j++) lens[j] = get_u32(&r);
+        uint32_t has_text = get_u32(&r), np = get_u32(&r);
+        if (r.bad || np == 0 || np > (uint32_t)(r.end - r.p)) break;
+        const char *f[5];
+        for (int j = 0; j < 5; j++) f[j] = get_bytes(&r, lens[j]);
+        const char **ptexts = xcalloc(np, sizeof *ptexts);
+        size_t *plens = xcalloc(np, sizeof *plens);
+        for (uint32_t p = 0; p < np && !r.bad; p++) {
+            plens[p] = get_u32(&r);
+            ptexts[p] = get_bytes(&r, plens[p]);
+        }
+        const char *vecs = get_bytes(&r, (size_t)np * dim * sizeof(float));
+        if (r.bad) {
+            free(ptexts);
+            free(plens);
+            break;
+        }
+        char *id = dup_n(f[0], lens[0]), *heading = dup_n(f[1], lens[1]), *date = dup_n(f[2], lens[2]),
+             *topic = dup_n(f[3], lens[3]), *text = has_text ? dup_n(f[4], lens[4]) : NULL;
+        float *fv = xmalloc((size_t)np * dim * sizeof(float) + 1);
+        memcpy(fv, vecs, (size_t)np * dim * sizeof(float));
+        store_article a = {id, heading, date, topic, text, np, ptexts, fv};
+        prepare(s, an, &a, plens, &pr[done]);
+        bool topic_ok = pr[done].art->topic != UINT32_MAX;
+        free(id), free(heading), free(date), free(topic), free(text), free(fv);
+        free(ptexts);
+        free(plens);
+        if (!topic_ok) {
+            done++;
+            break;
+        }
+    }
+    if (done < n || r.p != r.end) {
+        prep_free(pr, done);
+        return -1;
+    }
+    *preps = pr;
+    *n_preps = n;
     return 0;
 }
 
-const float *store_vector(const store *s, uint32_t id) {
-    if (id >= s->n) return NULL;
-    return s->vectors + (size_t)s->passages[id].row * s->dim;
+/* Replay one record on open: applied as its own generation. */
+static int replay_record(void *ctx, const uint8_t *payload, size_t len, char *err, size_t errlen) {
+    store *s = ctx;
+    analyzer *an = snap_analyzer_take(s->ep->snap);
+    if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer");
+    int type;
+    prep *pr;
+    size_t n;
+    char *del;
+    int rc = decode(s, an, payload, len, &type, &pr, &n, &del);
+    snap_analyzer_give(s->ep->snap, an);
+    if (rc != 0)
+        return seterr(err, errlen, "%s/%s holds a record this ragd cannot read (checksum "
+                      "intact, content malformed)", s->dir, DOC_LOG_FILE);
+    s->gen++;
+    if (type == REC_DELETE) {
+        tombstone(s, del, s->gen);
+        head_set(&s->head, del, false);
+        free(del);
+    } else {
+        for (size_t i = 0; i < n; i++) head_set(&s->head, pr[i].art->id, true);
+        apply_put(s, pr, n, s->gen);
+    }
+    return 0;
 }
 
-/* ---- search ------------------------------------------------------------ */
+/* ---- opening ----------------------------------------------------------------- */
 
-bool store_valid_date(const char *d) {
-    if (d == NULL || strlen(d) != 10 || d[4] != '-' || d[7] != '-') return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9')) return false;
-    int y = atoi(d), m = atoi(d + 5), day = atoi(d + 8);
-    static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12 || day < 1 || day > days[m - 1]) return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return !(m == 2 && day == 29 && !leap);
+/* Take data_dir's writer lock: 0, or -1 naming the process that holds it. */
+int store_lock_dir(const char *data_dir, int *fd_out, char *err, size_t errlen) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", data_dir, STORE_LOCK_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[256] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        return seterr(err, errlen, "%s is being written by another process (%s); stop it first",
+                      data_dir, holder[0] ? holder : "unknown");
+    }
+    /* Who holds it, for the next one's message: "pid N: ragd serve …". */
+    char who[256];
+    int len = snprintf(who, sizeof who, "pid %ld: ", (long)getpid());
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    if (f) {
+        size_t got = fread(who + len, 1, sizeof who - (size_t)len - 2, f);
+        fclose(f);
+        for (size_t i = 0; i < got; i++)
+            if (who[len + (int)i] == '\0') who[len + (int)i] = ' ';
+        len += (int)got;
+    }
+    who[len++] = '\n';
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)len, 0) != len) {
+        /* The lock holds without the note; only the next message is vaguer. */
+    }
+    *fd_out = fd;
+    return 0;
 }
 
-/* What a search keeps: the query's date range, on a row. */
-typedef struct row_filter {
-    const store *s;
-    const char *from, *to; /* NULL: open end */
-} row_filter;
+static void *merge_main(void *arg);
 
-static bool row_in_range(uint32_t row, const void *ctx) {
-    const row_filter *f = ctx;
-    const char *date = f->s->strings + f->s->passages[f->s->row_ids[row]].date;
-    /* ISO dates order as strings; a passage with no date matches no range. */
-    if (strlen(date) < 10) return false;
-    if (f->from != NULL && strncmp(date, f->from, 10) < 0) return false;
-    if (f->to != NULL && strncmp(date, f->to, 10) > 0) return false;
+static store *open_store(const char *data_dir, const char *expected_model, bool writable,
+                         char *err, size_t errlen) {
+    int lock_fd = -1;
+    char why[512] = "";
+    if (writable && store_exists(data_dir) &&
+        store_lock_dir(data_dir, &lock_fd, why, sizeof why) != 0)
+        /* A second server on the same directory still answers searches; its
+         * writes are refused (store_put says who holds the lock). */
+        log_warn("store: %s; serving it read-only", why);
+    snapshot *snap = snap_open(data_dir, expected_model, err, errlen);
+    if (snap == NULL) {
+        if (lock_fd >= 0) close(lock_fd);
+        return NULL;
+    }
+    store *s = xcalloc(1, sizeof *s);
+    s->dir = xstrdup(data_dir);
+    s->lock_fd = lock_fd;
+    s->writable = lock_fd >= 0;
+    snprintf(s->read_only_why, sizeof s->read_only_why, "%s",
+             !writable ? "the store was opened read-only" : why);
+    snprintf(s->model, sizeof s->model, "%s", snap_model(snap));
+    s->dim = snap_dim(snap);
+    s->merge_threshold = STORE_DEFAULT_MERGE_PASSAGES;
+    pthread_mutex_init(&s->view_lock, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_mutex_init(&s->apply_lock, NULL);
+    pthread_cond_init(&s->applied_cond, NULL);
+    pthread_mutex_init(&s->topic_lock, NULL);
+    pthread_mutex_init(&s->merge_lock, NULL);
+    pthread_cond_init(&s->merge_cond, NULL);
+    const disk_header *h = snap_header(snap);
+    s->ep = epoch_new(snap, intern_topic, s);
+    count_epoch(s);
+    for (uint32_t a = 0; a < snap->n_articles; a++)
+        head_set(&s->head, snap->strings + snap->articles[a].id, true);
+    s->log = doclog_open(data_dir, s->model, s->dim, h->doc_log_id, h->doc_log_bytes, s->writable,
+                         replay_record, s, err, errlen);
+    if (s->log == NULL) {
+        publish(s); /* store_close releases a view */
+        store_close(s);
+        return NULL;
+    }
+    publish(s);
+    if (s->writable) {
+        if (pthread_create(&s->merge_thread, NULL, merge_main, s) == 0) s->merge_running = true;
+        else log_warn("store: no background merge thread (%s)", strerror(errno));
+    }
+    return s;
+}
+
+store *store_open(const char *data_dir, const char *expected_model, char *err, size_t errlen) {
+    return open_store(data_dir, expected_model, false, err, errlen);
+}
+
+store *store_open_writable(const char *data_dir, const char *expected_model, char *err,
+                           size_t errlen) {
+    return open_store(data_dir, expected_model, true, err, errlen);
+}
+
+void store_close(store *s) {
+    if (s == NULL) return;
+    if (s->merge_running) {
+        pthread_mutex_lock(&s->merge_lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->merge_cond);
+        pthread_mutex_unlock(&s->merge_lock);
+        pthread_join(s->merge_thread, NULL);
+    }
+    store_release(s->cur);
+    epoch_unref(s->ep);
+    doclog_close(s->log);
+    head_free(&s->head);
+    for (uint32_t t = 0; t < s->n_topics; t++) free(s->topics[t]);
+    pthread_mutex_destroy(&s->view_lock);
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->apply_lock);
+    pthread_cond_destroy(&s->applied_cond);
+    pthread_mutex_destroy(&s->topic_lock);
+    pthread_mutex_destroy(&s->merge_lock);
+    pthread_cond_destroy(&s->merge_cond);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* closing drops the flock */
+    free(s->dir);
+    free(s);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+const char *store_model(const store_view *v) { return v->ep->snap->model; }
+const char *store_model_of(const store *s) { return s->model; }
+int store_dim(const store_view *v) { return (int)v->ep->snap->dim; }
+
+size_t store_passages_now(store *s) {
+    const store_view *v = store_acquire(s);
+    size_t n = store_count(v, NULL);
+    store_release(v);
+    return n;
+}
+
+size_t store_count(const store_view *v, const char *topic) {
+    if (topic == NULL) return v->n_passages;
+    int t = view_find_topic(v, topic);
+    return t < 0 ? 0 : v->topic_counts[t];
+}
+
+int store_topics(const store_view *v, const char *const **names) {
+    *names = v->names;
+    return v->n_topics;
+}
+
+bool store_has_topic(const store_view *v, const char *topic) { return view_find_topic(v, topic) >= 0; }
+
+int store_get(const store_view *v, uint32_t id, store_passage *out) {
+    const snapshot *sn = v->ep->snap;
+    if (id < sn->n) {
+        if (!view_snap_visible(v, sn->passages[id].row)) return -1;
+        return snap_get(sn, id, out);
+    }
+    if (!view_live_visible(v, id - sn->n)) return -1;
+    const live_passage *p = epoch_passage(v->ep, id - sn->n);
+    const live_article *a = p->article;
+    *out = (store_passage){.id = id, .article_id = a->id, .heading = a->heading, .date = a->date,
+                           .topic = NULL, .text = p->text,
+                           .passage_index = p->passage_index};
+    /* The topic's name from the view (a live article's topic is visible). */
+    for (int t = 0; t < v->n_topics; t++)
+        if (v->topic_gidx[t] == a->topic) out->topic = v->names[t];
+    return out->topic ? 0 : -1;
+}
+
+const float *store_vector(const store_view *v, uint32_t id) {
+    const snapshot *sn = v->ep->snap;
+    if (id < sn->n) return view_snap_visible(v, sn->passages[id].row) ? snap_vector(sn, id) : NULL;
+    return view_live_visible(v, id - sn->n) ? epoch_passage(v->ep, id - sn->n)->vec : NULL;
+}
+
+store_bm25_params store_bm25(const store_view *v) { return snap_bm25(v->ep->snap); }
+
+static void fill_info(const store_view *v, const live_article *a, store_article_info *out) {
+    *out = (store_article_info){.id = a->id, .heading = a->heading, .date = a->date,
+                                .topic = "", .text = a->text, .n_passages = a->n_passages,
+                                .first_passage = a->in_snapshot ? a->first
+                                                                : v->ep->snap->n + a->first};
+    for (int t = 0; t < v->n_topics; t++)
+        if (v->topic_gidx[t] == a->topic) out->topic = v->names[t];
+}
+
+int store_article_get(const store_view *v, const char *article_id, store_article_info *out) {
+    const live_article *a = epoch_visible(v->ep, article_id, v->gen);
+    if (a == NULL) return -1;
+    fill_info(v, a, out);
+    return 0;
+}
+
+static int cmp_article_ptr(const void *x, const void *y) {
+    return strcmp((*(const live_article *const *)x)->id, (*(const live_article *const *)y)->id);
+}
+
+size_t store_article_list(const store_view *v, const char *topic, const char *after, size_t limit,
+                          store_article_info *out, bool *more) {
+    *more = false;
+    int64_t gt = -1;
+    if (topic != NULL) {
+        int t = view_find_topic(v, topic);
+        if (t < 0) return 0;
+        gt = v->topic_gidx[t];
+    }
+    epoch *e = v->ep;
+    pthread_rwlock_rdlock(&e->dir_lock);
+    const live_article **all = xmalloc(((size_t)e->n_ids + 1) * sizeof *all);
+    size_t n = 0;
+    for (uint32_t i = 0; i < e->slots_cap; i++) {
+        const live_article *a = e->slots[i];
+        while (a && !(a->born <= v->gen && atomic_load(&a->dead) > v->gen)) a = a->older;
+        if (a && (gt < 0 || a->topic == (uint32_t)gt) && (!after || !*after || strcmp(a->id, after) > 0))
+            all[n++] = a;
+    }
+    pthread_rwlock_unlock(&e->dir_lock);
+    qsort(all, n, sizeof *all, cmp_article_ptr);
+    size_t got = n < limit ? n : limit;
+    for (size_t i = 0; i < got; i++) fill_info(v, all[i], &out[i]);
+    *more = n > got;
+    free(all);
+    return got;
+}
+
+size_t store_article_count(const store_view *v, const char *topic) {
+    if (topic == NULL) return v->n_articles;
+    int t = view_find_topic(v, topic);
+    return t < 0 ? 0 : v->topic_articles[t];
+}
+
+/* ---- writes --------------------------------------------------------------- */
+
+bool store_valid_article_id(const char *id, size_t len) {
+    if (id == NULL || len == 0 || len > STORE_ARTICLE_ID_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
+    }
     return true;
 }
 
-static void exact_scan(const store *s, const float *q, uint32_t lo, uint32_t hi,
-                       const row_filter *f, heap *top) {
-    const float *v = s->vectors + (size_t)lo * s->dim;
-    size_t dim = s->dim;
-    dot4_fn dot4 = s->ops->dot4;
-    uint32_t r = lo;
-    float d[4];
-    for (; r + 4 <= hi; r += 4, v += 4 * dim) {
-        dot4(q, v, dim, d);
-        for (int j = 0; j < 4; j++) {
-            /* Inline threshold test: most rows lose to the current k-th best. */
-            if ((top->len < top->cap || d[j] > top->items[0].score) &&
-                (f == NULL || row_in_range(r + (uint32_t)j, f)))
-                topk_offer(top, (scored){d[j], r + (uint32_t)j});
+static int check_article(const store *s, const store_article *a, size_t i, char *err, size_t errlen) {
+    if (a->id == NULL || !store_valid_article_id(a->id, strlen(a->id)))
+        return seterr(err, errlen, "article %zu: id must be 1..%d characters of A-Z a-z 0-9 . _ : -",
+                      i, STORE_ARTICLE_ID_MAX);
+    if (a->date == NULL || !store_valid_date(a->date))
+        return seterr(err, errlen, "article %zu (%s): date must be YYYY-MM-DD", i, a->id);
+    if (a->topic == NULL || a->topic[0] == '\0')
+        return seterr(err, errlen, "article %zu (%s): topic must not be empty", i, a->id);
+    for (const char *c = a->topic; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            return seterr(err, errlen, "article %zu (%s): topic must be lower case", i, a->id);
+    if (a->n_passages < 1 || a->n_passages > 1000000 || a->passages == NULL || a->vectors == NULL)
+        return seterr(err, errlen, "article %zu (%s): needs at least one passage with its vector", i, a->id);
+    for (size_t p = 0; p < a->n_passages; p++) {
+        if (a->passages[p] == NULL)
+            return seterr(err, errlen, "article %zu (%s): passage %zu has no text", i, a->id, p);
+        for (int d = 0; d < s->dim; d++)
+            if (!isfinite(a->vectors[p * (size_t)s->dim + (size_t)d]))
+                return seterr(err, errlen, "article %zu (%s): passage %zu has a non-finite vector", i, a->id, p);
+    }
+    return 0;
+}
+
+static void want_merge(store *s);
+
+/* Append payload, then make it durable and apply it in log order. Under
+ * write_lock: precheck (NULL, or false: nothing to write, returns 0) before
+ * the append, on_appended (the head table is its to update) after it.
+ * Returns 1 when written. */
+static int commit_record(store *s, const buf *payload, bool (*precheck)(store *, void *),
+                         void (*on_appended)(store *, void *), void *ctx,
+                         void (*apply)(store *, void *, uint64_t), char *err, size_t errlen) {
+    pthread_mutex_lock(&s->write_lock);
+    if (precheck && !precheck(s, ctx)) {
+        pthread_mutex_unlock(&s->write_lock);
+        return 0;
+    }
+    uint64_t end;
+    if (doclog_append(s->log, payload->data, payload->len, &end, err, errlen) != 0) {
+        pthread_mutex_unlock(&s->write_lock);
+        return -1;
+    }
+    uint64_t seq = ++s->last_seq;
+    on_appended(s, ctx);
+    pthread_mutex_unlock(&s->write_lock);
+    int rc = doclog_sync(s->log, end, err, errlen);
+    pthread_mutex_lock(&s->apply_lock);
+    while (s->applied_seq != seq - 1) pthread_cond_wait(&s->applied_cond, &s->apply_lock);
+    /* A failed fsync leaves the log refusing every later write; what it did
+     * not make durable is not shown. */
+    if (rc == 0) {
+        s->gen++;
+        apply(s, ctx, s->gen);
+        publish(s);
+    }
+    s->applied_seq = seq;
+    pthread_cond_broadcast(&s->applied_cond);
+    pthread_mutex_unlock(&s->apply_lock);
+    if (rc == 0) {
+        atomic_fetch_add(&s->writes, 1);
+        want_merge(s);
+    }
+    return rc == 0 ? 1 : -1;
+}
+
+typedef struct put_ctx {
+    const store_article *arts;
+    size_t n;
+    store_write_result *results;
+    prep *preps;
+} put_ctx;
+
+static void put_appended(store *s, void *c) {
+    put_ctx *p = c;
+    for (size_t i = 0; i < p->n; i++) {
+        p->results[i].created = !head_live(&s->head, p->arts[i].id);
+        p->results[i].passages = (int)p->arts[i].n_passages;
+        head_set(&s->head, p->arts[i].id, true);
+    }
+}
+
+static void put_apply(store *s, void *c, uint64_t gen) {
+    put_ctx *p = c;
+    apply_put(s, p->preps, p->n, gen);
+    p->preps = NULL;
+}
+
+int store_put(store *s, const store_article *articles, size_t n, store_write_result *results,
+              char *err, size_t errlen) {
+    if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
+    if (n == 0 || n > STORE_MAX_BATCH)
+        return seterr(err, errlen, "a batch holds 1..%d articles", STORE_MAX_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        if (check_article(s, &articles[i], i, err, errlen) != 0) return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(articles[i].id, articles[j].id) == 0)
+                return seterr(err, errlen, "article %zu: id %s appears twice in the batch", i,
+                              articles[i].id);
+    }
+    const store_view *v = store_acquire(s);
+    analyzer *an = snap_analyzer_take(v->ep->snap);
+    if (an == NULL) {
+        store_release(v);
+        return seterr(err, errlen, "cannot make the BM25 analyzer");
+    }
+    prep *pr = xcalloc(n, sizeof *pr);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        prepare(s, an, &articles[i], NULL, &pr[i]);
+        if (pr[i].art->topic == UINT32_MAX && rc == 0)
+            rc = seterr(err, errlen, "article %zu: more than %d topics", i, STORE_MAX_TOPICS);
+    }
+    snap_analyzer_give(v->ep->snap, an);
+    store_release(v);
+    if (rc != 0) {
+        prep_free(pr, n);
+        return -1;
+    }
+    buf payload = BUF_INIT;
+    encode_put(articles, n, s->dim, &payload);
+    put_ctx ctx = {articles, n, results, pr};
+    rc = commit_record(s, &payload, NULL, put_appended, &ctx, put_apply, err, errlen);
+    buf_free(&payload);
+    if (ctx.preps) prep_free(ctx.preps, n);
+    return rc < 0 ? -1 : 0;
+}
+
+typedef struct del_ctx {
+    const char *id;
+} del_ctx;
+
+static bool del_live(store *s, void *c) { return head_live(&s->head, ((del_ctx *)c)->id); }
+
+static void del_appended(store *s, void *c) { head_set(&s->head, ((del_ctx *)c)->id, false); }
+
+static void del_apply(store *s, void *c, uint64_t gen) { tombstone(s, ((del_ctx *)c)->id, gen); }
+
+int store_delete(store *s, const char *article_id, char *err, size_t errlen) {
+    if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
+    if (article_id == NULL || !store_valid_article_id(article_id, strlen(article_id))) return 0;
+    buf payload = BUF_INIT;
+    put_u32(&payload, REC_DELETE);
+    put_u32(&payload, (uint32_t)strlen(article_id));
+    buf_append(&payload, article_id, strlen(article_id));
+    /* Whether it is live is decided under write_lock: a put of it may be in flight. */
+    del_ctx ctx = {article_id};
+    int rc = commit_record(s, &payload, del_live, del_appended, &ctx, del_apply, err, errlen);
+    buf_free(&payload);
+    return rc;
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+
+/* The visible articles of v as the builder's input (pointers into v). */
+static build_article *view_articles(const store_view *v, build_passage **ps_out, size_t *n_out) {
+    epoch *e = v->ep;
+    const snapshot *sn = e->snap;
+    size_t dim = sn->dim;
+    pthread_rwlock_rdlock(&e->dir_lock);
+    build_article *arts = xcalloc((size_t)e->n_ids + 1, sizeof *arts);
+    build_passage *ps = xmalloc(((size_t)v->n_passages + 1) * sizeof *ps);
+    size_t n = 0, np = 0;
+    for (uint32_t i = 0; i < e->slots_cap; i++) {
+        const live_article *a = e->slots[i];
+        while (a && !(a->born <= v->gen && atomic_load(&a->dead) > v->gen)) a = a->older;
+        if (a == NULL) continue;
+        build_article *b = &arts[n++];
+        const char *topic = "";
+        for (int t = 0; t < v->n_topics; t++)
+            if (v->topic_gidx[t] == a->topic) topic = v->names[t];
+        *b = (build_article){{a->id, strlen(a->id)}, {a->heading, strlen(a->heading)},
+                             {a->date, strlen(a->date)}, {topic, strlen(topic)},
+                             {a->text, a->text ? strlen(a->text) : 0}, a->n_passages, ps + np};
+        for (uint32_t j = 0; j < a->n_passages; j++) {
+            if (a->in_snapshot) {
+                const disk_passage *dp = &sn->passages[a->first + j];
+                const char *pt = sn->topic_names[dp->topic];
+                ps[np++] = (build_passage){{sn->strings + dp->text, dp->text_len},
+                                           dp->passage_index, sn->vectors + (size_t)dp->row * dim,
+                                           {pt, strlen(pt)}};
+            } else {
+                const live_passage *lp = epoch_passage(e, a->first + j);
+                ps[np++] = (build_passage){{lp->text, strlen(lp->text)}, lp->passage_index, lp->vec, {NULL, 0}};
+            }
         }
     }
-    for (; r < hi; r++, v += dim)
-        if (f == NULL || row_in_range(r, f)) topk_offer(top, (scored){s->ops->dot(q, v, dim), r});
+    pthread_rwlock_unlock(&e->dir_lock);
+    assert(np == v->n_passages);
+    *ps_out = ps;
+    *n_out = n;
+    return arts;
 }
 
-static hnsw_scratch *scratch_take(store *s) {
-    hnsw_scratch *sc = NULL;
-    pthread_mutex_lock(&s->pool_lock);
-    if (s->pool_len > 0) sc = s->pool[--s->pool_len];
-    pthread_mutex_unlock(&s->pool_lock);
-    return sc ? sc : hnsw_scratch_new(s->max_topic_rows);
-}
-
-static void scratch_give(store *s, hnsw_scratch *sc) {
-    pthread_mutex_lock(&s->pool_lock);
-    if (s->pool_len == s->pool_cap) {
-        s->pool_cap = s->pool_cap ? s->pool_cap * 2 : 8;
-        s->pool = xrealloc(s->pool, (size_t)s->pool_cap * sizeof *s->pool);
+int store_merge(store *s, char *err, size_t errlen) {
+    if (!s->writable) return seterr(err, errlen, "cannot merge: %s", s->read_only_why);
+    double t0 = now_seconds();
+    /* Writers wait for the merge; searches go on with their views. */
+    pthread_mutex_lock(&s->write_lock);
+    pthread_mutex_lock(&s->apply_lock);
+    while (s->applied_seq != s->last_seq) pthread_cond_wait(&s->applied_cond, &s->apply_lock);
+    pthread_mutex_unlock(&s->apply_lock);
+    const store_view *v = store_acquire(s);
+    int rc = 0;
+    size_t live = v->n_live, dead = s->snap_dead;
+    if (live == 0 && dead == 0) goto out; /* nothing to fold */
+    build_passage *ps;
+    size_t n_arts;
+    build_article *arts = view_articles(v, &ps, &n_arts);
+    const disk_header *h = snap_header(v->ep->snap);
+    build_coverage cov = {h->log_records, h->log_bytes, doclog_id(s->log), doclog_end(s->log)};
+    hnsw_params hp = {.m = h->hnsw_m ? (int)h->hnsw_m : 16,
+                      .ef_construction = h->hnsw_ef_construction ? (int)h->hnsw_ef_construction : 100,
+                      .threads = 0, .seed = 0x5eed};
+    rc = snapshot_build(s->dir, s->model, s->dim, &hp, arts, n_arts, &cov, err, errlen);
+    free(arts);
+    free(ps);
+    if (rc != 0) goto out;
+    /* store.bin now covers the whole log: start the next generation of it.
+     * A crash before this leaves store.bin covering the old log to its end. */
+    if (doclog_rotate(s->log, err, errlen) != 0) {
+        rc = -1;
+        goto out;
     }
-    s->pool[s->pool_len++] = sc;
-    pthread_mutex_unlock(&s->pool_lock);
-}
-
-static analyzer *analyzer_take(store *s) {
-    analyzer *a = NULL;
-    pthread_mutex_lock(&s->pool_lock);
-    if (s->analyzers_len > 0) a = s->analyzers[--s->analyzers_len];
-    pthread_mutex_unlock(&s->pool_lock);
-    return a ? a : analyzer_new();
-}
-
-static void analyzer_give(store *s, analyzer *a) {
-    pthread_mutex_lock(&s->pool_lock);
-    if (s->analyzers_len == s->analyzers_cap) {
-        s->analyzers_cap = s->analyzers_cap ? s->analyzers_cap * 2 : 8;
-        s->analyzers = xrealloc(s->analyzers, (size_t)s->analyzers_cap * sizeof *s->analyzers);
+    snapshot *snap = snap_open(s->dir, s->model, err, errlen);
+    if (snap == NULL) {
+        rc = -1;
+        goto out;
     }
-    s->analyzers[s->analyzers_len++] = a;
-    pthread_mutex_unlock(&s->pool_lock);
+    pthread_mutex_lock(&s->apply_lock);
+    epoch *old = s->ep;
+    s->ep = epoch_new(snap, intern_topic, s);
+    epoch_unref(old); /* views of it keep it until released */
+    count_epoch(s);
+    s->gen++;
+    publish(s);
+    pthread_mutex_unlock(&s->apply_lock);
+    double secs = now_seconds() - t0;
+    atomic_fetch_add(&s->merges, 1);
+    atomic_store(&s->merge_ns, (uint64_t)(secs * 1e9));
+    log_fields(LOG_INFO, "store: merged the live segment into a new snapshot",
+               (log_field[]){LOG_STR("data_dir", s->dir), LOG_INT("live_passages", live),
+                             LOG_INT("tombstones", dead), LOG_INT("passages", snap->n),
+                             LOG_INT("articles", snap->n_articles), LOG_DBL("seconds", secs)},
+               6);
+out:
+    store_release(v);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
 }
 
-/* The best depth rows by vector similarity over topics [t0, t1), best first. */
-static int vector_rows(const store *cs, const store_query *q, uint32_t t0, uint32_t t1,
-                       const row_filter *f, int depth, scored *out) {
-    store *s = (store *)cs; /* the pools are the one mutable part, behind their lock */
-    heap top = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
-    if (!q->approximate || f != NULL) {
-        /* A graph walk cannot skip rows out of the date range without losing
-         * recall, so a filtered query scans exactly. */
-        exact_scan(s, q->vector, s->topics[t0].row_start,
-                   s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows, f, &top);
-    } else {
-        int ef = q->ef_search > 0 ? q->ef_search : (depth * 2 > 128 ? depth * 2 : 128);
-        if (ef < depth) ef = depth;
-        hnsw_scratch *sc = scratch_take(s);
-        scored *part = xmalloc((size_t)depth * sizeof *part);
-        for (uint32_t t = t0; t < t1; t++) {
-            int n = hnsw_search(&s->graphs[t], s->vectors + (size_t)s->topics[t].row_start * s->dim,
-                                s->dim, q->vector, depth, ef, sc, part);
-            for (int i = 0; i < n; i++)
-                topk_offer(&top, (scored){part[i].score, part[i].id + s->topics[t].row_start});
+static size_t pending_merge(store *s) {
+    pthread_mutex_lock(&s->apply_lock);
+    size_t n = s->ep->n_live + s->snap_dead;
+    pthread_mutex_unlock(&s->apply_lock);
+    return n;
+}
+
+static void want_merge(store *s) {
+    if (!s->merge_running) return;
+    pthread_mutex_lock(&s->merge_lock);
+    size_t threshold = s->merge_threshold;
+    pthread_mutex_unlock(&s->merge_lock);
+    if (threshold == 0 || pending_merge(s) < threshold) return;
+    pthread_mutex_lock(&s->merge_lock);
+    s->merge_wanted = true;
+    pthread_cond_signal(&s->merge_cond);
+    pthread_mutex_unlock(&s->merge_lock);
+}
+
+static void *merge_main(void *arg) {
+    store *s = arg;
+    pthread_setname_np(pthread_self(), "ragd-merge");
+    pthread_mutex_lock(&s->merge_lock);
+    while (!s->stopping) {
+        if (!s->merge_wanted) {
+            pthread_cond_wait(&s->merge_cond, &s->merge_lock);
+            continue;
         }
-        free(part);
-        scratch_give(s, sc);
+        s->merge_wanted = false;
+        pthread_mutex_unlock(&s->merge_lock);
+        char err[512];
+        if (store_merge(s, err, sizeof err) != 0) log_error("store: background merge failed: %s", err);
+        pthread_mutex_lock(&s->merge_lock);
     }
-    int n = topk_drain(&top, out);
-    free(top.items);
-    return n;
+    pthread_mutex_unlock(&s->merge_lock);
+    return NULL;
 }
 
-/* The best depth rows by BM25F, or -1 if no analyzer could be made. */
-static int lexical_rows(const store *cs, const store_query *q, uint32_t t0, uint32_t t1,
-                        const row_filter *f, int depth, scored *out) {
-    store *s = (store *)cs;
-    uint32_t lo = s->topics[t0].row_start, hi = s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows;
-    bm25_params params;
-    if (q->bm25 != NULL)
-        params = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
-    analyzer *a = analyzer_take(s);
-    if (a == NULL) return -1;
-    int n = bm25_search(&s->bm25, q->bm25 ? &params : NULL, a, q->text, q->text_len, lo, hi,
-                        f ? row_in_range : NULL, f, depth, out);
-    analyzer_give(s, a);
-    return n;
+void store_set_merge_threshold(store *s, size_t passages) {
+    pthread_mutex_lock(&s->merge_lock);
+    s->merge_threshold = passages;
+    pthread_mutex_unlock(&s->merge_lock);
+    want_merge(s);
 }
 
-/* A candidate of the final list, with where it came from. */
-typedef struct candidate {
-    float score;
-    uint32_t row;
-    int lexical_rank, vector_rank;
-    float lexical_score, vector_score;
-} candidate;
-
-static int by_score_desc(const void *a, const void *b) {
-    const candidate *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return (x->row > y->row) - (x->row < y->row);
+void store_live_stats_get(store *s, store_live_stats *out) {
+    pthread_mutex_lock(&s->apply_lock);
+    *out = (store_live_stats){.live_passages = s->ep->n_live - s->live_dead,
+                              .tombstones = s->snap_dead,
+                              .writes = atomic_load(&s->writes),
+                              .fsyncs = s->log ? doclog_fsyncs(s->log) : 0,
+                              .merges = atomic_load(&s->merges),
+                              .last_merge_seconds = (double)atomic_load(&s->merge_ns) / 1e9,
+                              .log_bytes = s->log ? doclog_end(s->log) : 0};
+    pthread_mutex_unlock(&s->apply_lock);
 }
-
-/* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
- * from 1, w = 1 for the lexical list and vector_weight for the vector list.
- * Rank-based, so it needs no calibration between cosine and BM25 scales, and
- * k = 60 (Cormack et al. 2009) damps the head of each list. */
-static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
-                candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nv; i++)
-        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .row = va[i].id,
-                               .vector_rank = i + 1, .vector_score = va[i].score};
-    for (int i = 0; i < nl; i++) {
-        float add = 1.0f / (RRF_K + (float)(i + 1));
-        int j = 0;
-        while (j < nv && out[j].row != la[i].id) j++;
-        if (j == nv) out[j = n++] = (candidate){.row = la[i].id};
-        out[j].score += add;
-        out[j].lexical_rank = i + 1;
-        out[j].lexical_score = la[i].score;
-    }
-    qsort(out, (size_t)n, sizeof *out, by_score_desc);
-    return n;
-}
-
-/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
- * the vector list's rows not in it; each keeps its place in both lists. */
-static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
-                               candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nl; i++)
-        out[n++] = (candidate){.row = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
-    for (int i = 0; i < nv; i++) {
-        int j = 0;
-        while (j < nl && out[j].row != va[i].id) j++;
-        if (j == nl) out[j = n++] = (candidate){.row = va[i].id};
-        out[j].vector_rank = i + 1;
-        out[j].vector_score = va[i].score;
-    }
-    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
-    return n;
-}
-
-/* The first k candidates, at most cap (> 0) of one article: candidates are
- * best first, so each article keeps its best passages. */
-static int cap_per_article(const store *s, const candidate *c, int n, int cap, int k,
-                           search_hit *hits) {
-    int out = 0;
-    for (int i = 0; i < n && out < k; i++) {
-        uint32_t id = s->row_ids[c[i].row];
-        const char *article = s->strings + s->passages[id].article_id;
-        int same = 0;
-        for (int j = 0; j < out && same < cap; j++)
-            same += strcmp(article, s->strings + s->passages[hits[j].passage_id].article_id) == 0;
-        if (same >= cap) continue;
-        hits[out++] = (search_hit){id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
-                                   c[i].lexical_score, c[i].vector_score};
-    }
-    return out;
-}
-
-/* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
-_Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
-
-int store_search(const store *s, const store_query *q, search_hit *hits, char *err, size_t errlen) {
-    if (q->k < 1 || q->k > STORE_MAX_K)
-        return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
-    bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;
-    if (q->mode != SEARCH_HYBRID && q->mode != SEARCH_VECTOR && q->mode != SEARCH_LEXICAL)
-        return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
-    if (need_vec && q->vector == NULL) return seterr(err, errlen, "this search mode needs a query vector");
-    if (need_text && q->text == NULL) return seterr(err, errlen, "this search mode needs query text");
-    if (q->date_from != NULL && !store_valid_date(q->date_from))
-        return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
-    if (q->date_to != NULL && !store_valid_date(q->date_to))
-        return seterr(err, errlen, "date_to must be a date YYYY-MM-DD");
-    if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
-        return seterr(err, errlen, "date_from is after date_to");
-    if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
-    uint32_t t0 = 0, t1 = s->n_topics;
-    if (q->topic != NULL) {
-        int t = find_topic(s, q->topic);
-        if (t < 0) return 0;
-        t0 = (uint32_t)t;
-        t1 = t0 + 1;
-    }
-    if (t0 >= t1 || s->n == 0) return 0;
-    row_filter filter = {s, q->date_from, q->date_to};
-    const row_filter *f = q->date_from || q->date_to ? &filter : NULL;
-
-    int k = q->k;
-    /* The article cap drops candidates, so each half looks deeper. */
-    int depth = q->max_per_article > 0 ? 4 * k : k;
-    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
-    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
-    if (depth < k) depth = k;
-    scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
-    candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
-    int nv = need_vec ? vector_rows(s, q, t0, t1, f, depth, va) : 0;
-    int nl = need_text ? lexical_rows(s, q, t0, t1, f, depth, la) : 0;
-    int n = STORE_ERR_ANALYZER;
-    if (nl < 0) {
-        seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
-        goto done;
-    }
-    int nc = 0;
-    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
-        nc = lexical_then_vector(va, nv, la, nl, c);
-    } else if (q->mode == SEARCH_HYBRID) {
-        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
-        nc = fuse(va, nv, w, la, nl, c);
-    } else if (q->mode == SEARCH_VECTOR) {
-        for (int i = 0; i < nv; i++)
-            c[nc++] = (candidate){.score = va[i].score, .row = va[i].id, .vector_rank = i + 1,
-                                  .vector_score = va[i].score};
-    } else {
-        for (int i = 0; i < nl; i++)
-            c[nc++] = (candidate){.score = la[i].score, .row = la[i].id, .lexical_rank = i + 1,
-                                  .lexical_score = la[i].score};
-    }
-    if (q->max_per_article > 0) {
-        n = cap_per_article(s, c, nc, q->max_per_article, k, hits);
-    } else {
-        n = nc < k ? nc : k;
-        for (int i = 0; i < n; i++)
-            hits[i] = (search_hit){s->row_ids[c[i].row], c[i].score, c[i].lexical_rank,
-                                   c[i].vector_rank, c[i].lexical_score, c[i].vector_score};
-    }
-done:
-    free(va);
-    free(la);
-    free(c);
-    return n;
-}
-
-store_bm25_params store_bm25(const store *s) {
-    const bm25_params *p = &s->bm25.params;
-    return (store_bm25_params){p->k1, p->b, p->w_heading};
-}
-
-const disk_header *store_header(const store *s) { return s->h; }

@@ -19,9 +19,11 @@
  * they stay the same across re-runs of the same ingest. Topics are partitions:
  * a query with a topic scans only that topic's vectors / graph / postings.
  *
- * Threads: a store is immutable once opened; any number of threads may search
- * it at once. A writer is single-threaded; an advisory lock on ingest.log
- * keeps a second writer out of the same directory.
+ * Reads go through views (documents.h): store_acquire gives one consistent
+ * state, the read functions below take it, store_release ends it. Any number
+ * of threads may hold views and search at once. A writer is single-threaded;
+ * an advisory lock (the data directory's writer.lock) keeps a second writer
+ * out of the same directory.
  */
 #ifndef RAGD_STORE_STORE_H
 #define RAGD_STORE_STORE_H
@@ -30,11 +32,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2: BM25F (heading field) over the English analyzer, analyzer id in the header. */
-#define STORE_FORMAT_VERSION 2
+/* 2: BM25F (heading field) over the English analyzer, analyzer id in the header.
+ * 3: article table (live documents, documents.h) and documents.log coverage. */
+#define STORE_FORMAT_VERSION 3
 #define STORE_MAX_K 1000 /* largest k a query may ask for */
 
 typedef struct store store;
+/* One consistent state of a store (documents.h: store_acquire / store_release). */
+typedef struct store_view store_view;
 
 typedef struct store_passage {
     uint32_t id;            /* ignored by store_writer_add (the store assigns ids) */
@@ -97,7 +102,7 @@ typedef struct store_query {
 } store_query;
 
 /* The BM25F parameters the store's index was built for (its default). */
-store_bm25_params store_bm25(const store *s);
+store_bm25_params store_bm25(const store_view *v);
 
 /* True if s is a calendar date "YYYY-MM-DD" (what date_from / date_to take). */
 bool store_valid_date(const char *s);
@@ -114,19 +119,23 @@ store *store_open(const char *data_dir, const char *expected_model, char *err, s
 bool store_exists(const char *data_dir);
 void store_close(store *s);
 
-const char *store_model(const store *s);
-int store_dim(const store *s);
+const char *store_model(const store_view *v);
+/* The same model identity (every view of a store has it), valid until store_close. */
+const char *store_model_of(const store *s);
+/* Live passages of the current state (store_count of a fresh view). */
+size_t store_passages_now(store *s);
+int store_dim(const store_view *v);
 /* Passages in topic (NULL = all); 0 for an unknown topic. */
-size_t store_count(const store *s, const char *topic);
-/* Partition names, sorted; *names points into the store (do not free).
- * Returns the count. */
-int store_topics(const store *s, const char *const **names);
-bool store_has_topic(const store *s, const char *topic);
-/* Fill out with pointers into the mapped file (valid until store_close).
- * Returns 0, or -1 if id is out of range. */
-int store_get(const store *s, uint32_t id, store_passage *out);
+size_t store_count(const store_view *v, const char *topic);
+/* Partition names, sorted; *names points into the view (do not free; valid
+ * while v is held). Returns the count. */
+int store_topics(const store_view *v, const char *const **names);
+bool store_has_topic(const store_view *v, const char *topic);
+/* Fill out with pointers valid while v is held. Returns 0, or -1 if id is
+ * out of range. */
+int store_get(const store_view *v, uint32_t id, store_passage *out);
 /* The stored unit vector of a passage (store_dim() floats), NULL if out of range. */
-const float *store_vector(const store *s, uint32_t id);
+const float *store_vector(const store_view *v, uint32_t id);
 
 /* Why store_search failed, for callers to branch on (err is for people). */
 typedef enum store_search_error {
@@ -141,7 +150,7 @@ typedef enum store_search_error {
  * err set on a malformed query (bad k, missing vector/text for the mode, bad
  * dates, date_from after date_to, negative max_per_article), or
  * STORE_ERR_ANALYZER with err set if the BM25 analyzer could not be made. */
-int store_search(const store *s, const store_query *q, search_hit *hits, char *err,
+int store_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
                  size_t errlen);
 
 /* ---- writing (used by ingest): resumable and idempotent ---------------- */

@@ -12,8 +12,8 @@
 int store_check_header(const disk_header *h, size_t file_size, const char *path,
                        const char *expected_model, int expected_dim, char *err, size_t errlen);
 
-/* The reader's header fields the writer needs to decide "nothing changed". */
-typedef struct store store;
-const disk_header *store_header(const store *s);
+/* Take data_dir's writer lock (STORE_LOCK_FILE): *fd holds it until closed.
+ * -1 with a message naming the holder when another process has it. */
+int store_lock_dir(const char *data_dir, int *fd, char *err, size_t errlen);
 
 #endif

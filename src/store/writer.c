@@ -26,10 +26,11 @@
 
 #include "obs/log.h"
 #include "store/analyzer.h"
-#include "store/bm25.h"
+#include "store/builder.h"
 #include "store/format.h"
 #include "store/hnsw.h"
 #include "store/store.h"
+#include "store/snapshot.h"
 #include "store/store_internal.h"
 #include "util/util.h"
 
@@ -39,6 +40,7 @@ struct store_writer {
     char *dir;
     char log_path[PATH_MAX];
     int log_fd;
+    int lock_fd; /* the directory's writer lock */
     char model[MODEL_ID_MAX + 1];
     int dim;
     hnsw_params hnsw;
@@ -135,29 +137,6 @@ static size_t parse_record(const uint8_t *log, size_t size, size_t off, int dim,
     return sizeof h + h.payload_len;
 }
 
-static int fsync_dir(const char *dir, char *err, size_t errlen) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return seterr(err, errlen, "cannot open %s: %s", dir, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    if (rc != 0) return seterr(err, errlen, "cannot fsync %s: %s", dir, strerror(errno));
-    return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len) {
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int make_dirs(const char *dir) {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", dir);
@@ -182,7 +161,7 @@ static int init_log_header(store_writer *w, char *err, size_t errlen) {
         fsync(w->log_fd) != 0)
         return seterr(err, errlen, "cannot write %s: %s", w->log_path, strerror(errno));
     w->end = sizeof h;
-    return fsync_dir(w->dir, err, errlen);
+    return store_fsync_dir(w->dir, err, errlen);
 }
 
 static int check_log_header(store_writer *w, const disk_log_header *h, char *err, size_t errlen) {
@@ -258,6 +237,7 @@ store_writer *store_writer_open(const char *data_dir, const char *model, int dim
     store_writer *w = xcalloc(1, sizeof *w);
     w->dir = xstrdup(data_dir);
     w->log_fd = -1;
+    w->lock_fd = -1;
     snprintf(w->model, sizeof w->model, "%s", model);
     w->dim = dim;
     w->hnsw = (hnsw_params){.m = 16, .ef_construction = 100, .threads = 0, .seed = 0x5eed};
@@ -292,6 +272,7 @@ store_writer *store_writer_open(const char *data_dir, const char *model, int dim
             close(fd);
         }
     }
+    if (store_lock_dir(data_dir, &w->lock_fd, err, errlen) != 0) goto fail;
     w->log_fd = open(w->log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (w->log_fd < 0) {
         seterr(err, errlen, "cannot open %s: %s", w->log_path, strerror(errno));
@@ -353,7 +334,7 @@ int store_writer_add(store_writer *w, const char *passage_key, const store_passa
     h.payload_crc = store_crc32(w->rec.data + sizeof h, h.payload_len);
     h.header_crc = store_crc32(&h, offsetof(disk_log_record, header_crc));
     memcpy(w->rec.data, &h, sizeof h);
-    if (write_all(w->log_fd, w->rec.data, w->rec.len) != 0) {
+    if (store_write_all(w->log_fd, w->rec.data, w->rec.len) != 0) {
         int e = errno;
         /* Keep the log clean: drop whatever part of the record made it out. */
         if (ftruncate(w->log_fd, (off_t)w->end) != 0) log_error("cannot cut %s back: %s", w->log_path, strerror(errno));
@@ -375,215 +356,82 @@ int store_writer_sync(store_writer *w, char *err, size_t errlen) {
 
 /* ---- commit -------------------------------------------------------------- */
 
-typedef struct out_file {
-    int fd;
-    uint64_t off;
-    const char *path;
-} out_file;
-
-static int out_section(out_file *o, disk_header *h, int kind, const void *data, size_t len) {
-    static const uint8_t zeros[SECTION_ALIGN];
-    size_t pad = (SECTION_ALIGN - o->off % SECTION_ALIGN) % SECTION_ALIGN;
-    if (pad && write_all(o->fd, zeros, pad) != 0) return -1;
-    o->off += pad;
-    h->sections[kind] = (disk_section){.offset = o->off, .size = len, .crc = store_crc32(data, len)};
-    if (write_all(o->fd, data, len) != 0) return -1;
-    o->off += len;
-    return 0;
-}
-
-static uint64_t add_string(buf *strings, const char *s, size_t n) {
-    uint64_t off = strings->len;
-    buf_append(strings, s, n);
-    buf_putc(strings, '\0');
-    return off;
-}
-
-typedef struct topic_tmp {
-    const char *name;
-    uint32_t len, count, start;
-} topic_tmp;
-
-static int cmp_topic(const void *a, const void *b) {
-    const topic_tmp *x = a, *y = b;
-    uint32_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->name, y->name, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 static bool snapshot_current(store_writer *w) {
     char err[512];
-    store *s = store_open(w->dir, w->model, err, sizeof err);
+    snapshot *s = snap_open(w->dir, w->model, err, sizeof err);
     if (s == NULL) return false;
-    const disk_header *h = store_header(s);
+    const disk_header *h = snap_header(s);
     bool same = h->log_records == w->n && h->log_bytes == w->end && (int)h->dim == w->dim;
-    store_close(s);
+    snap_unref(s);
     return same;
 }
 
-static int build_and_write(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
-    bm25_builder *b = bm25_builder_new(
-        (bm25_params){BM25_DEFAULT_K1, BM25_DEFAULT_B, BM25_DEFAULT_W_HEADING});
-    if (b == NULL)
-        return seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
+static int cmp_by_index(const void *a, const void *b) {
+    const build_passage *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The log's passages as articles: grouped by article id in the order the
+ * articles first appear, each article's passages by passage index. */
+static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
     uint32_t n = w->n;
     record *recs = xcalloc(n ? n : 1, sizeof *recs);
-    for (uint32_t i = 0; i < n; i++)
-        parse_record(log, w->end, w->rec_off[i], w->dim, &recs[i]);
-
-    /* Topics, sorted by name; each record's topic index. */
-    topic_tmp *topics = NULL;
-    uint32_t n_topics = 0, topics_cap = 0;
-    uint32_t *rec_topic = xmalloc(((size_t)n + 1) * sizeof *rec_topic);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t t = 0;
-        while (t < n_topics && !(topics[t].len == recs[i].len[LF_TOPIC] &&
-                                 memcmp(topics[t].name, recs[i].f[LF_TOPIC], topics[t].len) == 0))
-            t++;
-        if (t == n_topics) {
-            if (n_topics == topics_cap) {
-                topics_cap = topics_cap ? topics_cap * 2 : 8;
-                topics = xrealloc(topics, topics_cap * sizeof *topics);
-            }
-            topics[n_topics++] = (topic_tmp){recs[i].f[LF_TOPIC], recs[i].len[LF_TOPIC], 0, 0};
-        }
-        topics[t].count++;
-        rec_topic[i] = t;
-    }
-    /* Sort topics by name, remapping record topic indices. */
-    topic_tmp *sorted = xmalloc((n_topics + 1) * sizeof *sorted);
-    if (n_topics > 0) memcpy(sorted, topics, n_topics * sizeof *sorted);
-    qsort(sorted, n_topics, sizeof *sorted, cmp_topic);
-    uint32_t *remap = xmalloc((n_topics + 1) * sizeof *remap);
-    for (uint32_t t = 0; t < n_topics; t++)
-        for (uint32_t u = 0; u < n_topics; u++)
-            if (cmp_topic(&topics[t], &sorted[u]) == 0) remap[t] = u;
-    uint32_t start = 0;
-    for (uint32_t t = 0; t < n_topics; t++) {
-        sorted[t].start = start;
-        start += sorted[t].count;
-    }
-
-    /* Rows: grouped by topic, by id within a topic. */
-    uint32_t *row_ids = xmalloc(((size_t)n + 1) * sizeof *row_ids);
-    uint32_t *row_of = xmalloc(((size_t)n + 1) * sizeof *row_of);
-    uint32_t *fill = xcalloc(n_topics + 1, sizeof *fill);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t t = remap[rec_topic[i]];
-        rec_topic[i] = t;
-        row_of[i] = sorted[t].start + fill[t]++;
-        row_ids[row_of[i]] = i;
-    }
-
-    buf strings = BUF_INIT;
-    disk_topic *dtopics = xcalloc(n_topics + 1, sizeof *dtopics);
-    for (uint32_t t = 0; t < n_topics; t++)
-        dtopics[t] = (disk_topic){add_string(&strings, sorted[t].name, sorted[t].len),
-                                  sorted[t].start, sorted[t].count};
-    disk_passage *dp = xcalloc((size_t)n + 1, sizeof *dp);
-    size_t dim = (size_t)w->dim;
-    float *vectors = xmalloc(((size_t)n * dim + 1) * sizeof *vectors);
+    for (uint32_t i = 0; i < n; i++) parse_record(log, w->end, w->rec_off[i], w->dim, &recs[i]);
+    /* Article of each record through a hash of article ids. */
+    uint32_t cap = 1024;
+    while (cap < 2 * (n + 1)) cap *= 2;
+    uint32_t *slots = xcalloc(cap, sizeof *slots); /* article index + 1 */
+    uint32_t *first = xmalloc(((size_t)n + 1) * sizeof *first), n_arts = 0;
+    uint32_t *count = xcalloc((size_t)n + 1, sizeof *count);
+    uint32_t *art_of = xmalloc(((size_t)n + 1) * sizeof *art_of);
     for (uint32_t i = 0; i < n; i++) {
         const record *r = &recs[i];
-        dp[i].article_id = add_string(&strings, r->f[LF_ARTICLE], r->len[LF_ARTICLE]);
-        dp[i].heading = add_string(&strings, r->f[LF_HEADING], r->len[LF_HEADING]);
-        dp[i].date = add_string(&strings, r->f[LF_DATE], r->len[LF_DATE]);
-        dp[i].text = add_string(&strings, r->f[LF_TEXT], r->len[LF_TEXT]);
-        dp[i].text_len = r->len[LF_TEXT];
-        dp[i].row = row_of[i];
-        dp[i].topic = rec_topic[i];
-        dp[i].passage_index = r->passage_index;
-        memcpy(vectors + (size_t)row_of[i] * dim, r->vec, dim * sizeof *vectors);
+        uint32_t j = (uint32_t)key_hash(r->f[LF_ARTICLE], r->len[LF_ARTICLE]) & (cap - 1);
+        for (;; j = (j + 1) & (cap - 1)) {
+            if (slots[j] == 0) {
+                first[n_arts] = i;
+                slots[j] = ++n_arts;
+                break;
+            }
+            const record *f = &recs[first[slots[j] - 1]];
+            if (f->len[LF_ARTICLE] == r->len[LF_ARTICLE] &&
+                memcmp(f->f[LF_ARTICLE], r->f[LF_ARTICLE], r->len[LF_ARTICLE]) == 0)
+                break;
+        }
+        art_of[i] = slots[j] - 1;
+        count[art_of[i]]++;
     }
-    if (strings.len == 0) buf_putc(&strings, '\0');
-
-    /* BM25F over the heading and body fields of every row. */
-    buf bm = BUF_INIT;
-    for (uint32_t row = 0; row < n; row++) {
-        const record *r = &recs[row_ids[row]];
-        bm25_builder_add_text(b, BM25_HEADING, r->f[LF_HEADING], r->len[LF_HEADING]);
-        bm25_builder_add_text(b, BM25_BODY, r->f[LF_TEXT], r->len[LF_TEXT]);
-        bm25_builder_end_doc(b);
+    build_passage *ps = xmalloc(((size_t)n + 1) * sizeof *ps);
+    build_article *arts = xcalloc((size_t)n_arts + 1, sizeof *arts);
+    uint32_t *fill = xcalloc((size_t)n_arts + 1, sizeof *fill);
+    size_t at = 0;
+    for (uint32_t a = 0; a < n_arts; a++) {
+        const record *f = &recs[first[a]];
+        arts[a] = (build_article){.id = {f->f[LF_ARTICLE], f->len[LF_ARTICLE]},
+                                  .heading = {f->f[LF_HEADING], f->len[LF_HEADING]},
+                                  .date = {f->f[LF_DATE], f->len[LF_DATE]},
+                                  .topic = {f->f[LF_TOPIC], f->len[LF_TOPIC]},
+                                  .n = count[a], .passages = ps + at};
+        at += count[a];
     }
-    bm25_builder_finish(b, &bm);
-
-    /* HNSW: u64 offsets and lengths per topic, then 8-aligned graphs. */
-    buf hn = BUF_INIT;
-    for (uint32_t t = 0; t < n_topics; t++) buf_append(&hn, (const uint64_t[2]){0, 0}, 16);
-    for (uint32_t t = 0; t < n_topics; t++) {
-        while (hn.len % 8) buf_putc(&hn, 0);
-        uint64_t off = hn.len;
-        hnsw_build(vectors + (size_t)sorted[t].start * dim, sorted[t].count, dim, &w->hnsw, &hn);
-        uint64_t len = hn.len - off;
-        memcpy(hn.data + (size_t)t * 8, &off, 8);
-        memcpy(hn.data + ((size_t)n_topics + t) * 8, &len, 8);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = art_of[i];
+        build_passage *p = (build_passage *)arts[a].passages + fill[a]++;
+        *p = (build_passage){{recs[i].f[LF_TEXT], recs[i].len[LF_TEXT]}, recs[i].passage_index,
+                             recs[i].vec, {recs[i].f[LF_TOPIC], recs[i].len[LF_TOPIC]}};
     }
-
-    disk_header h = {0};
-    memcpy(h.magic, STORE_MAGIC, 8);
-    h.version = STORE_FORMAT_VERSION;
-    h.dim = (uint32_t)w->dim;
-    memcpy(h.model, w->model, strlen(w->model));
-    memcpy(h.analyzer, ANALYZER_ID, strlen(ANALYZER_ID));
-    h.n_passages = n;
-    h.n_topics = n_topics;
-    h.log_records = n;
-    h.log_bytes = w->end;
-    h.hnsw_m = (uint32_t)w->hnsw.m;
-    h.hnsw_ef_construction = (uint32_t)w->hnsw.ef_construction;
-
-    char tmp[PATH_MAX], final[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/%s", w->dir, STORE_TMP_FILE);
-    snprintf(final, sizeof final, "%s/%s", w->dir, STORE_FILE);
-    int rc = -1;
-    out_file o = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), .off = 0, .path = tmp};
-    if (o.fd < 0) {
-        seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    disk_header blank = {0};
-    if (write_all(o.fd, &blank, sizeof blank) != 0) goto io_error;
-    o.off = sizeof blank;
-    if (out_section(&o, &h, SEC_TOPICS, dtopics, (size_t)n_topics * sizeof *dtopics) != 0 ||
-        out_section(&o, &h, SEC_PASSAGES, dp, (size_t)n * sizeof *dp) != 0 ||
-        out_section(&o, &h, SEC_STRINGS, strings.data, strings.len) != 0 ||
-        out_section(&o, &h, SEC_ROW_IDS, row_ids, (size_t)n * 4) != 0 ||
-        out_section(&o, &h, SEC_VECTORS, vectors, (size_t)n * dim * sizeof *vectors) != 0 ||
-        out_section(&o, &h, SEC_BM25, bm.data, bm.len) != 0 ||
-        out_section(&o, &h, SEC_HNSW, hn.data, hn.len) != 0)
-        goto io_error;
-    h.header_crc = store_crc32(&h, offsetof(disk_header, header_crc));
-    if (pwrite(o.fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fsync(o.fd) != 0) goto io_error;
-    if (close(o.fd) != 0) {
-        o.fd = -1;
-        goto io_error;
-    }
-    o.fd = -1;
-    if (rename(tmp, final) != 0) {
-        seterr(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
-        goto done;
-    }
-    rc = fsync_dir(w->dir, err, errlen);
-    goto done;
-io_error:
-    seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-    if (o.fd >= 0) close(o.fd);
-    unlink(tmp);
-done:
+    for (uint32_t a = 0; a < n_arts; a++)
+        qsort((void *)arts[a].passages, arts[a].n, sizeof(build_passage), cmp_by_index);
+    build_coverage cov = {.log_records = n, .log_bytes = w->end};
+    int rc = snapshot_build(w->dir, w->model, w->dim, &w->hnsw, arts, n_arts, &cov, err, errlen);
     free(recs);
-    free(topics);
-    free(sorted);
-    free(remap);
-    free(rec_topic);
-    free(row_ids);
-    free(row_of);
+    free(slots);
+    free(first);
+    free(count);
+    free(art_of);
+    free(ps);
+    free(arts);
     free(fill);
-    free(dtopics);
-    free(dp);
-    free(vectors);
-    buf_free(&strings);
-    buf_free(&bm);
-    buf_free(&hn);
     return rc;
 }
 
@@ -593,7 +441,7 @@ int store_writer_commit(store_writer *w, char *err, size_t errlen) {
     void *map = mmap(NULL, w->end, PROT_READ, MAP_SHARED, w->log_fd, 0);
     if (map == MAP_FAILED) return seterr(err, errlen, "cannot map %s: %s", w->log_path, strerror(errno));
     double t0 = now_seconds();
-    int rc = build_and_write(w, map, err, errlen);
+    int rc = build_from_log(w, map, err, errlen);
     munmap(map, w->end);
     if (rc == 0)
         log_info("store: committed %u passages to %s/%s in %.2f s", w->n, w->dir, STORE_FILE,
@@ -604,6 +452,7 @@ int store_writer_commit(store_writer *w, char *err, size_t errlen) {
 void store_writer_close(store_writer *w) {
     if (w == NULL) return;
     if (w->log_fd >= 0) close(w->log_fd); /* closing drops the flock */
+    if (w->lock_fd >= 0) close(w->lock_fd);
     for (uint32_t i = 0; i < w->n; i++) free(w->keys[i]);
     free(w->keys);
     free(w->rec_off);

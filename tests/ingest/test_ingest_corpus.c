@@ -43,6 +43,7 @@
 #include "ingest/ingest.h"
 #include "ingest_test_util.h"
 #include "store/store.h"
+#include "../store/test_views.h"
 #include "util/util.h"
 
 enum { PREFIX_ARTICLES = 150 };
@@ -174,8 +175,8 @@ static void test_killed_ingest_resumes(void **state) {
     store *s = store_open(prefix_dir, encoder_identity(encoder_get_info(enc)), err,
                           sizeof err);
     if (!s) fail_msg("store_open: %s", err);
-    assert_int_equal(store_count(s, NULL), (size_t)sum.passages);
-    store_close(s);
+    assert_int_equal(store_count(test_view(s), NULL), (size_t)sum.passages);
+    test_close(s);
 }
 
 static void test_full_ingest(void **state) {
@@ -207,8 +208,8 @@ static store *open_full(void) {
 static void test_headings_find_articles(void **state) {
     (void)state;
     store *s = open_full();
-    assert_int_equal(store_count(s, NULL), (size_t)full_summary.passages);
-    assert_int_equal(store_count(s, "business") + store_count(s, "sports"), store_count(s, NULL));
+    assert_int_equal(store_count(test_view(s), NULL), (size_t)full_summary.passages);
+    assert_int_equal(store_count(test_view(s), "business") + store_count(test_view(s), "sports"), store_count(test_view(s), NULL));
     enum { BATCH = 64, K = 10 };
     float *vecs = malloc((size_t)BATCH * ENCODER_DIM * sizeof *vecs);
     const char *texts[BATCH];
@@ -229,11 +230,11 @@ static void test_headings_find_articles(void **state) {
             const article *want = a->duplicate_of >= 0 ? &all.articles[a->duplicate_of] : a;
             store_query q = {.vector = vecs + (size_t)i * ENCODER_DIM, .text = a->heading,
                              .text_len = lens[i], .k = K, .mode = SEARCH_HYBRID};
-            int n = store_search(s, &q, hits, err, sizeof err);
+            int n = store_search(test_view(s), &q, hits, err, sizeof err);
             if (n < 0) fail_msg("search: %s", err);
             for (int h = 0; h < n; h++) {
                 store_passage p;
-                assert_int_equal(store_get(s, hits[h].passage_id, &p), 0);
+                assert_int_equal(store_get(test_view(s), hits[h].passage_id, &p), 0);
                 if (!strcmp(p.article_id, want->id)) {
                     found++;
                     break;
@@ -247,20 +248,20 @@ static void test_headings_find_articles(void **state) {
                 for (int md = 0; md < 3; md++) {
                     q.topic = topics[t];
                     q.mode = modes[md];
-                    n = store_search(s, &q, hits, err, sizeof err);
+                    n = store_search(test_view(s), &q, hits, err, sizeof err);
                     if (n < 0) fail_msg("search: %s", err);
                     if (modes[md] != SEARCH_LEXICAL) assert_int_equal(n, K);
                     checked_filters++;
                     for (int h = 0; h < n; h++) {
                         store_passage p;
-                        assert_int_equal(store_get(s, hits[h].passage_id, &p), 0);
+                        assert_int_equal(store_get(test_view(s), hits[h].passage_id, &p), 0);
                         leaks += strcmp(p.topic, topics[t]) != 0;
                     }
                 }
         }
     }
     free(vecs);
-    store_close(s);
+    test_close(s);
     double rate = (double)found / (double)all.count;
     fprintf(stderr, "headings: %ld of %zu articles in the top %d (%.1f%%); %ld filtered queries, %ld leaks\n",
             found, all.count, K, 100 * rate, checked_filters, leaks);
@@ -297,20 +298,20 @@ static void test_resumed_equals_uninterrupted(void **state) {
     store *pre = store_open(prefix_dir, encoder_identity(encoder_get_info(enc)), err,
                             sizeof err);
     if (!pre) fail_msg("store_open prefix: %s", err);
-    size_t n = store_count(pre, NULL);
+    size_t n = store_count(test_view(pre), NULL);
     assert_true(n > 100);
     double worst = 0;
     for (uint32_t id = 0; id < n; id++) {
         store_passage a, b;
-        assert_int_equal(store_get(pre, id, &a), 0);
-        assert_int_equal(store_get(full, id, &b), 0);
+        assert_int_equal(store_get(test_view(pre), id, &a), 0);
+        assert_int_equal(store_get(test_view(full), id, &b), 0);
         assert_string_equal(a.article_id, b.article_id);
         assert_int_equal(a.passage_index, b.passage_index);
         assert_string_equal(a.heading, b.heading);
         assert_string_equal(a.date, b.date);
         assert_string_equal(a.topic, b.topic);
         assert_string_equal(a.text, b.text);
-        const float *va = store_vector(pre, id), *vb = store_vector(full, id);
+        const float *va = store_vector(test_view(pre), id), *vb = store_vector(test_view(full), id);
         for (int d = 0; d < ENCODER_DIM; d++) {
             double diff = fabs((double)va[d] - (double)vb[d]);
             if (diff > worst) worst = diff;
@@ -319,8 +320,8 @@ static void test_resumed_equals_uninterrupted(void **state) {
     fprintf(stderr, "resumed prefix vs full store: %zu passages, worst vector difference %.3g\n",
             n, worst);
     assert_true(worst < 1e-4);
-    store_close(pre);
-    store_close(full);
+    test_close(pre);
+    test_close(full);
 }
 
 static void test_model_identity_and_search_command(void **state) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "test_views.h"
 
 static inline uint64_t test_rng(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);

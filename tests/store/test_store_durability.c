@@ -44,19 +44,19 @@ static void assert_store_holds(const char *dir, int n) {
     char err[512];
     store *s = store_open(dir, "m1", err, sizeof err);
     if (s == NULL) fail_msg("store_open: %s", err);
-    assert_int_equal(store_count(s, NULL), n);
+    assert_int_equal(store_count(test_view(s), NULL), n);
     for (int i = 0; i < n; i++) {
         store_passage p;
-        assert_int_equal(store_get(s, (uint32_t)i, &p), 0);
+        assert_int_equal(store_get(test_view(s), (uint32_t)i, &p), 0);
         char text[64];
         snprintf(text, sizeof text, "text of passage %d", i);
         assert_string_equal(p.text, text);
         assert_string_equal(p.topic, i % 2 ? "sports" : "business");
         float v[DIM];
         vector_of(i, v);
-        assert_memory_equal(store_vector(s, (uint32_t)i), v, sizeof v);
+        assert_memory_equal(store_vector(test_view(s), (uint32_t)i), v, sizeof v);
     }
-    store_close(s);
+    test_close(s);
 }
 
 static off_t file_size(const char *path) {
@@ -128,7 +128,7 @@ static void test_second_writer_locked_out(void **state) {
     store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
     assert_non_null(w);
     assert_null(store_writer_open(dir, "m1", DIM, err, sizeof err));
-    assert_non_null(strstr(err, "another ingest"));
+    assert_non_null(strstr(err, "another process"));
     store_writer_close(w);
     test_rmdir(dir);
     free(dir);
@@ -167,8 +167,8 @@ static void test_kill9_anywhere(void **state) {
             char serr[512];
             store *s = store_open(dir, "m1", serr, sizeof serr);
             if (s == NULL) fail_msg("store after kill -9: %s", serr);
-            int n = (int)store_count(s, NULL);
-            store_close(s);
+            int n = (int)store_count(test_view(s), NULL);
+            test_close(s);
             assert_store_holds(dir, n);
         }
         store_writer *w = store_writer_open(dir, "m1", DIM, err, sizeof err);
@@ -352,14 +352,14 @@ static void test_empty_store(void **state) {
     store_writer_close(w);
     store *s = store_open(dir, "m1", err, sizeof err);
     if (s == NULL) fail_msg("%s", err);
-    assert_int_equal(store_count(s, NULL), 0);
+    assert_int_equal(store_count(test_view(s), NULL), 0);
     const char *const *names;
-    assert_int_equal(store_topics(s, &names), 0);
+    assert_int_equal(store_topics(test_view(s), &names), 0);
     float q[DIM] = {1};
     search_hit hits[3];
     store_query sq = {.vector = q, .text = "x", .text_len = 1, .k = 3, .mode = SEARCH_HYBRID};
-    assert_int_equal(store_search(s, &sq, hits, err, sizeof err), 0);
-    store_close(s);
+    assert_int_equal(store_search(test_view(s), &sq, hits, err, sizeof err), 0);
+    test_close(s);
     test_rmdir(dir);
     free(dir);
 }

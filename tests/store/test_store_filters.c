@@ -47,7 +47,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->s);
+    test_close(f->s);
     test_rmdir(f->dir);
     free(f->dir);
     free(f);
@@ -57,7 +57,7 @@ static int teardown(void **state) {
 static int run(fixture *f, store_query q, search_hit *hits) {
     char err[256];
     if (q.text) q.text_len = strlen(q.text);
-    return store_search(f->s, &q, hits, err, sizeof err);
+    return store_search(test_view(f->s), &q, hits, err, sizeof err);
 }
 
 static void test_cap_per_article(void **state) {
@@ -141,17 +141,17 @@ static void test_bad_filters_refused(void **state) {
         assert_false(store_valid_date(bad[i]));
         store_query q = {.text = "oil", .text_len = 3, .k = 3, .mode = SEARCH_LEXICAL,
                          .date_from = bad[i]};
-        assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), -1);
+        assert_int_equal(store_search(test_view(f->s), &q, hits, err, sizeof err), -1);
         assert_non_null(strstr(err, "date_from"));
     }
     assert_true(store_valid_date("2016-02-29")); /* a leap day */
     store_query q = {.text = "oil", .text_len = 3, .k = 3, .mode = SEARCH_LEXICAL,
                      .date_from = "2016-02-01", .date_to = "2016-01-31"};
-    assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &q, hits, err, sizeof err), -1);
     assert_non_null(strstr(err, "after"));
     q.date_from = q.date_to = NULL;
     q.max_per_article = -1;
-    assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &q, hits, err, sizeof err), -1);
     assert_non_null(strstr(err, "max_per_article"));
 }
 

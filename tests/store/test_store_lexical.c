@@ -48,7 +48,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->s);
+    test_close(f->s);
     test_rmdir(f->dir);
     free(f->dir);
     free(f);
@@ -59,7 +59,7 @@ static int lexical(fixture *f, const char *text, const char *topic, search_hit *
     char err[256];
     store_query q = {.text = text, .text_len = strlen(text), .topic = topic, .k = k,
                      .mode = SEARCH_LEXICAL};
-    return store_search(f->s, &q, hits, err, sizeof err);
+    return store_search(test_view(f->s), &q, hits, err, sizeof err);
 }
 
 static void test_obvious_document_first(void **state) {
@@ -113,7 +113,7 @@ static void test_bm25f_formula(void **state) {
     char err[256];
     store_query q = {.text = "cricket", .text_len = 7, .k = N_DOCS, .mode = SEARCH_LEXICAL,
                      .bm25 = &p};
-    assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), 1);
+    assert_int_equal(store_search(test_view(f->s), &q, hits, err, sizeof err), 1);
     tf = 1 / (1 - b + b * lens[3] / avgdl);
     assert_float_equal(hits[0].score, idf * tf * (k1 + 1) / (tf + k1), 1e-4);
 }
@@ -131,7 +131,7 @@ static void test_heading_weight(void **state) {
         store_bm25_params p = {.k1 = 1.2f, .b = 0.75f, .heading_weight = weights[i]};
         store_query q = {.text = "rates", .text_len = 5, .k = N_DOCS, .mode = SEARCH_LEXICAL,
                          .bm25 = &p};
-        assert_int_equal(store_search(f->s, &q, hits, err, sizeof err), 1);
+        assert_int_equal(store_search(test_view(f->s), &q, hits, err, sizeof err), 1);
         assert_int_equal(hits[0].passage_id, 0);
         scores[i] = hits[0].score;
     }
@@ -169,11 +169,11 @@ static void test_hybrid_is_rank_fusion(void **state) {
     /* The vector of passage 2 ("Stock markets fell as oil prices…"). */
     store_query q = {.vector = f->vecs[2], .text = text, .text_len = strlen(text), .k = N_DOCS,
                      .mode = SEARCH_VECTOR};
-    int nv = store_search(f->s, &q, vec, err, sizeof err);
+    int nv = store_search(test_view(f->s), &q, vec, err, sizeof err);
     q.mode = SEARCH_LEXICAL;
-    int nl = store_search(f->s, &q, lex, err, sizeof err);
+    int nl = store_search(test_view(f->s), &q, lex, err, sizeof err);
     q.mode = SEARCH_HYBRID;
-    int nh = store_search(f->s, &q, hyb, err, sizeof err);
+    int nh = store_search(test_view(f->s), &q, hyb, err, sizeof err);
     assert_int_equal(nv, N_DOCS);
     assert_int_equal(nh, N_DOCS); /* every passage is in the vector list */
     assert_int_equal(vec[0].passage_id, 2);
@@ -196,7 +196,7 @@ static void test_hybrid_is_rank_fusion(void **state) {
 
     /* Weighted: the vector list counts a quarter; lexical order leads. */
     q.vector_weight = 0.25f;
-    nh = store_search(f->s, &q, hyb, err, sizeof err);
+    nh = store_search(test_view(f->s), &q, hyb, err, sizeof err);
     assert_int_equal(nh, N_DOCS);
     for (int h = 0; h < nh; h++) {
         double want = 0;
@@ -224,12 +224,12 @@ static void test_lexical_first_fusion(void **state) {
     const char *text = "oil prices";
     store_query q = {.vector = f->vecs[5], .text = text, .text_len = strlen(text), .k = N_DOCS,
                      .mode = SEARCH_VECTOR};
-    int nv = store_search(f->s, &q, vec, err, sizeof err);
+    int nv = store_search(test_view(f->s), &q, vec, err, sizeof err);
     q.mode = SEARCH_LEXICAL;
-    int nl = store_search(f->s, &q, lex, err, sizeof err);
+    int nl = store_search(test_view(f->s), &q, lex, err, sizeof err);
     q.mode = SEARCH_HYBRID;
     q.lexical_first = true;
-    int nh = store_search(f->s, &q, hyb, err, sizeof err);
+    int nh = store_search(test_view(f->s), &q, hyb, err, sizeof err);
     assert_int_equal(nv, N_DOCS);
     assert_int_equal(nl, 2);
     assert_int_equal(nh, N_DOCS);
@@ -273,10 +273,10 @@ static void test_analyzer_at_both_ends(void **state) {
     for (int i = 0; i < 4; i++) {
         store_query q = {.text = queries[i], .text_len = strlen(queries[i]), .k = 2,
                          .mode = SEARCH_LEXICAL};
-        assert_int_equal(store_search(s, &q, hits, err, sizeof err), 1);
+        assert_int_equal(store_search(test_view(s), &q, hits, err, sizeof err), 1);
         assert_int_equal(hits[0].passage_id, want[i]);
     }
-    store_close(s);
+    test_close(s);
     test_rmdir(dir);
     free(dir);
 }

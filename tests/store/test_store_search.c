@@ -64,7 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->s);
+    test_close(f->s);
     test_rmdir(f->dir);
     free(f->dir);
     free(f->vecs);
@@ -103,7 +103,7 @@ static void test_exact_equals_brute_force(void **state) {
         int k = 1 + trial % 50;
         store_query sq = {.vector = q, .topic = t >= 0 ? topic_names[t] : NULL, .k = k,
                           .mode = SEARCH_VECTOR};
-        int n = store_search(f->s, &sq, got, err, sizeof err);
+        int n = store_search(test_view(f->s), &sq, got, err, sizeof err);
         int m = reference(f, q, t, k, want);
         assert_int_equal(n, m);
         for (int i = 0; i < n; i++) {
@@ -115,7 +115,7 @@ static void test_exact_equals_brute_force(void **state) {
         }
         /* The returned score is the stored vector's cosine with q. */
         for (int i = 0; i < n; i++)
-            assert_float_equal(got[i].score, test_dot(q, store_vector(f->s, got[i].passage_id), DIM), 1e-5);
+            assert_float_equal(got[i].score, test_dot(q, store_vector(test_view(f->s), got[i].passage_id), DIM), 1e-5);
     }
 }
 
@@ -153,7 +153,7 @@ static void test_topic_filter_never_leaks(void **state) {
     for (int t = 0; t < N_TOPICS; t++) {
         size_t want = 0;
         for (int i = 0; i < N; i++) want += f->topic[i] == t;
-        assert_int_equal(store_count(f->s, topic_names[t]), want);
+        assert_int_equal(store_count(test_view(f->s), topic_names[t]), want);
         total += want;
         for (int mode = 0; mode < 3; mode++) {
             for (int approx = 0; approx < 2; approx++) {
@@ -161,23 +161,23 @@ static void test_topic_filter_never_leaks(void **state) {
                 store_query sq = {.vector = q, .text = "passage number 17", .text_len = 17,
                                   .topic = topic_names[t], .k = 200, .mode = (search_mode)mode,
                                   .approximate = approx};
-                int n = store_search(f->s, &sq, hits, err, sizeof err);
+                int n = store_search(test_view(f->s), &sq, hits, err, sizeof err);
                 assert_true(n > 0);
                 for (int i = 0; i < n; i++) {
                     store_passage p;
-                    assert_int_equal(store_get(f->s, hits[i].passage_id, &p), 0);
+                    assert_int_equal(store_get(test_view(f->s), hits[i].passage_id, &p), 0);
                     assert_string_equal(p.topic, topic_names[t]);
                     assert_int_equal(f->topic[hits[i].passage_id], t);
                 }
             }
         }
     }
-    assert_int_equal(store_count(f->s, NULL), total);
-    assert_int_equal(store_count(f->s, "weather"), 0);
+    assert_int_equal(store_count(test_view(f->s), NULL), total);
+    assert_int_equal(store_count(test_view(f->s), "weather"), 0);
     store_query sq = {.vector = q, .topic = "weather", .k = 5, .mode = SEARCH_VECTOR};
-    assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), 0);
+    assert_int_equal(store_search(test_view(f->s), &sq, hits, err, sizeof err), 0);
     const char *const *names;
-    assert_int_equal(store_topics(f->s, &names), N_TOPICS);
+    assert_int_equal(store_topics(test_view(f->s), &names), N_TOPICS);
     assert_string_equal(names[0], "arts");
     assert_string_equal(names[1], "business");
     assert_string_equal(names[2], "sports");
@@ -198,10 +198,10 @@ static double hnsw_recall(fixture *f, int ef) {
         for (int i = 0; i < DIM; i++) q[i] /= nrm;
         const char *topic = trial % 2 ? topic_names[trial % N_TOPICS] : NULL;
         store_query sq = {.vector = q, .topic = topic, .k = 10, .mode = SEARCH_VECTOR};
-        int ne = store_search(f->s, &sq, exact, err, sizeof err);
+        int ne = store_search(test_view(f->s), &sq, exact, err, sizeof err);
         sq.approximate = true;
         sq.ef_search = ef;
-        int na = store_search(f->s, &sq, approx, err, sizeof err);
+        int na = store_search(test_view(f->s), &sq, approx, err, sizeof err);
         assert_int_equal(ne, na);
         for (int i = 0; i < ne; i++)
             for (int j = 0; j < na; j++)
@@ -223,17 +223,17 @@ static void test_hnsw_recall(void **state) {
 static void test_passages_round_trip(void **state) {
     fixture *f = *state;
     store_passage p;
-    assert_int_equal(store_get(f->s, 1234, &p), 0);
+    assert_int_equal(store_get(test_view(f->s), 1234, &p), 0);
     assert_int_equal(p.id, 1234);
     assert_string_equal(p.article_id, "a411");
     assert_string_equal(p.text, "passage number 1234");
     assert_string_equal(p.date, "2016-01-01");
     assert_int_equal(p.passage_index, 1234 % 3);
     assert_string_equal(p.topic, topic_names[f->topic[1234]]);
-    assert_int_equal(store_get(f->s, N, &p), -1);
-    assert_string_equal(store_model(f->s), "test-model");
-    assert_int_equal(store_dim(f->s), DIM);
-    const float *v = store_vector(f->s, 1234);
+    assert_int_equal(store_get(test_view(f->s), N, &p), -1);
+    assert_string_equal(store_model(test_view(f->s)), "test-model");
+    assert_int_equal(store_dim(test_view(f->s)), DIM);
+    const float *v = store_vector(test_view(f->s), 1234);
     assert_memory_equal(v, f->vecs + (size_t)1234 * DIM, DIM * sizeof(float));
 }
 
@@ -243,15 +243,15 @@ static void test_bad_queries_refused(void **state) {
     search_hit hits[4];
     char err[256] = "";
     store_query sq = {.vector = q, .k = 0, .mode = SEARCH_VECTOR};
-    assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &sq, hits, err, sizeof err), -1);
     assert_non_null(strstr(err, "k must be"));
     sq.k = STORE_MAX_K + 1;
-    assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &sq, hits, err, sizeof err), -1);
     sq = (store_query){.vector = NULL, .text = "x", .text_len = 1, .k = 4, .mode = SEARCH_HYBRID};
-    assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &sq, hits, err, sizeof err), -1);
     assert_non_null(strstr(err, "vector"));
     sq = (store_query){.vector = q, .text = NULL, .k = 4, .mode = SEARCH_LEXICAL};
-    assert_int_equal(store_search(f->s, &sq, hits, err, sizeof err), -1);
+    assert_int_equal(store_search(test_view(f->s), &sq, hits, err, sizeof err), -1);
 }
 
 /* Searches from several threads at once give the single-threaded answers
@@ -275,7 +275,7 @@ static void conc_run(conc_job *j) {
         store_query sq = {.vector = q, .text = text, .text_len = strlen(text), .k = CONC_K,
                           .mode = (search_mode)(i % 3), .approximate = i % 2,
                           .topic = i % 4 ? NULL : topic_names[i % N_TOPICS]};
-        j->n[i] = store_search(j->f->s, &sq, j->hits[i], err, sizeof err);
+        j->n[i] = store_search(test_view(j->f->s), &sq, j->hits[i], err, sizeof err);
     }
 }
 

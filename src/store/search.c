@@ -1,0 +1,429 @@
+/* search — store_search over a view: the snapshot's rows and the live
+ * segment searched together, tombstoned passages skipped, BM25 statistics
+ * (N, average length, document frequencies) of exactly the view's visible
+ * passages, then the fusion of the two halves.
+ *
+ * Ids of a view: snapshot passage ids [0, n) then live passages n + i. The
+ * vector half scans the snapshot's topic rows (or walks its HNSW graphs)
+ * and the live passages of the topic exactly; the lexical half scores the
+ * snapshot's postings and the live passages' term lists with the same
+ * formula as bm25.c, so a view scores a passage exactly as a store rebuilt
+ * from its visible passages would. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/view.h"
+#include "util/util.h"
+
+#define RRF_K 60.0f
+#define HYBRID_DEPTH 50 /* each half contributes its best max(k, this) */
+#define TF_BODY_MASK 0xFFFFFFu
+#define TF_HEADING_SHIFT 24
+
+/* What a search keeps besides visibility: the query's date range. */
+typedef struct keep {
+    const store_view *v;
+    const char *from, *to; /* NULL: open end */
+    int64_t gtopic;        /* store-wide topic, -1: all */
+} keep;
+
+static bool date_ok(const keep *f, const char *date) {
+    if (f->from == NULL && f->to == NULL) return true;
+    /* ISO dates order as strings; a passage with no date matches no range. */
+    if (strlen(date) < 10) return false;
+    if (f->from != NULL && strncmp(date, f->from, 10) < 0) return false;
+    if (f->to != NULL && strncmp(date, f->to, 10) > 0) return false;
+    return true;
+}
+
+static bool keep_row(const keep *f, uint32_t row) {
+    const snapshot *s = f->v->ep->snap;
+    return view_snap_visible(f->v, row) &&
+           date_ok(f, s->strings + s->passages[s->row_ids[row]].date);
+}
+
+static bool keep_live(const keep *f, uint32_t i) {
+    if (!view_live_visible(f->v, i)) return false;
+    const live_passage *p = epoch_passage(f->v->ep, i);
+    return (f->gtopic < 0 || p->article->topic == (uint32_t)f->gtopic) && date_ok(f, p->article->date);
+}
+
+/* Snapshot rows [lo, hi) by exact dot product; heap ids are rows. */
+static void exact_scan(const snapshot *s, const float *q, uint32_t lo, uint32_t hi,
+                       const keep *f, heap *top) {
+    const float *v = s->vectors + (size_t)lo * s->dim;
+    size_t dim = s->dim;
+    dot4_fn dot4 = s->ops->dot4;
+    uint32_t r = lo;
+    float d[4];
+    for (; r + 4 <= hi; r += 4, v += 4 * dim) {
+        dot4(q, v, dim, d);
+        for (int j = 0; j < 4; j++) {
+            /* Inline threshold test: most rows lose to the current k-th best. */
+            if ((top->len < top->cap || d[j] > top->items[0].score) && keep_row(f, r + (uint32_t)j))
+                topk_offer(top, (scored){d[j], r + (uint32_t)j});
+        }
+    }
+    for (; r < hi; r++, v += dim)
+        if (keep_row(f, r)) topk_offer(top, (scored){s->ops->dot(q, v, dim), r});
+}
+
+/* The best depth passages by vector similarity, best first, as view ids.
+ * st: the snapshot's topic (-1: none of its rows; -2: all topics). */
+static int vector_ids(const store_view *v, const store_query *q, int st, const keep *f,
+                      int depth, scored *out) {
+    snapshot *s = v->ep->snap;
+    heap top = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
+    bool dated = q->date_from || q->date_to;
+    if (st != -1 && s->n > 0 && s->n_topics > 0) {
+        uint32_t t0 = st >= 0 ? (uint32_t)st : 0, t1 = st >= 0 ? t0 + 1 : s->n_topics;
+        if (!q->approximate || dated) {
+            /* A graph walk cannot skip rows out of the date range without
+             * losing recall, so a filtered query scans exactly. */
+            exact_scan(s, q->vector, s->topics[t0].row_start,
+                       s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows, f, &top);
+        } else {
+            int ef = q->ef_search > 0 ? q->ef_search : (depth * 2 > 128 ? depth * 2 : 128);
+            if (ef < depth) ef = depth;
+            hnsw_scratch *sc = snap_scratch_take(s);
+            scored *part = xmalloc((size_t)depth * sizeof *part);
+            for (uint32_t t = t0; t < t1; t++) {
+                int n = hnsw_search(&s->graphs[t], s->vectors + (size_t)s->topics[t].row_start * s->dim,
+                                    s->dim, q->vector, depth, ef, sc, part);
+                for (int i = 0; i < n; i++) {
+                    uint32_t row = part[i].id + s->topics[t].row_start;
+                    if (view_snap_visible(v, row)) topk_offer(&top, (scored){part[i].score, row});
+                }
+            }
+            free(part);
+            snap_scratch_give(s, sc);
+        }
+    }
+    /* Rows to view ids; then the live passages, exactly. */
+    for (int i = 0; i < top.len; i++) top.items[i].id = s->row_ids[top.items[i].id];
+    for (uint32_t i = 0; i < v->n_live; i++)
+        if (keep_live(f, i))
+            topk_offer(&top, (scored){s->ops->dot(q->vector, epoch_passage(v->ep, i)->vec, s->dim),
+                                      s->n + i});
+    int n = topk_drain(&top, out);
+    free(top.items);
+    return n;
+}
+
+/* ---- lexical -------------------------------------------------------------- */
+
+typedef struct qterm {
+    int64_t snap_term; /* index in the snapshot's dictionary, -1: not in it */
+    uint64_t hash;     /* live_term_hash */
+} qterm;
+
+typedef struct qterms {
+    const bm25_view *bm;
+    qterm *t;
+    int n, cap;
+} qterms;
+
+static int64_t find_term(const bm25_view *v, const char *w, size_t n) {
+    uint32_t lo = 0, hi = v->n_terms;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const char *t = v->chars + v->term_off[mid];
+        size_t tn = v->term_off[mid + 1] - v->term_off[mid];
+        int c = memcmp(t, w, tn < n ? tn : n);
+        if (c == 0) c = (tn > n) - (tn < n);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+static void on_query_term(const char *w, size_t n, void *ctx) {
+    qterms *q = ctx;
+    uint64_t h = live_term_hash(w, n);
+    for (int i = 0; i < q->n; i++)
+        if (q->t[i].hash == h) return;
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->t = xrealloc(q->t, (size_t)q->cap * sizeof *q->t);
+    }
+    q->t[q->n++] = (qterm){find_term(q->bm, w, n), h};
+}
+
+static const live_term *live_find(const live_passage *p, uint64_t h) {
+    uint32_t lo = 0, hi = p->n_terms;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->terms[mid].hash == h) return &p->terms[mid];
+        if (p->terms[mid].hash < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* One posting's BM25F contribution (bm25.h's formula, in bm25.c's float order). */
+static inline float term_score(float idf, uint32_t body, uint32_t heading, uint32_t doclen,
+                               float avgdl, float k1, float bb, float wh) {
+    float tf = wh * (float)heading;
+    if (body) tf += (float)body / (1.0f - bb + bb * (float)doclen / avgdl);
+    if (tf <= 0.0f) return 0.0f; /* heading-only posting with w_heading 0 */
+    return idf * tf * (k1 + 1.0f) / (tf + k1);
+}
+
+typedef struct accum {
+    float *acc;
+    uint32_t *touched;
+    uint32_t n, cap;
+} accum;
+
+static void accum_add(accum *a, uint32_t slot, float s) {
+    if (a->acc[slot] == 0.0f) {
+        if (a->n == a->cap) {
+            a->cap = a->cap ? a->cap * 2 : 256;
+            a->touched = xrealloc(a->touched, (size_t)a->cap * sizeof *a->touched);
+        }
+        a->touched[a->n++] = slot;
+    }
+    a->acc[slot] += s;
+}
+
+/* The best depth passages by BM25F, best first, as view ids; -1 if no
+ * analyzer could be made. */
+static int lexical_ids(const store_view *v, const store_query *q, int st, const keep *f,
+                       int depth, scored *out) {
+    snapshot *s = v->ep->snap;
+    const bm25_view *bm = &s->bm25;
+    bm25_params pr = bm->params;
+    if (q->bm25 != NULL) pr = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
+    analyzer *an = snap_analyzer_take(s);
+    if (an == NULL) return -1;
+    qterms qt = {.bm = bm};
+    analyzer_terms(an, q->text, q->text_len, on_query_term, &qt);
+    snap_analyzer_give(s, an);
+    if (qt.n == 0 || v->n_passages == 0) {
+        free(qt.t);
+        return 0;
+    }
+    uint32_t lo = 0, hi = 0; /* the snapshot rows searched */
+    if (st != -1 && s->n_topics > 0) {
+        uint32_t t0 = st >= 0 ? (uint32_t)st : 0, t1 = st >= 0 ? t0 + 1 : s->n_topics;
+        lo = s->topics[t0].row_start;
+        hi = s->topics[t1 - 1].row_start + s->topics[t1 - 1].rows;
+    }
+    accum rows = {.acc = xcalloc((size_t)(hi - lo) + 1, sizeof(float))};
+    accum live = {.acc = xcalloc((size_t)v->n_live + 1, sizeof(float))};
+    float n_docs = (float)v->n_passages;
+    float avgdl = (float)((double)v->total_body / (double)v->n_passages);
+    if (!(avgdl > 0)) avgdl = 1.0f;
+    for (int i = 0; i < qt.n; i++) {
+        const qterm *t = &qt.t[i];
+        uint32_t a = 0, z = 0;
+        if (t->snap_term >= 0) {
+            a = bm->post_off[t->snap_term];
+            z = bm->post_off[t->snap_term + 1];
+        }
+        /* Document frequency over the visible passages only. */
+        uint64_t df = 0;
+        if (v->snap_dead == 0) df = z - a;
+        else
+            for (uint32_t p = a; p < z; p++) df += view_snap_visible(v, bm->post_doc[p]);
+        for (uint32_t j = 0; j < v->n_live; j++)
+            if (view_live_visible(v, j) && live_find(epoch_passage(v->ep, j), t->hash)) df++;
+        if (df == 0) continue;
+        float fdf = (float)df;
+        float idf = logf(1.0f + (n_docs - fdf + 0.5f) / (fdf + 0.5f));
+        /* Snapshot postings of the rows searched: first one at or after lo. */
+        uint32_t l = a, r = z;
+        while (l < r) {
+            uint32_t mid = l + (r - l) / 2;
+            if (bm->post_doc[mid] < lo) l = mid + 1;
+            else r = mid;
+        }
+        for (uint32_t p = l; p < z && bm->post_doc[p] < hi; p++) {
+            uint32_t d = bm->post_doc[p];
+            if (!view_snap_visible(v, d)) continue;
+            uint32_t packed = bm->post_tf[p];
+            float sc = term_score(idf, packed & TF_BODY_MASK, packed >> TF_HEADING_SHIFT,
+                                  bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
+            if (sc > 0.0f) accum_add(&rows, d - lo, sc);
+        }
+        for (uint32_t j = 0; j < v->n_live; j++) {
+            if (!keep_live(f, j)) continue;
+            const live_passage *lp = epoch_passage(v->ep, j);
+            const live_term *lt = live_find(lp, t->hash);
+            if (lt == NULL) continue;
+            float sc = term_score(idf, lt->body, lt->heading, lp->body_len, avgdl, pr.k1, pr.b,
+                                  pr.w_heading);
+            if (sc > 0.0f) accum_add(&live, j, sc);
+        }
+    }
+    heap h = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
+    for (uint32_t i = 0; i < rows.n; i++) {
+        uint32_t row = rows.touched[i] + lo;
+        if (keep_row(f, row)) topk_offer(&h, (scored){rows.acc[rows.touched[i]], s->row_ids[row]});
+    }
+    for (uint32_t i = 0; i < live.n; i++)
+        topk_offer(&h, (scored){live.acc[live.touched[i]], s->n + live.touched[i]});
+    int n = topk_drain(&h, out);
+    free(h.items);
+    free(rows.acc);
+    free(rows.touched);
+    free(live.acc);
+    free(live.touched);
+    free(qt.t);
+    return n;
+}
+
+/* ---- fusion --------------------------------------------------------------- */
+
+typedef struct candidate {
+    float score;
+    uint32_t id;
+    int lexical_rank, vector_rank;
+    float lexical_score, vector_score;
+} candidate;
+
+static int by_score_desc(const void *a, const void *b) {
+    const candidate *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
+ * from 1, w = 1 for the lexical list and vector_weight for the vector list.
+ * Rank-based, so it needs no calibration between cosine and BM25 scales, and
+ * k = 60 (Cormack et al. 2009) damps the head of each list. */
+static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
+                candidate *out) {
+    int n = 0;
+    for (int i = 0; i < nv; i++)
+        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .id = va[i].id,
+                               .vector_rank = i + 1, .vector_score = va[i].score};
+    for (int i = 0; i < nl; i++) {
+        float add = 1.0f / (RRF_K + (float)(i + 1));
+        int j = 0;
+        while (j < nv && out[j].id != la[i].id) j++;
+        if (j == nv) out[j = n++] = (candidate){.id = la[i].id};
+        out[j].score += add;
+        out[j].lexical_rank = i + 1;
+        out[j].lexical_score = la[i].score;
+    }
+    qsort(out, (size_t)n, sizeof *out, by_score_desc);
+    return n;
+}
+
+/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
+ * the vector list's passages not in it; each keeps its place in both lists. */
+static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
+                               candidate *out) {
+    int n = 0;
+    for (int i = 0; i < nl; i++)
+        out[n++] = (candidate){.id = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
+    for (int i = 0; i < nv; i++) {
+        int j = 0;
+        while (j < nl && out[j].id != va[i].id) j++;
+        if (j == nl) out[j = n++] = (candidate){.id = va[i].id};
+        out[j].vector_rank = i + 1;
+        out[j].vector_score = va[i].score;
+    }
+    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
+    return n;
+}
+
+static const char *article_of(const store_view *v, uint32_t id) {
+    const snapshot *s = v->ep->snap;
+    if (id < s->n) return s->strings + s->passages[id].article_id;
+    return epoch_passage(v->ep, id - s->n)->article->id;
+}
+
+/* The first k candidates, at most cap (> 0) of one article: candidates are
+ * best first, so each article keeps its best passages. */
+static int cap_per_article(const store_view *v, const candidate *c, int n, int cap, int k,
+                           search_hit *hits) {
+    int out = 0;
+    for (int i = 0; i < n && out < k; i++) {
+        const char *article = article_of(v, c[i].id);
+        int same = 0;
+        for (int j = 0; j < out && same < cap; j++)
+            same += strcmp(article, article_of(v, hits[j].passage_id)) == 0;
+        if (same >= cap) continue;
+        hits[out++] = (search_hit){c[i].id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
+                                   c[i].lexical_score, c[i].vector_score};
+    }
+    return out;
+}
+
+/* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
+_Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
+
+int store_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
+                 size_t errlen) {
+    if (q->k < 1 || q->k > STORE_MAX_K)
+        return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
+    bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;
+    if (q->mode != SEARCH_HYBRID && q->mode != SEARCH_VECTOR && q->mode != SEARCH_LEXICAL)
+        return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
+    if (need_vec && q->vector == NULL) return seterr(err, errlen, "this search mode needs a query vector");
+    if (need_text && q->text == NULL) return seterr(err, errlen, "this search mode needs query text");
+    if (q->date_from != NULL && !store_valid_date(q->date_from))
+        return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
+    if (q->date_to != NULL && !store_valid_date(q->date_to))
+        return seterr(err, errlen, "date_to must be a date YYYY-MM-DD");
+    if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
+        return seterr(err, errlen, "date_from is after date_to");
+    if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
+    keep f = {v, q->date_from, q->date_to, -1};
+    int st = -2; /* every snapshot topic */
+    if (q->topic != NULL) {
+        int t = view_find_topic(v, q->topic);
+        if (t < 0) return 0;
+        f.gtopic = v->topic_gidx[t];
+        st = snap_find_topic(v->ep->snap, q->topic); /* -1: a topic of live passages only */
+    }
+    if (v->n_passages == 0) return 0;
+
+    int k = q->k;
+    /* The article cap drops candidates, so each half looks deeper. */
+    int depth = q->max_per_article > 0 ? 4 * k : k;
+    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
+    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
+    if (depth < k) depth = k;
+    scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
+    candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
+    int nv = need_vec ? vector_ids(v, q, st, &f, depth, va) : 0;
+    int nl = need_text ? lexical_ids(v, q, st, &f, depth, la) : 0;
+    int n = STORE_ERR_ANALYZER;
+    if (nl < 0) {
+        seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
+        goto done;
+    }
+    int nc = 0;
+    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
+        nc = lexical_then_vector(va, nv, la, nl, c);
+    } else if (q->mode == SEARCH_HYBRID) {
+        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
+        nc = fuse(va, nv, w, la, nl, c);
+    } else if (q->mode == SEARCH_VECTOR) {
+        for (int i = 0; i < nv; i++)
+            c[nc++] = (candidate){.score = va[i].score, .id = va[i].id, .vector_rank = i + 1,
+                                  .vector_score = va[i].score};
+    } else {
+        for (int i = 0; i < nl; i++)
+            c[nc++] = (candidate){.score = la[i].score, .id = la[i].id, .lexical_rank = i + 1,
+                                  .lexical_score = la[i].score};
+    }
+    if (q->max_per_article > 0) {
+        n = cap_per_article(v, c, nc, q->max_per_article, k, hits);
+    } else {
+        n = nc < k ? nc : k;
+        for (int i = 0; i < n; i++)
+            hits[i] = (search_hit){c[i].id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
+                                   c[i].lexical_score, c[i].vector_score};
+    }
+done:
+    free(va);
+    free(la);
+    free(c);
+    return n;
+}
