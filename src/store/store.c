@@ -886,19 +886,35 @@ int store_delete(store *s, const char *article_id, char *err, size_t errlen) {
 
 /* ---- merge ------------------------------------------------------------------ */
 
-/* The visible articles of v as the builder's input (pointers into v). */
-static build_article *view_articles(const store_view *v, build_passage **ps_out, size_t *n_out) {
+static int cmp_article_order(const void *x, const void *y) {
+    const live_article *a = *(const live_article *const *)x, *b = *(const live_article *const *)y;
+    if (a->in_snapshot != b->in_snapshot) return a->in_snapshot ? -1 : 1;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+void store_log_position(store *s, uint64_t *id, uint64_t *end) {
+    *id = s->log ? doclog_id(s->log) : 0;
+    *end = s->log ? doclog_end(s->log) : 0;
+}
+
+build_article *store_view_articles(const store_view *v, build_passage **ps_out, size_t *n_out) {
     epoch *e = v->ep;
     const snapshot *sn = e->snap;
     size_t dim = sn->dim;
     pthread_rwlock_rdlock(&e->dir_lock);
-    build_article *arts = xcalloc((size_t)e->n_ids + 1, sizeof *arts);
-    build_passage *ps = xmalloc(((size_t)v->n_passages + 1) * sizeof *ps);
-    size_t n = 0, np = 0;
+    const live_article **order = xmalloc(((size_t)e->n_ids + 1) * sizeof *order);
+    size_t n_vis = 0;
     for (uint32_t i = 0; i < e->slots_cap; i++) {
         const live_article *a = e->slots[i];
         while (a && !(a->born <= v->gen && atomic_load(&a->dead) > v->gen)) a = a->older;
-        if (a == NULL) continue;
+        if (a) order[n_vis++] = a;
+    }
+    qsort(order, n_vis, sizeof *order, cmp_article_order);
+    build_article *arts = xcalloc(n_vis + 1, sizeof *arts);
+    build_passage *ps = xmalloc(((size_t)v->n_passages + 1) * sizeof *ps);
+    size_t n = 0, np = 0;
+    for (size_t k = 0; k < n_vis; k++) {
+        const live_article *a = order[k];
         build_article *b = &arts[n++];
         const char *topic = "";
         for (int t = 0; t < v->n_topics; t++)
@@ -920,6 +936,7 @@ static build_article *view_articles(const store_view *v, build_passage **ps_out,
         }
     }
     pthread_rwlock_unlock(&e->dir_lock);
+    free(order);
     assert(np == v->n_passages);
     *ps_out = ps;
     *n_out = n;
@@ -940,7 +957,7 @@ int store_merge(store *s, char *err, size_t errlen) {
     if (live == 0 && dead == 0) goto out; /* nothing to fold */
     build_passage *ps;
     size_t n_arts;
-    build_article *arts = view_articles(v, &ps, &n_arts);
+    build_article *arts = store_view_articles(v, &ps, &n_arts);
     const disk_header *h = snap_header(v->ep->snap);
     build_coverage cov = {h->log_records, h->log_bytes, doclog_id(s->log), doclog_end(s->log)};
     hnsw_params hp = {.m = h->hnsw_m ? (int)h->hnsw_m : 16,

@@ -27,11 +27,13 @@
 #include "obs/log.h"
 #include "store/analyzer.h"
 #include "store/builder.h"
+#include "store/documents.h"
 #include "store/format.h"
 #include "store/hnsw.h"
 #include "store/store.h"
 #include "store/snapshot.h"
 #include "store/store_internal.h"
+#include "store/view.h"
 #include "util/util.h"
 
 #define MAX_FIELD_LEN (64u << 20)
@@ -372,8 +374,14 @@ static int cmp_by_index(const void *a, const void *b) {
 }
 
 /* The log's passages as articles: grouped by article id in the order the
- * articles first appear, each article's passages by passage index. */
-static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
+ * articles first appear, each article's passages by passage index. With a
+ * committed store (cur, its view of the API's writes included), the store's
+ * live articles come first and keep their ids, and the log adds only
+ * articles the store has never held: an id the API put, replaced or deleted,
+ * or one an earlier commit already folded in (records below covered), is
+ * not touched again. */
+static int build_from_log(store_writer *w, const uint8_t *log, store *cur, char *err,
+                          size_t errlen) {
     uint32_t n = w->n;
     record *recs = xcalloc(n ? n : 1, sizeof *recs);
     for (uint32_t i = 0; i < n; i++) parse_record(log, w->end, w->rec_off[i], w->dim, &recs[i]);
@@ -423,7 +431,40 @@ static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t
     for (uint32_t a = 0; a < n_arts; a++)
         qsort((void *)arts[a].passages, arts[a].n, sizeof(build_passage), cmp_by_index);
     build_coverage cov = {.log_records = n, .log_bytes = w->end};
-    int rc = snapshot_build(w->dir, w->model, w->dim, &w->hnsw, arts, n_arts, &cov, err, errlen);
+    build_article *all = arts;
+    size_t n_all = n_arts;
+    build_passage *vps = NULL;
+    build_article *varts = NULL;
+    const store_view *v = NULL;
+    if (cur != NULL) {
+        v = store_acquire(cur);
+        uint64_t covered = snap_header(v->ep->snap)->log_records;
+        size_t nv;
+        varts = store_view_articles(v, &vps, &nv);
+        all = xmalloc((nv + n_arts + 1) * sizeof *all);
+        memcpy(all, varts, nv * sizeof *all);
+        n_all = nv;
+        long kept = 0, skipped = 0;
+        for (uint32_t a = 0; a < n_arts; a++) {
+            char id[STORE_ARTICLE_ID_MAX + 256];
+            snprintf(id, sizeof id, "%.*s", (int)arts[a].id.n, arts[a].id.p);
+            store_article_info info;
+            if (first[a] < covered || store_article_get(v, id, &info) == 0) {
+                skipped++;
+                continue;
+            }
+            all[n_all++] = arts[a];
+            kept++;
+        }
+        store_log_position(cur, &cov.doc_log_id, &cov.doc_log_bytes);
+        log_info("store: commit keeps %zu articles of the store (live writes included) and adds "
+                 "%ld new ones from %s (%ld already known)", nv, kept, LOG_FILE, skipped);
+    }
+    int rc = snapshot_build(w->dir, w->model, w->dim, &w->hnsw, all, n_all, &cov, err, errlen);
+    if (all != arts) free(all);
+    free(varts);
+    free(vps);
+    store_release(v);
     free(recs);
     free(slots);
     free(first);
@@ -441,7 +482,13 @@ int store_writer_commit(store_writer *w, char *err, size_t errlen) {
     void *map = mmap(NULL, w->end, PROT_READ, MAP_SHARED, w->log_fd, 0);
     if (map == MAP_FAILED) return seterr(err, errlen, "cannot map %s: %s", w->log_path, strerror(errno));
     double t0 = now_seconds();
-    int rc = build_from_log(w, map, err, errlen);
+    /* A committed store of this model (with its documents.log replayed) is
+     * the base; an unreadable one (older format, other analyzer) is rebuilt
+     * from the log alone. */
+    char why[512];
+    store *cur = store_exists(w->dir) ? store_open(w->dir, w->model, why, sizeof why) : NULL;
+    int rc = build_from_log(w, map, cur, err, errlen);
+    store_close(cur);
     munmap(map, w->end);
     if (rc == 0)
         log_info("store: committed %u passages to %s/%s in %.2f s", w->n, w->dir, STORE_FILE,

@@ -252,11 +252,92 @@ static void test_property_background_merges(void **state) {
     run_property(0x9876, 300, 25); /* merges start by themselves every ~25 passages */
 }
 
+/* ---- ingest and the API ---------------------------------------------------- */
+
+static void ingest_articles(const char *dir, int from, int to) {
+    char err[512];
+    store_writer *w = store_writer_open(dir, "m", LDIM, err, sizeof err);
+    assert_non_null(w);
+    uint64_t rng = 99;
+    for (int a = 0; a < to; a++)
+        for (int p = 0; p < 2; p++) {
+            float vec[LDIM];
+            test_unit_vector(&rng, vec, LDIM);
+            if (a < from) continue; /* the same rows again: their keys are known */
+            char key[32], id[16], text[64];
+            snprintf(key, sizeof key, "a%d#%d", a, p);
+            snprintf(id, sizeof id, "a%d", a);
+            snprintf(text, sizeof text, "ingested article %d passage %d", a, p);
+            store_passage sp = {.article_id = id, .heading = "csv", .date = "2015-01-01",
+                                .topic = "business", .text = text, .passage_index = p};
+            assert_int_equal(store_writer_add(w, key, &sp, vec, err, sizeof err), 0);
+        }
+    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
+    store_writer_close(w);
+}
+
+static void check_after_ingest(const char *dir) {
+    char err[512];
+    store *s = store_open(dir, "m", err, sizeof err);
+    assert_non_null(s);
+    const store_view *v = store_acquire(s);
+    store_article_info info;
+    assert_int_equal(store_article_get(v, "a0", &info), 0);
+    assert_int_equal(info.n_passages, 2);
+    assert_int_equal(store_article_get(v, "a1", &info), 0); /* the API's version */
+    assert_string_equal(info.text, "replaced by the api");
+    assert_int_equal(info.n_passages, 1);
+    assert_int_equal(store_article_get(v, "a2", &info), -1); /* deleted by the API */
+    assert_int_equal(store_article_get(v, "api-x", &info), 0);
+    assert_int_equal(store_article_get(v, "a11", &info), 0); /* new in the CSV */
+    assert_int_equal(store_article_count(v, NULL), 12 - 1 + 1);
+    assert_int_equal(store_count(v, NULL), 10 * 2 + 1 + 1);
+    store_release(v);
+    store_close(s);
+}
+
+static void test_ingest_keeps_api_changes(void **state) {
+    (void)state;
+    char *dir = test_tempdir();
+    ingest_articles(dir, 0, 10);
+    char err[512];
+    store *s = store_open_writable(dir, "m", err, sizeof err);
+    assert_non_null(s);
+    float vec[LDIM];
+    uint64_t rng = 1;
+    test_unit_vector(&rng, vec, LDIM);
+    put_text(s, "a1", "business", "replaced by the api", vec);
+    put_text(s, "api-x", "business", "only the api has this", vec);
+    assert_int_equal(store_delete(s, "a2", err, sizeof err), 1);
+    store_close(s);
+    /* The whole CSV again plus two new articles: only those two are added. */
+    ingest_articles(dir, 0, 12);
+    check_after_ingest(dir);
+    /* After a merge (documents.log rotated) the same holds. */
+    s = store_open_writable(dir, "m", err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(store_merge(s, err, sizeof err), 0);
+    store_close(s);
+    ingest_articles(dir, 12, 13); /* one more: a12 */
+    s = store_open(dir, "m", err, sizeof err);
+    const store_view *v = store_acquire(s);
+    store_article_info info;
+    assert_int_equal(store_article_get(v, "a12", &info), 0);
+    assert_int_equal(store_article_get(v, "a2", &info), -1);
+    assert_int_equal(store_article_get(v, "a1", &info), 0);
+    assert_string_equal(info.text, "replaced by the api");
+    store_release(v);
+    store_close(s);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_replace_delete_visible),
         cmocka_unit_test(test_property_explicit_merges),
         cmocka_unit_test(test_property_background_merges),
+        cmocka_unit_test(test_ingest_keeps_api_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
