@@ -203,6 +203,13 @@ int ingest_run(const ingest_options *o, encoder *enc, char *err, size_t errlen) 
                        5);
             continue;
         }
+        /* The cleaned text, for GET /documents/{id} (a log record of its own). */
+        if (store_writer_add_text(w, a->id, a->text, a->text_len, err, errlen) != 0) {
+            free(pend);
+            store_writer_close(w);
+            corpus_free(&c);
+            return -1;
+        }
         text_span *spans;
         size_t ns = split_passages(tok, a->text, a->text_len, ingest_passage_budget(tok, a->heading),
                                    &spans);

@@ -175,6 +175,11 @@ bool store_writer_has(const store_writer *w, const char *passage_key);
  * with err set (I/O error, bad field). */
 int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
                      const float *vec, char *err, size_t errlen);
+/* Keep the whole text of an article (store_article_info.text of the
+ * committed store); skipped, returning 0, when the log already holds this
+ * text for it. Returns 0, or -1 with err set. */
+int store_writer_add_text(store_writer *w, const char *article_id, const char *text, size_t len,
+                          char *err, size_t errlen);
 /* Passages in the log (earlier runs included). */
 size_t store_writer_count(const store_writer *w);
 /* Make every record added so far durable (fsync the log) without building. */

@@ -259,6 +259,12 @@ static void ingest_articles(const char *dir, int from, int to) {
     store_writer *w = store_writer_open(dir, "m", LDIM, err, sizeof err);
     assert_non_null(w);
     uint64_t rng = 99;
+    for (int a = from; a < to; a++) {
+        char id[16], text[64];
+        snprintf(id, sizeof id, "a%d", a);
+        snprintf(text, sizeof text, "the whole text of article %d", a);
+        assert_int_equal(store_writer_add_text(w, id, text, strlen(text), err, sizeof err), 0);
+    }
     for (int a = 0; a < to; a++)
         for (int p = 0; p < 2; p++) {
             float vec[LDIM];
@@ -284,6 +290,7 @@ static void check_after_ingest(const char *dir) {
     store_article_info info;
     assert_int_equal(store_article_get(v, "a0", &info), 0);
     assert_int_equal(info.n_passages, 2);
+    assert_string_equal(info.text, "the whole text of article 0");
     assert_int_equal(store_article_get(v, "a1", &info), 0); /* the API's version */
     assert_string_equal(info.text, "replaced by the api");
     assert_int_equal(info.n_passages, 1);
