@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "obs/log.h"
+#include "obs/ragd_metrics.h"
 #include "store/builder.h"
 #include "store/doclog.h"
 #include "store/documents.h"
@@ -153,6 +154,13 @@ static void publish(store *s) {
     s->cur = v;
     pthread_mutex_unlock(&s->view_lock);
     store_release(old);
+    if (s->writable) { /* the serving store's figures (a topic that emptied shows 0) */
+        for (uint32_t t = 0; t < s->n_topics; t++) {
+            ragd_metrics_store_passages(s->topics[t], (double)s->topic_passages[t]);
+            ragd_metrics_store_articles(s->topics[t], (double)s->topic_articles[t]);
+        }
+        ragd_metrics_store_live((double)(s->ep->n_live - s->live_dead), (double)s->snap_dead);
+    }
 }
 
 int view_find_topic(const store_view *v, const char *name) {
@@ -762,9 +770,10 @@ static void want_merge(store *s);
  * write_lock: precheck (NULL, or false: nothing to write, returns 0) before
  * the append, on_appended (the head table is its to update) after it.
  * Returns 1 when written. */
-static int commit_record(store *s, const buf *payload, bool (*precheck)(store *, void *),
-                         void (*on_appended)(store *, void *), void *ctx,
-                         void (*apply)(store *, void *, uint64_t), char *err, size_t errlen) {
+static int commit_record(store *s, const char *op, double t0, const buf *payload,
+                         bool (*precheck)(store *, void *), void (*on_appended)(store *, void *),
+                         void *ctx, void (*apply)(store *, void *, uint64_t), char *err,
+                         size_t errlen) {
     pthread_mutex_lock(&s->write_lock);
     if (precheck && !precheck(s, ctx)) {
         pthread_mutex_unlock(&s->write_lock);
@@ -778,7 +787,8 @@ static int commit_record(store *s, const buf *payload, bool (*precheck)(store *,
     uint64_t seq = ++s->last_seq;
     on_appended(s, ctx);
     pthread_mutex_unlock(&s->write_lock);
-    int rc = doclog_sync(s->log, end, err, errlen);
+    int led = doclog_sync(s->log, end, err, errlen);
+    int rc = led < 0 ? -1 : 0;
     pthread_mutex_lock(&s->apply_lock);
     while (s->applied_seq != seq - 1) pthread_cond_wait(&s->applied_cond, &s->apply_lock);
     /* A failed fsync leaves the log refusing every later write; what it did
@@ -793,6 +803,7 @@ static int commit_record(store *s, const buf *payload, bool (*precheck)(store *,
     pthread_mutex_unlock(&s->apply_lock);
     if (rc == 0) {
         atomic_fetch_add(&s->writes, 1);
+        ragd_metrics_store_write(op, now_seconds() - t0, led);
         want_merge(s);
     }
     return rc == 0 ? 1 : -1;
@@ -823,6 +834,7 @@ static void put_apply(store *s, void *c, uint64_t gen) {
 int store_put(store *s, const store_article *articles, size_t n, store_write_result *results,
               char *err, size_t errlen) {
     if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
+    double t0 = now_seconds();
     if (n == 0 || n > STORE_MAX_BATCH)
         return seterr(err, errlen, "a batch holds 1..%d articles", STORE_MAX_BATCH);
     for (size_t i = 0; i < n; i++) {
@@ -854,7 +866,14 @@ int store_put(store *s, const store_article *articles, size_t n, store_write_res
     buf payload = BUF_INIT;
     encode_put(articles, n, s->dim, &payload);
     put_ctx ctx = {articles, n, results, pr};
-    rc = commit_record(s, &payload, NULL, put_appended, &ctx, put_apply, err, errlen);
+    rc = commit_record(s, "put", t0, &payload, NULL, put_appended, &ctx, put_apply, err, errlen);
+    if (rc > 0)
+        for (size_t i = 0; i < n; i++)
+            log_fields(LOG_DEBUG, "store: article put",
+                       (log_field[]){LOG_STR("article_id", articles[i].id),
+                                     LOG_INT("passages", articles[i].n_passages),
+                                     LOG_INT("created", results[i].created)},
+                       3);
     buf_free(&payload);
     if (ctx.preps) prep_free(ctx.preps, n);
     return rc < 0 ? -1 : 0;
@@ -879,7 +898,11 @@ int store_delete(store *s, const char *article_id, char *err, size_t errlen) {
     buf_append(&payload, article_id, strlen(article_id));
     /* Whether it is live is decided under write_lock: a put of it may be in flight. */
     del_ctx ctx = {article_id};
-    int rc = commit_record(s, &payload, del_live, del_appended, &ctx, del_apply, err, errlen);
+    int rc = commit_record(s, "delete", now_seconds(), &payload, del_live, del_appended, &ctx,
+                           del_apply, err, errlen);
+    if (rc > 0)
+        log_fields(LOG_DEBUG, "store: article deleted",
+                   (log_field[]){LOG_STR("article_id", article_id)}, 1);
     buf_free(&payload);
     return rc;
 }
@@ -989,6 +1012,7 @@ int store_merge(store *s, char *err, size_t errlen) {
     double secs = now_seconds() - t0;
     atomic_fetch_add(&s->merges, 1);
     atomic_store(&s->merge_ns, (uint64_t)(secs * 1e9));
+    ragd_metrics_store_merge(secs);
     log_fields(LOG_INFO, "store: merged the live segment into a new snapshot",
                (log_field[]){LOG_STR("data_dir", s->dir), LOG_INT("live_passages", live),
                              LOG_INT("tombstones", dead), LOG_INT("passages", snap->n),
