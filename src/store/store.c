@@ -116,8 +116,8 @@ void store_release(const store_view *cv) {
     if (atomic_fetch_sub(&v->refs, 1) == 1) view_free(v);
 }
 
-static const store *sort_store;
-static int cmp_topic_idx(const void *a, const void *b) {
+static int cmp_topic_idx(const void *a, const void *b, void *ctx) {
+    const store *sort_store = ctx;
     return strcmp(sort_store->topics[*(const uint32_t *)a], sort_store->topics[*(const uint32_t *)b]);
 }
 
@@ -133,12 +133,14 @@ static void publish(store *s) {
     v->total_body = s->total_body;
     v->snap_dead = s->snap_dead;
     v->n_articles = s->n_articles;
-    uint32_t nt = 0, *idx = xmalloc(((size_t)s->n_topics + 1) * sizeof *idx);
-    for (uint32_t t = 0; t < s->n_topics; t++)
+    /* Writers preparing a put intern topics meanwhile (topic_lock). */
+    pthread_mutex_lock(&s->topic_lock);
+    uint32_t n_topics = s->n_topics;
+    pthread_mutex_unlock(&s->topic_lock);
+    uint32_t nt = 0, *idx = xmalloc(((size_t)n_topics + 1) * sizeof *idx);
+    for (uint32_t t = 0; t < n_topics; t++)
         if (s->topic_passages[t] > 0) idx[nt++] = t;
-    sort_store = s; /* apply_lock: one publish at a time */
-    qsort(idx, nt, sizeof *idx, cmp_topic_idx);
-    sort_store = NULL;
+    qsort_r(idx, nt, sizeof *idx, cmp_topic_idx, s);
     v->n_topics = (int)nt;
     v->names = xcalloc((size_t)nt + 1, sizeof *v->names);
     v->topic_counts = xcalloc((size_t)nt + 1, sizeof *v->topic_counts);
@@ -155,7 +157,7 @@ static void publish(store *s) {
     pthread_mutex_unlock(&s->view_lock);
     store_release(old);
     if (s->writable) { /* the serving store's figures (a topic that emptied shows 0) */
-        for (uint32_t t = 0; t < s->n_topics; t++) {
+        for (uint32_t t = 0; t < n_topics; t++) {
             ragd_metrics_store_passages(s->topics[t], (double)s->topic_passages[t]);
             ragd_metrics_store_articles(s->topics[t], (double)s->topic_articles[t]);
         }

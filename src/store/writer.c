@@ -1,17 +1,16 @@
-/* writer — ingest's side of the store: the append-only log and commit.
+/* writer — `ragd ingest`'s side of the store: ingest.log and its commit.
  *
  * Every store_writer_add() appends one record {magic, length, CRCs, payload}
- * to ingest.log with a single write(2). kill -9 can only leave a torn last
+ * to ingest.log with a single write(2); store_writer_add_text() one more per
+ * article, holding its whole text. kill -9 can only leave a torn last
  * record, which the next open detects by its checksum and cuts off; every
  * earlier record is kept, so an interrupted ingest resumes where it stopped
- * (store_writer_has() tells the caller what to skip). Passage ids are record
- * numbers, so they are stable across runs.
+ * (store_writer_has() tells the caller what to skip).
  *
- * Commit builds the whole snapshot from the log: rows grouped by topic,
- * strings, vectors, BM25 postings and one HNSW graph per topic, written to
- * store.bin.tmp, fsynced, renamed over store.bin, and the directory fsynced.
- * A crash anywhere in commit leaves the previous store.bin (and the log)
- * intact; a stale store.bin.tmp is simply overwritten next time.
+ * Commit groups the log's passages into articles and hands them to the
+ * snapshot builder (builder.c), after the live articles of the committed
+ * store if there is one (its documents.log replayed): what the /documents
+ * API put, replaced or deleted stays as the API left it.
  */
 #include <errno.h>
 #include <fcntl.h>
