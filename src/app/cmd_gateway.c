@@ -134,6 +134,7 @@ int cmd_gateway(int argc, char **argv) {
     const char *data_dir = "./data";
     const char *model_dir = NULL;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
+    int merge_threshold = STORE_DEFAULT_MERGE_PASSAGES;
     const option_spec own[] = {
         {"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0},
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0},
@@ -141,6 +142,7 @@ int cmd_gateway(int argc, char **argv) {
         {"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0},
         {"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0},
         {"health-interval", "RAGD_HEALTH_INTERVAL", OPT_DOUBLE, &health_interval, "seconds between health probes of the model services", 0, 0},
+        {"merge-threshold", "RAGD_MERGE_THRESHOLD", OPT_INT, &merge_threshold, "live passages plus tombstones that start a background merge into a new snapshot (0: never)", 0, 100000000},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
     ask_opts ao;
@@ -167,6 +169,7 @@ int cmd_gateway(int argc, char **argv) {
                                .probe_interval_s = health_interval,
                                .probe_timeout_s = health_interval < 1 ? health_interval / 2 : 0.5};
     if (open_gateway(&g, data_dir, model_dir, &mo) == 0) {
+        store_set_merge_threshold(g.store, (size_t)merge_threshold);
         log_fields(LOG_INFO, "gateway ready",
                    (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model_of(g.store)),
                                  LOG_INT("passages", store_passages_now(g.store)),

@@ -27,6 +27,7 @@ typedef struct serve_state {
     _Atomic(store *) store;  /* set later by a first ingest's thread */
     pipeline *pipeline;
     first_ingest *first;     /* NULL unless this start ingests */
+    int merge_threshold;     /* --merge-threshold */
 } serve_state;
 
 static void describe(void *ctx, json_t *health) {
@@ -46,6 +47,7 @@ static bool ready(void *ctx, buf *why) {
 static void store_ready(store *st, void *ctx) {
     serve_state *s = ctx;
     s->pipeline->store = st;
+    store_set_merge_threshold(st, (size_t)s->merge_threshold);
     store_facts_publish(st);
     atomic_store(&s->store, st);
 }
@@ -82,10 +84,12 @@ int cmd_serve(int argc, char **argv) {
     const char *data_dir = "./data";
     const char *csv = "../shared/data/news-articles/Articles.csv";
     bool no_ingest = false;
+    int merge_threshold = STORE_DEFAULT_MERGE_PASSAGES;
     const option_spec own[] = {
         {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0},
         {"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start, while serving (/ready reports progress)", 0, 0},
         {"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0},
+        {"merge-threshold", "RAGD_MERGE_THRESHOLD", OPT_INT, &merge_threshold, "live passages plus tombstones that start a background merge into a new snapshot (0: never)", 0, 100000000},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
     ask_opts ao;
@@ -94,7 +98,7 @@ int cmd_serve(int argc, char **argv) {
     documents_opts_add(&r.options, &dopts);
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
 
-    serve_state s = {0};
+    serve_state s = {.merge_threshold = merge_threshold};
     if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
     local_backend backend = {.batcher = s.model.batcher, .llm = s.model.llm,
                              .query_precision = s.model.query_precision};

@@ -224,6 +224,12 @@ int ingest_run(const ingest_options *o, encoder *enc, char *err, size_t errlen) 
     }
     int rc = encode_all(o, enc, w, pend, (long)npend, &sum, err, errlen);
     free(pend);
+    /* The cleaned texts, for GET /documents/{id} (a log record each, after
+     * the passages: an interrupted run has spent its time encoding). */
+    for (size_t i = 0; i < c.count && rc == 0; i++)
+        if (c.articles[i].duplicate_of < 0)
+            rc = store_writer_add_text(w, c.articles[i].id, c.articles[i].text,
+                                       c.articles[i].text_len, err, errlen);
     if (rc == 0) rc = store_writer_commit(w, err, errlen);
     sum.store_total = (long)store_writer_count(w);
     store_writer_close(w);

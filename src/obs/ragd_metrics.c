@@ -21,6 +21,9 @@ metric *ragd_search_seconds;
 metric_series *ragd_llm_seconds;
 metric_series *ragd_llm_first_event_seconds;
 metric *ragd_store_passages;
+static metric *ragd_store_articles, *ragd_store_writes_total;
+static metric_series *ragd_store_live_passages, *ragd_store_tombstones, *ragd_store_write_seconds,
+    *ragd_store_fsyncs_total, *ragd_store_merges_total, *ragd_store_merge_seconds;
 metric *ragd_model_up;
 metric_series *ragd_log_lines_dropped_total;
 metric_series *ragd_log_lines_pushed_total;
@@ -73,6 +76,32 @@ void ragd_metrics_register(void) {
         NULL);
     ragd_store_passages =
         metric_gauge("ragd_store_passages", "Passages in the store by topic.", 1, topic);
+    static const char *const op[] = {"op"};
+    ragd_store_articles =
+        metric_gauge("ragd_store_articles", "Live articles in the store by topic.", 1, topic);
+    ragd_store_live_passages = metric_with(
+        metric_gauge("ragd_store_live_passages", "Passages in the live segment, not yet merged.", 0, NULL),
+        NULL);
+    ragd_store_tombstones = metric_with(
+        metric_gauge("ragd_store_tombstones", "Snapshot passages hidden by deletes and replaces.", 0, NULL),
+        NULL);
+    ragd_store_writes_total = metric_counter(
+        "ragd_store_writes_total", "Acknowledged live writes by operation.", 1, op);
+    ragd_store_write_seconds = metric_with(
+        metric_histogram("ragd_store_write_seconds",
+                         "One live write, validation to visible, fsync included, in seconds.",
+                         fast_buckets, NB(fast_buckets), 0, NULL),
+        NULL);
+    ragd_store_fsyncs_total = metric_with(
+        metric_counter("ragd_store_fsyncs_total", "fsyncs of documents.log (shared by group commit).", 0, NULL),
+        NULL);
+    ragd_store_merges_total = metric_with(
+        metric_counter("ragd_store_merges_total", "Merges of the live segment into a new snapshot.", 0, NULL),
+        NULL);
+    ragd_store_merge_seconds = metric_with(
+        metric_histogram("ragd_store_merge_seconds", "Merge duration in seconds.", llm_buckets,
+                         NB(llm_buckets), 0, NULL),
+        NULL);
     ragd_model_up = metric_gauge(
         "ragd_model_up", "Whether a model service answered its last health check (1) or not (0).",
         1, url);
@@ -119,6 +148,26 @@ void ragd_metrics_llm(double first_event_seconds, double total_seconds) {
 
 void ragd_metrics_store_passages(const char *topic, double passages) {
     if (ragd_store_passages) metric_set(metric_with(ragd_store_passages, &topic), passages);
+}
+
+void ragd_metrics_store_articles(const char *topic, double articles) {
+    if (ragd_store_articles) metric_set(metric_with(ragd_store_articles, &topic), articles);
+}
+
+void ragd_metrics_store_live(double live_passages, double tombstones) {
+    if (ragd_store_live_passages) metric_set(ragd_store_live_passages, live_passages);
+    if (ragd_store_tombstones) metric_set(ragd_store_tombstones, tombstones);
+}
+
+void ragd_metrics_store_write(const char *op, double seconds, int fsyncs) {
+    if (ragd_store_writes_total) metric_inc(metric_with(ragd_store_writes_total, &op));
+    if (ragd_store_write_seconds) metric_observe(ragd_store_write_seconds, seconds);
+    if (ragd_store_fsyncs_total && fsyncs > 0) metric_add(ragd_store_fsyncs_total, fsyncs);
+}
+
+void ragd_metrics_store_merge(double seconds) {
+    if (ragd_store_merges_total) metric_inc(ragd_store_merges_total);
+    if (ragd_store_merge_seconds) metric_observe(ragd_store_merge_seconds, seconds);
 }
 
 void ragd_metrics_model_up(const char *url, int up) {

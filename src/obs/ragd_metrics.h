@@ -10,6 +10,14 @@
  *   ragd_llm_seconds                 histogram  LLM call, start to last event
  *   ragd_llm_first_event_seconds     histogram  LLM call, start to first event
  *   ragd_store_passages{topic}       gauge      passages in the store per topic
+ *   ragd_store_articles{topic}       gauge      live articles per topic
+ *   ragd_store_live_passages         gauge      passages in the live segment (not yet merged)
+ *   ragd_store_tombstones            gauge      snapshot passages hidden by deletes/replaces
+ *   ragd_store_writes_total{op}      counter    acknowledged writes ("put", "delete")
+ *   ragd_store_write_seconds         histogram  a write, validation to visible (fsync included)
+ *   ragd_store_fsyncs_total          counter    fsyncs of documents.log (group commit)
+ *   ragd_store_merges_total          counter    merges of the live segment into a snapshot
+ *   ragd_store_merge_seconds         histogram  merge duration
  *   ragd_model_up{url}               gauge      1/0: a model service as the gateway sees it
  *   ragd_log_lines_dropped_total     counter    log lines the Loki client had to drop
  *   ragd_log_lines_pushed_total      counter    log lines Loki accepted
@@ -55,6 +63,12 @@ void ragd_metrics_queue_wait(const char *queue, double seconds);
 void ragd_metrics_search(const char *mode, double seconds);
 void ragd_metrics_llm(double first_event_seconds, double total_seconds);
 void ragd_metrics_store_passages(const char *topic, double passages);
+void ragd_metrics_store_articles(const char *topic, double articles);
+/* The live segment's size and the tombstones after a write or merge. */
+void ragd_metrics_store_live(double live_passages, double tombstones);
+/* One acknowledged write ("put" or "delete") and the fsyncs it started (0 or 1). */
+void ragd_metrics_store_write(const char *op, double seconds, int fsyncs);
+void ragd_metrics_store_merge(double seconds);
 void ragd_metrics_model_up(const char *url, int up);
 void ragd_metrics_cancelled(const char *route);
 

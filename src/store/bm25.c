@@ -151,9 +151,9 @@ void bm25_builder_end_doc(bm25_builder *b) {
     b->body_len = 0;
 }
 
-static const bm25_builder *sort_ctx;
-
-static int cmp_term(const void *a, const void *b) {
+/* Stores merge on their own threads: the sort takes its builder as qsort_r's context. */
+static int cmp_term(const void *a, const void *b, void *ctx) {
+    const bm25_builder *sort_ctx = ctx;
     const term_list *x = &sort_ctx->terms[*(const uint32_t *)a];
     const term_list *y = &sort_ctx->terms[*(const uint32_t *)b];
     uint32_t n = x->wlen < y->wlen ? x->wlen : y->wlen;
@@ -169,9 +169,7 @@ static void put_f32(buf *out, float x) { buf_append(out, &x, 4); }
 void bm25_builder_finish(bm25_builder *b, buf *out) {
     uint32_t *order = xmalloc(((size_t)b->n_terms + 1) * sizeof *order);
     for (uint32_t i = 0; i < b->n_terms; i++) order[i] = i;
-    sort_ctx = b; /* commit is single-threaded: one builder finishes at a time */
-    qsort(order, b->n_terms, sizeof *order, cmp_term);
-    sort_ctx = NULL;
+    qsort_r(order, b->n_terms, sizeof *order, cmp_term, b);
 
     uint64_t n_post = 0;
     for (uint32_t i = 0; i < b->n_terms; i++) n_post += b->terms[i].len;

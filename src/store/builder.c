@@ -58,9 +58,8 @@ static int cmp_topic(const void *a, const void *b) {
     return cmp_bstr(((const topic_tmp *)a)->name, ((const topic_tmp *)b)->name);
 }
 
-static const build_article *sort_arts; /* builds run one at a time (the writer lock) */
-
-static int cmp_article_index(const void *a, const void *b) {
+static int cmp_article_index(const void *a, const void *b, void *ctx) {
+    const build_article *sort_arts = ctx;
     return cmp_bstr(sort_arts[*(const uint32_t *)a].id, sort_arts[*(const uint32_t *)b].id);
 }
 
@@ -255,9 +254,7 @@ int snapshot_build(const char *dir, const char *model, int dim_i, const hnsw_par
     /* The article table sorted by id, for lookups and id-ordered pages. */
     b.art_order = xmalloc(((size_t)na + 1) * sizeof *b.art_order);
     for (uint32_t a = 0; a < na; a++) b.art_order[a] = a;
-    sort_arts = arts;
-    qsort(b.art_order, na, sizeof *b.art_order, cmp_article_index);
-    sort_arts = NULL;
+    qsort_r(b.art_order, na, sizeof *b.art_order, cmp_article_index, (void *)arts);
     disk_article *sorted = xmalloc(((size_t)na + 1) * sizeof *sorted);
     for (uint32_t a = 0; a < na; a++) sorted[a] = b.da[b.art_order[a]];
     free(b.da);

@@ -221,6 +221,7 @@ int doclog_append(doclog *l, const void *payload, size_t len, uint64_t *end, cha
 }
 
 int doclog_sync(doclog *l, uint64_t upto, char *err, size_t errlen) {
+    int led = 0;
     pthread_mutex_lock(&l->lock);
     while (l->synced < upto && !l->sync_error) {
         if (l->syncing) {
@@ -236,11 +237,12 @@ int doclog_sync(doclog *l, uint64_t upto, char *err, size_t errlen) {
         pthread_mutex_lock(&l->lock);
         l->syncing = false;
         l->fsyncs++;
+        led++;
         if (rc != 0) l->sync_error = e ? e : EIO;
         else if (target > l->synced) l->synced = target;
         pthread_cond_broadcast(&l->synced_cond);
     }
-    int rc = 0;
+    int rc = led;
     if (l->synced < upto)
         rc = seterr(err, errlen, "cannot fsync %s: %s", l->path, strerror(l->sync_error));
     pthread_mutex_unlock(&l->lock);

@@ -41,7 +41,9 @@ void doclog_close(doclog *l);
  * or -1 with err set (the log is cut back to before it). */
 int doclog_append(doclog *l, const void *payload, size_t len, uint64_t *end, char *err,
                   size_t errlen);
-/* Make everything up to offset upto durable (group commit). 0 or -1. */
+/* Make everything up to offset upto durable (group commit): the number of
+ * fsyncs this call ran as the leader (0 when another writer's covered it),
+ * or -1 with err set. */
 int doclog_sync(doclog *l, uint64_t upto, char *err, size_t errlen);
 
 uint64_t doclog_id(const doclog *l);

@@ -114,6 +114,10 @@ typedef struct disk_log_record {
 /* Payload: uint32 lengths of key, article_id, heading, date, topic, text;
  * int32 passage_index; the six strings back to back (no NULs); dim floats. */
 #define LOG_FIELDS 6
+/* A record of passage index TEXT_RECORD is not a passage: it keeps the whole
+ * text of its article (LF_TEXT; heading, date and topic empty, a zero
+ * vector), so ingest.log's articles have their text without a new log format. */
+#define TEXT_RECORD (-1)
 enum { LF_KEY, LF_ARTICLE, LF_HEADING, LF_DATE, LF_TOPIC, LF_TEXT };
 
 uint32_t store_crc32(const void *data, size_t len);

@@ -171,6 +171,11 @@ static inline float term_score(float idf, uint32_t body, uint32_t heading, uint3
     return idf * tf * (k1 + 1.0f) / (tf + k1);
 }
 
+typedef struct live_match {
+    uint32_t passage;
+    const live_term *term;
+} live_match;
+
 typedef struct accum {
     float *acc;
     uint32_t *touched;
@@ -213,6 +218,8 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     }
     accum rows = {.acc = xcalloc((size_t)(hi - lo) + 1, sizeof(float))};
     accum live = {.acc = xcalloc((size_t)v->n_live + 1, sizeof(float))};
+    live_match *matches = xmalloc(((size_t)v->n_live + 1) * sizeof *matches);
+    uint32_t n_matches = 0;
     float n_docs = (float)v->n_passages;
     float avgdl = (float)((double)v->total_body / (double)v->n_passages);
     if (!(avgdl > 0)) avgdl = 1.0f;
@@ -228,8 +235,16 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
         if (v->snap_dead == 0) df = z - a;
         else
             for (uint32_t p = a; p < z; p++) df += view_snap_visible(v, bm->post_doc[p]);
-        for (uint32_t j = 0; j < v->n_live; j++)
-            if (view_live_visible(v, j) && live_find(epoch_passage(v->ep, j), t->hash)) df++;
+        /* One pass over the live passages finds the term for the document
+         * frequency and remembers the hits the search keeps, to score below. */
+        n_matches = 0;
+        for (uint32_t j = 0; j < v->n_live; j++) {
+            if (!view_live_visible(v, j)) continue;
+            const live_term *lt = live_find(epoch_passage(v->ep, j), t->hash);
+            if (lt == NULL) continue;
+            df++;
+            if (keep_live(f, j)) matches[n_matches++] = (live_match){j, lt};
+        }
         if (df == 0) continue;
         float fdf = (float)df;
         float idf = logf(1.0f + (n_docs - fdf + 0.5f) / (fdf + 0.5f));
@@ -248,14 +263,12 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
                                   bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
             if (sc > 0.0f) accum_add(&rows, d - lo, sc);
         }
-        for (uint32_t j = 0; j < v->n_live; j++) {
-            if (!keep_live(f, j)) continue;
-            const live_passage *lp = epoch_passage(v->ep, j);
-            const live_term *lt = live_find(lp, t->hash);
-            if (lt == NULL) continue;
+        for (uint32_t m = 0; m < n_matches; m++) {
+            const live_passage *lp = epoch_passage(v->ep, matches[m].passage);
+            const live_term *lt = matches[m].term;
             float sc = term_score(idf, lt->body, lt->heading, lp->body_len, avgdl, pr.k1, pr.b,
                                   pr.w_heading);
-            if (sc > 0.0f) accum_add(&live, j, sc);
+            if (sc > 0.0f) accum_add(&live, matches[m].passage, sc);
         }
     }
     heap h = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
@@ -271,6 +284,7 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     free(rows.touched);
     free(live.acc);
     free(live.touched);
+    free(matches);
     free(qt.t);
     return n;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "obs/log.h"
+#include "obs/ragd_metrics.h"
 #include "store/builder.h"
 #include "store/doclog.h"
 #include "store/documents.h"
@@ -115,8 +116,8 @@ void store_release(const store_view *cv) {
     if (atomic_fetch_sub(&v->refs, 1) == 1) view_free(v);
 }
 
-static const store *sort_store;
-static int cmp_topic_idx(const void *a, const void *b) {
+static int cmp_topic_idx(const void *a, const void *b, void *ctx) {
+    const store *sort_store = ctx;
     return strcmp(sort_store->topics[*(const uint32_t *)a], sort_store->topics[*(const uint32_t *)b]);
 }
 
@@ -132,12 +133,14 @@ static void publish(store *s) {
     v->total_body = s->total_body;
     v->snap_dead = s->snap_dead;
     v->n_articles = s->n_articles;
-    uint32_t nt = 0, *idx = xmalloc(((size_t)s->n_topics + 1) * sizeof *idx);
-    for (uint32_t t = 0; t < s->n_topics; t++)
+    /* Writers preparing a put intern topics meanwhile (topic_lock). */
+    pthread_mutex_lock(&s->topic_lock);
+    uint32_t n_topics = s->n_topics;
+    pthread_mutex_unlock(&s->topic_lock);
+    uint32_t nt = 0, *idx = xmalloc(((size_t)n_topics + 1) * sizeof *idx);
+    for (uint32_t t = 0; t < n_topics; t++)
         if (s->topic_passages[t] > 0) idx[nt++] = t;
-    sort_store = s; /* apply_lock: one publish at a time */
-    qsort(idx, nt, sizeof *idx, cmp_topic_idx);
-    sort_store = NULL;
+    qsort_r(idx, nt, sizeof *idx, cmp_topic_idx, s);
     v->n_topics = (int)nt;
     v->names = xcalloc((size_t)nt + 1, sizeof *v->names);
     v->topic_counts = xcalloc((size_t)nt + 1, sizeof *v->topic_counts);
@@ -153,6 +156,13 @@ static void publish(store *s) {
     s->cur = v;
     pthread_mutex_unlock(&s->view_lock);
     store_release(old);
+    if (s->writable) { /* the serving store's figures (a topic that emptied shows 0) */
+        for (uint32_t t = 0; t < n_topics; t++) {
+            ragd_metrics_store_passages(s->topics[t], (double)s->topic_passages[t]);
+            ragd_metrics_store_articles(s->topics[t], (double)s->topic_articles[t]);
+        }
+        ragd_metrics_store_live((double)(s->ep->n_live - s->live_dead), (double)s->snap_dead);
+    }
 }
 
 int view_find_topic(const store_view *v, const char *name) {
@@ -762,9 +772,10 @@ static void want_merge(store *s);
  * write_lock: precheck (NULL, or false: nothing to write, returns 0) before
  * the append, on_appended (the head table is its to update) after it.
  * Returns 1 when written. */
-static int commit_record(store *s, const buf *payload, bool (*precheck)(store *, void *),
-                         void (*on_appended)(store *, void *), void *ctx,
-                         void (*apply)(store *, void *, uint64_t), char *err, size_t errlen) {
+static int commit_record(store *s, const char *op, double t0, const buf *payload,
+                         bool (*precheck)(store *, void *), void (*on_appended)(store *, void *),
+                         void *ctx, void (*apply)(store *, void *, uint64_t), char *err,
+                         size_t errlen) {
     pthread_mutex_lock(&s->write_lock);
     if (precheck && !precheck(s, ctx)) {
         pthread_mutex_unlock(&s->write_lock);
@@ -778,7 +789,8 @@ static int commit_record(store *s, const buf *payload, bool (*precheck)(store *,
     uint64_t seq = ++s->last_seq;
     on_appended(s, ctx);
     pthread_mutex_unlock(&s->write_lock);
-    int rc = doclog_sync(s->log, end, err, errlen);
+    int led = doclog_sync(s->log, end, err, errlen);
+    int rc = led < 0 ? -1 : 0;
     pthread_mutex_lock(&s->apply_lock);
     while (s->applied_seq != seq - 1) pthread_cond_wait(&s->applied_cond, &s->apply_lock);
     /* A failed fsync leaves the log refusing every later write; what it did
@@ -793,6 +805,7 @@ static int commit_record(store *s, const buf *payload, bool (*precheck)(store *,
     pthread_mutex_unlock(&s->apply_lock);
     if (rc == 0) {
         atomic_fetch_add(&s->writes, 1);
+        ragd_metrics_store_write(op, now_seconds() - t0, led);
         want_merge(s);
     }
     return rc == 0 ? 1 : -1;
@@ -823,6 +836,7 @@ static void put_apply(store *s, void *c, uint64_t gen) {
 int store_put(store *s, const store_article *articles, size_t n, store_write_result *results,
               char *err, size_t errlen) {
     if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
+    double t0 = now_seconds();
     if (n == 0 || n > STORE_MAX_BATCH)
         return seterr(err, errlen, "a batch holds 1..%d articles", STORE_MAX_BATCH);
     for (size_t i = 0; i < n; i++) {
@@ -854,7 +868,14 @@ int store_put(store *s, const store_article *articles, size_t n, store_write_res
     buf payload = BUF_INIT;
     encode_put(articles, n, s->dim, &payload);
     put_ctx ctx = {articles, n, results, pr};
-    rc = commit_record(s, &payload, NULL, put_appended, &ctx, put_apply, err, errlen);
+    rc = commit_record(s, "put", t0, &payload, NULL, put_appended, &ctx, put_apply, err, errlen);
+    if (rc > 0)
+        for (size_t i = 0; i < n; i++)
+            log_fields(LOG_DEBUG, "store: article put",
+                       (log_field[]){LOG_STR("article_id", articles[i].id),
+                                     LOG_INT("passages", articles[i].n_passages),
+                                     LOG_INT("created", results[i].created)},
+                       3);
     buf_free(&payload);
     if (ctx.preps) prep_free(ctx.preps, n);
     return rc < 0 ? -1 : 0;
@@ -879,26 +900,46 @@ int store_delete(store *s, const char *article_id, char *err, size_t errlen) {
     buf_append(&payload, article_id, strlen(article_id));
     /* Whether it is live is decided under write_lock: a put of it may be in flight. */
     del_ctx ctx = {article_id};
-    int rc = commit_record(s, &payload, del_live, del_appended, &ctx, del_apply, err, errlen);
+    int rc = commit_record(s, "delete", now_seconds(), &payload, del_live, del_appended, &ctx,
+                           del_apply, err, errlen);
+    if (rc > 0)
+        log_fields(LOG_DEBUG, "store: article deleted",
+                   (log_field[]){LOG_STR("article_id", article_id)}, 1);
     buf_free(&payload);
     return rc;
 }
 
 /* ---- merge ------------------------------------------------------------------ */
 
-/* The visible articles of v as the builder's input (pointers into v). */
-static build_article *view_articles(const store_view *v, build_passage **ps_out, size_t *n_out) {
+static int cmp_article_order(const void *x, const void *y) {
+    const live_article *a = *(const live_article *const *)x, *b = *(const live_article *const *)y;
+    if (a->in_snapshot != b->in_snapshot) return a->in_snapshot ? -1 : 1;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+void store_log_position(store *s, uint64_t *id, uint64_t *end) {
+    *id = s->log ? doclog_id(s->log) : 0;
+    *end = s->log ? doclog_end(s->log) : 0;
+}
+
+build_article *store_view_articles(const store_view *v, build_passage **ps_out, size_t *n_out) {
     epoch *e = v->ep;
     const snapshot *sn = e->snap;
     size_t dim = sn->dim;
     pthread_rwlock_rdlock(&e->dir_lock);
-    build_article *arts = xcalloc((size_t)e->n_ids + 1, sizeof *arts);
-    build_passage *ps = xmalloc(((size_t)v->n_passages + 1) * sizeof *ps);
-    size_t n = 0, np = 0;
+    const live_article **order = xmalloc(((size_t)e->n_ids + 1) * sizeof *order);
+    size_t n_vis = 0;
     for (uint32_t i = 0; i < e->slots_cap; i++) {
         const live_article *a = e->slots[i];
         while (a && !(a->born <= v->gen && atomic_load(&a->dead) > v->gen)) a = a->older;
-        if (a == NULL) continue;
+        if (a) order[n_vis++] = a;
+    }
+    qsort(order, n_vis, sizeof *order, cmp_article_order);
+    build_article *arts = xcalloc(n_vis + 1, sizeof *arts);
+    build_passage *ps = xmalloc(((size_t)v->n_passages + 1) * sizeof *ps);
+    size_t n = 0, np = 0;
+    for (size_t k = 0; k < n_vis; k++) {
+        const live_article *a = order[k];
         build_article *b = &arts[n++];
         const char *topic = "";
         for (int t = 0; t < v->n_topics; t++)
@@ -920,6 +961,7 @@ static build_article *view_articles(const store_view *v, build_passage **ps_out,
         }
     }
     pthread_rwlock_unlock(&e->dir_lock);
+    free(order);
     assert(np == v->n_passages);
     *ps_out = ps;
     *n_out = n;
@@ -940,7 +982,7 @@ int store_merge(store *s, char *err, size_t errlen) {
     if (live == 0 && dead == 0) goto out; /* nothing to fold */
     build_passage *ps;
     size_t n_arts;
-    build_article *arts = view_articles(v, &ps, &n_arts);
+    build_article *arts = store_view_articles(v, &ps, &n_arts);
     const disk_header *h = snap_header(v->ep->snap);
     build_coverage cov = {h->log_records, h->log_bytes, doclog_id(s->log), doclog_end(s->log)};
     hnsw_params hp = {.m = h->hnsw_m ? (int)h->hnsw_m : 16,
@@ -972,6 +1014,7 @@ int store_merge(store *s, char *err, size_t errlen) {
     double secs = now_seconds() - t0;
     atomic_fetch_add(&s->merges, 1);
     atomic_store(&s->merge_ns, (uint64_t)(secs * 1e9));
+    ragd_metrics_store_merge(secs);
     log_fields(LOG_INFO, "store: merged the live segment into a new snapshot",
                (log_field[]){LOG_STR("data_dir", s->dir), LOG_INT("live_passages", live),
                              LOG_INT("tombstones", dead), LOG_INT("passages", snap->n),

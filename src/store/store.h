@@ -1,29 +1,34 @@
 /* store — the embedded passage store: vectors, passage texts and metadata in
  * one data directory, with exact (SIMD) and approximate (HNSW) vector search,
- * BM25 lexical search and their fusion, partitioned by topic.
+ * BM25 lexical search and their fusion, partitioned by topic; live documents
+ * (put, replace, delete while searched) are documents.h.
  *
- * A data directory holds two files:
- *   ingest.log  append-only log of every passage added (key, metadata, text,
- *               vector), one checksummed record each. It is the durable
- *               source of truth while ingesting: an interrupted build resumes
- *               from it, a torn tail record (kill -9 mid-write) is discarded.
- *   store.bin   the committed, read-only snapshot built from the log: header
- *               (magic, format version, model identity, dim, counts), passage
- *               table, texts, vectors grouped by topic, BM25 postings and one
- *               HNSW graph per topic, every section checksummed. Written as
- *               store.bin.tmp, fsynced, renamed over store.bin, directory
- *               fsynced — a reader sees the old snapshot or the new, never a mix.
- * Opening maps store.bin read-only (no re-parsing) and verifies its checksums.
+ * A data directory holds:
+ *   ingest.log    `ragd ingest`'s append-only log of every passage added (key,
+ *                 metadata, text, vector) and of each article's text, one
+ *                 checksummed record each: an interrupted build resumes from
+ *                 it, a torn tail record (kill -9 mid-write) is discarded.
+ *   documents.log the live writes (doclog.h), replayed on open.
+ *   store.bin     the committed, read-only snapshot: header (magic, format
+ *                 version, model identity, dim, counts, what of both logs it
+ *                 covers), passage and article tables, texts, vectors grouped
+ *                 by topic, BM25 postings and one HNSW graph per topic, every
+ *                 section checksummed. Written as store.bin.tmp, fsynced,
+ *                 renamed over store.bin, directory fsynced — a reader sees
+ *                 the old snapshot or the new, never a mix.
+ *   writer.lock   the one writer's flock.
+ * Opening maps store.bin read-only (no re-parsing), verifies its checksums and
+ * replays documents.log's records the snapshot does not cover.
  *
- * Passage ids are the order in which passages were first added to the log, so
- * they stay the same across re-runs of the same ingest. Topics are partitions:
- * a query with a topic scans only that topic's vectors / graph / postings.
+ * Passage ids are valid within a view; a snapshot numbers passages article
+ * by article (an article's passages are consecutive), live passages follow.
+ * Topics are partitions: a query with a topic scans only that topic's
+ * vectors / graph / postings and live passages.
  *
  * Reads go through views (documents.h): store_acquire gives one consistent
  * state, the read functions below take it, store_release ends it. Any number
- * of threads may hold views and search at once. A writer is single-threaded;
- * an advisory lock (the data directory's writer.lock) keeps a second writer
- * out of the same directory.
+ * of threads may hold views and search at once. ingest's store_writer is
+ * single-threaded; the data directory's writer.lock keeps a second writer out.
  */
 #ifndef RAGD_STORE_STORE_H
 #define RAGD_STORE_STORE_H
@@ -175,6 +180,11 @@ bool store_writer_has(const store_writer *w, const char *passage_key);
  * with err set (I/O error, bad field). */
 int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
                      const float *vec, char *err, size_t errlen);
+/* Keep the whole text of an article (store_article_info.text of the
+ * committed store); skipped, returning 0, when the log already holds this
+ * text for it. Returns 0, or -1 with err set. */
+int store_writer_add_text(store_writer *w, const char *article_id, const char *text, size_t len,
+                          char *err, size_t errlen);
 /* Passages in the log (earlier runs included). */
 size_t store_writer_count(const store_writer *w);
 /* Make every record added so far durable (fsync the log) without building. */

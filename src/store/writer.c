@@ -1,17 +1,16 @@
-/* writer — ingest's side of the store: the append-only log and commit.
+/* writer — `ragd ingest`'s side of the store: ingest.log and its commit.
  *
  * Every store_writer_add() appends one record {magic, length, CRCs, payload}
- * to ingest.log with a single write(2). kill -9 can only leave a torn last
+ * to ingest.log with a single write(2); store_writer_add_text() one more per
+ * article, holding its whole text. kill -9 can only leave a torn last
  * record, which the next open detects by its checksum and cuts off; every
  * earlier record is kept, so an interrupted ingest resumes where it stopped
- * (store_writer_has() tells the caller what to skip). Passage ids are record
- * numbers, so they are stable across runs.
+ * (store_writer_has() tells the caller what to skip).
  *
- * Commit builds the whole snapshot from the log: rows grouped by topic,
- * strings, vectors, BM25 postings and one HNSW graph per topic, written to
- * store.bin.tmp, fsynced, renamed over store.bin, and the directory fsynced.
- * A crash anywhere in commit leaves the previous store.bin (and the log)
- * intact; a stale store.bin.tmp is simply overwritten next time.
+ * Commit groups the log's passages into articles and hands them to the
+ * snapshot builder (builder.c), after the live articles of the committed
+ * store if there is one (its documents.log replayed): what the /documents
+ * API put, replaced or deleted stays as the API left it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +26,13 @@
 #include "obs/log.h"
 #include "store/analyzer.h"
 #include "store/builder.h"
+#include "store/documents.h"
 #include "store/format.h"
 #include "store/hnsw.h"
 #include "store/store.h"
 #include "store/snapshot.h"
 #include "store/store_internal.h"
+#include "store/view.h"
 #include "util/util.h"
 
 #define MAX_FIELD_LEN (64u << 20)
@@ -50,6 +51,7 @@ struct store_writer {
     uint64_t *rec_off;
     char **keys;
     uint32_t n, cap;
+    uint32_t n_text; /* of them, article-text records (passage index TEXT_RECORD) */
     uint32_t *slots; /* record index + 1; 0 = empty */
     uint32_t slots_cap;
     buf rec;
@@ -205,6 +207,7 @@ static int replay(store_writer *w, size_t size, char *err, size_t errlen) {
         size_t len = parse_record(log, size, off, w->dim, &r);
         if (len == 0) break;
         if (!remember(w, r.f[LF_KEY], r.len[LF_KEY], off)) dups++;
+        else if (r.passage_index == TEXT_RECORD) w->n_text++;
         off += len;
     }
     munmap(map, size);
@@ -304,17 +307,13 @@ bool store_writer_has(const store_writer *w, const char *passage_key) {
     return key_find(w, passage_key, strlen(passage_key), NULL) >= 0;
 }
 
-size_t store_writer_count(const store_writer *w) { return w->n; }
+size_t store_writer_count(const store_writer *w) { return w->n - w->n_text; }
 
-int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
-                     const float *vec, char *err, size_t errlen) {
-    if (passage_key == NULL || passage_key[0] == '\0')
-        return seterr(err, errlen, "a passage needs a non-empty key");
-    if (store_writer_has(w, passage_key)) return 0;
+/* Append one record of the six fields (f[LF_KEY] not yet in the log). */
+static int append_record(store_writer *w, const char *const f[LOG_FIELDS], int32_t pi,
+                         const float *vec, char *err, size_t errlen) {
+    const char *passage_key = f[LF_KEY];
     if (w->n == UINT32_MAX - 1) return seterr(err, errlen, "store is full");
-    const char *f[LOG_FIELDS] = {passage_key, p->article_id, p->heading, p->date, p->topic, p->text};
-    if (p->topic == NULL || p->topic[0] == '\0')
-        return seterr(err, errlen, "passage %s has no topic", passage_key);
     uint32_t len[LOG_FIELDS];
     for (int i = 0; i < LOG_FIELDS; i++) {
         size_t l = f[i] ? strlen(f[i]) : 0;
@@ -325,11 +324,11 @@ int store_writer_add(store_writer *w, const char *passage_key, const store_passa
     disk_log_record h = {.magic = LOG_RECORD_MAGIC};
     buf_append(&w->rec, &h, sizeof h);
     buf_append(&w->rec, len, sizeof len);
-    int32_t pi = p->passage_index;
     buf_append(&w->rec, &pi, 4);
     for (int i = 0; i < LOG_FIELDS; i++)
         if (len[i]) buf_append(&w->rec, f[i], len[i]);
-    buf_append(&w->rec, vec, (size_t)w->dim * sizeof *vec);
+    if (vec) buf_append(&w->rec, vec, (size_t)w->dim * sizeof *vec);
+    else for (int d = 0; d < w->dim; d++) buf_append(&w->rec, &(float){0.0f}, sizeof(float));
     h.payload_len = (uint32_t)(w->rec.len - sizeof h);
     h.payload_crc = store_crc32(w->rec.data + sizeof h, h.payload_len);
     h.header_crc = store_crc32(&h, offsetof(disk_log_record, header_crc));
@@ -341,9 +340,39 @@ int store_writer_add(store_writer *w, const char *passage_key, const store_passa
         return seterr(err, errlen, "cannot append to %s: %s", w->log_path, strerror(e));
     }
     remember(w, passage_key, len[LF_KEY], w->end);
+    if (pi == TEXT_RECORD) w->n_text++;
     w->end += w->rec.len;
     w->dirty = true;
     return 0;
+}
+
+int store_writer_add(store_writer *w, const char *passage_key, const store_passage *p,
+                     const float *vec, char *err, size_t errlen) {
+    if (passage_key == NULL || passage_key[0] == '\0')
+        return seterr(err, errlen, "a passage needs a non-empty key");
+    if (store_writer_has(w, passage_key)) return 0;
+    if (p->topic == NULL || p->topic[0] == '\0')
+        return seterr(err, errlen, "passage %s has no topic", passage_key);
+    if (p->passage_index < 0)
+        return seterr(err, errlen, "passage %s: negative passage index", passage_key);
+    const char *f[LOG_FIELDS] = {passage_key, p->article_id, p->heading, p->date, p->topic, p->text};
+    return append_record(w, f, p->passage_index, vec, err, errlen);
+}
+
+int store_writer_add_text(store_writer *w, const char *article_id, const char *text, size_t len,
+                          char *err, size_t errlen) {
+    if (article_id == NULL || article_id[0] == '\0')
+        return seterr(err, errlen, "an article text needs its article id");
+    uint64_t h = key_hash(text, len);
+    char key[STORE_ARTICLE_ID_MAX + 64];
+    snprintf(key, sizeof key, "%.*s#text#%016llx", STORE_ARTICLE_ID_MAX, article_id,
+             (unsigned long long)h);
+    if (store_writer_has(w, key)) return 0;
+    char *copy = xstrndup(text, len);
+    const char *f[LOG_FIELDS] = {key, article_id, "", "", "", copy};
+    int rc = append_record(w, f, TEXT_RECORD, NULL, err, errlen);
+    free(copy);
+    return rc;
 }
 
 int store_writer_sync(store_writer *w, char *err, size_t errlen) {
@@ -372,16 +401,24 @@ static int cmp_by_index(const void *a, const void *b) {
 }
 
 /* The log's passages as articles: grouped by article id in the order the
- * articles first appear, each article's passages by passage index. */
-static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t errlen) {
+ * articles first appear, each article's passages by passage index. With a
+ * committed store (cur, its view of the API's writes included), the store's
+ * live articles come first and keep their ids, and the log adds only
+ * articles the store has never held: an id the API put, replaced or deleted,
+ * or one an earlier commit already folded in (records below covered), is
+ * not touched again. */
+static int build_from_log(store_writer *w, const uint8_t *log, store *cur, char *err,
+                          size_t errlen) {
     uint32_t n = w->n;
     record *recs = xcalloc(n ? n : 1, sizeof *recs);
     for (uint32_t i = 0; i < n; i++) parse_record(log, w->end, w->rec_off[i], w->dim, &recs[i]);
     /* Article of each record through a hash of article ids. */
     uint32_t cap = 1024;
     while (cap < 2 * (n + 1)) cap *= 2;
-    uint32_t *slots = xcalloc(cap, sizeof *slots); /* article index + 1 */
-    uint32_t *first = xmalloc(((size_t)n + 1) * sizeof *first), n_arts = 0;
+    uint32_t *slots = xcalloc(cap, sizeof *slots); /* group index + 1 */
+    uint32_t *any = xmalloc(((size_t)n + 1) * sizeof *any), n_groups = 0; /* a record of it */
+    uint32_t *first = xmalloc(((size_t)n + 1) * sizeof *first); /* its first passage record */
+    uint32_t *text_of = xmalloc(((size_t)n + 1) * sizeof *text_of); /* its last text record */
     uint32_t *count = xcalloc((size_t)n + 1, sizeof *count);
     uint32_t *art_of = xmalloc(((size_t)n + 1) * sizeof *art_of);
     for (uint32_t i = 0; i < n; i++) {
@@ -389,33 +426,52 @@ static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t
         uint32_t j = (uint32_t)key_hash(r->f[LF_ARTICLE], r->len[LF_ARTICLE]) & (cap - 1);
         for (;; j = (j + 1) & (cap - 1)) {
             if (slots[j] == 0) {
-                first[n_arts] = i;
-                slots[j] = ++n_arts;
+                any[n_groups] = i;
+                first[n_groups] = text_of[n_groups] = UINT32_MAX;
+                slots[j] = ++n_groups;
                 break;
             }
-            const record *f = &recs[first[slots[j] - 1]];
+            const record *f = &recs[any[slots[j] - 1]];
             if (f->len[LF_ARTICLE] == r->len[LF_ARTICLE] &&
                 memcmp(f->f[LF_ARTICLE], r->f[LF_ARTICLE], r->len[LF_ARTICLE]) == 0)
                 break;
         }
-        art_of[i] = slots[j] - 1;
-        count[art_of[i]]++;
+        uint32_t g = slots[j] - 1;
+        art_of[i] = g;
+        if (r->passage_index == TEXT_RECORD) {
+            text_of[g] = i;
+            continue;
+        }
+        if (first[g] == UINT32_MAX) first[g] = i;
+        count[g]++;
     }
+    /* Articles: the groups with passages, in the order of their first one. */
+    uint32_t *art_index = xmalloc(((size_t)n_groups + 1) * sizeof *art_index), n_arts = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (recs[i].passage_index != TEXT_RECORD && first[art_of[i]] == i) art_index[art_of[i]] = n_arts++;
     build_passage *ps = xmalloc(((size_t)n + 1) * sizeof *ps);
     build_article *arts = xcalloc((size_t)n_arts + 1, sizeof *arts);
+    uint32_t *art_first = xmalloc(((size_t)n_arts + 1) * sizeof *art_first);
     uint32_t *fill = xcalloc((size_t)n_arts + 1, sizeof *fill);
     size_t at = 0;
-    for (uint32_t a = 0; a < n_arts; a++) {
-        const record *f = &recs[first[a]];
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t g = art_of[i];
+        if (recs[i].passage_index == TEXT_RECORD || first[g] != i) continue;
+        uint32_t a = art_index[g];
+        const record *f = &recs[i];
+        const record *t = text_of[g] != UINT32_MAX ? &recs[text_of[g]] : NULL;
         arts[a] = (build_article){.id = {f->f[LF_ARTICLE], f->len[LF_ARTICLE]},
                                   .heading = {f->f[LF_HEADING], f->len[LF_HEADING]},
                                   .date = {f->f[LF_DATE], f->len[LF_DATE]},
                                   .topic = {f->f[LF_TOPIC], f->len[LF_TOPIC]},
-                                  .n = count[a], .passages = ps + at};
-        at += count[a];
+                                  .text = {t ? t->f[LF_TEXT] : NULL, t ? t->len[LF_TEXT] : 0},
+                                  .n = count[g], .passages = ps + at};
+        art_first[a] = i;
+        at += count[g];
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t a = art_of[i];
+        if (recs[i].passage_index == TEXT_RECORD) continue;
+        uint32_t a = art_index[art_of[i]];
         build_passage *p = (build_passage *)arts[a].passages + fill[a]++;
         *p = (build_passage){{recs[i].f[LF_TEXT], recs[i].len[LF_TEXT]}, recs[i].passage_index,
                              recs[i].vec, {recs[i].f[LF_TOPIC], recs[i].len[LF_TOPIC]}};
@@ -423,10 +479,47 @@ static int build_from_log(store_writer *w, const uint8_t *log, char *err, size_t
     for (uint32_t a = 0; a < n_arts; a++)
         qsort((void *)arts[a].passages, arts[a].n, sizeof(build_passage), cmp_by_index);
     build_coverage cov = {.log_records = n, .log_bytes = w->end};
-    int rc = snapshot_build(w->dir, w->model, w->dim, &w->hnsw, arts, n_arts, &cov, err, errlen);
+    build_article *all = arts;
+    size_t n_all = n_arts;
+    build_passage *vps = NULL;
+    build_article *varts = NULL;
+    const store_view *v = NULL;
+    if (cur != NULL) {
+        v = store_acquire(cur);
+        uint64_t covered = snap_header(v->ep->snap)->log_records;
+        size_t nv;
+        varts = store_view_articles(v, &vps, &nv);
+        all = xmalloc((nv + n_arts + 1) * sizeof *all);
+        memcpy(all, varts, nv * sizeof *all);
+        n_all = nv;
+        long kept = 0, skipped = 0;
+        for (uint32_t a = 0; a < n_arts; a++) {
+            char id[STORE_ARTICLE_ID_MAX + 256];
+            snprintf(id, sizeof id, "%.*s", (int)arts[a].id.n, arts[a].id.p);
+            store_article_info info;
+            if (art_first[a] < covered || store_article_get(v, id, &info) == 0) {
+                skipped++;
+                continue;
+            }
+            all[n_all++] = arts[a];
+            kept++;
+        }
+        store_log_position(cur, &cov.doc_log_id, &cov.doc_log_bytes);
+        log_info("store: commit keeps %zu articles of the store (live writes included) and adds "
+                 "%ld new ones from %s (%ld already known)", nv, kept, LOG_FILE, skipped);
+    }
+    int rc = snapshot_build(w->dir, w->model, w->dim, &w->hnsw, all, n_all, &cov, err, errlen);
+    if (all != arts) free(all);
+    free(varts);
+    free(vps);
+    store_release(v);
     free(recs);
     free(slots);
     free(first);
+    free(any);
+    free(text_of);
+    free(art_index);
+    free(art_first);
     free(count);
     free(art_of);
     free(ps);
@@ -441,7 +534,13 @@ int store_writer_commit(store_writer *w, char *err, size_t errlen) {
     void *map = mmap(NULL, w->end, PROT_READ, MAP_SHARED, w->log_fd, 0);
     if (map == MAP_FAILED) return seterr(err, errlen, "cannot map %s: %s", w->log_path, strerror(errno));
     double t0 = now_seconds();
-    int rc = build_from_log(w, map, err, errlen);
+    /* A committed store of this model (with its documents.log replayed) is
+     * the base; an unreadable one (older format, other analyzer) is rebuilt
+     * from the log alone. */
+    char why[512];
+    store *cur = store_exists(w->dir) ? store_open(w->dir, w->model, why, sizeof why) : NULL;
+    int rc = build_from_log(w, map, cur, err, errlen);
+    store_close(cur);
     munmap(map, w->end);
     if (rc == 0)
         log_info("store: committed %u passages to %s/%s in %.2f s", w->n, w->dir, STORE_FILE,

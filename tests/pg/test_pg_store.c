@@ -50,6 +50,7 @@ typedef struct fixture {
     pg_cluster cluster;
     char *dir;
     store *embedded;
+    const store_view *view; /* held for the fixture's lifetime */
     pg_store *pg;
 } fixture;
 
@@ -116,7 +117,8 @@ static int setup(void **state) {
     store_writer_close(w);
     fx.embedded = store_open(fx.dir, "m", err, sizeof err);
     assert_non_null(fx.embedded);
-    assert_int_equal(store_count(fx.embedded, NULL), fx.n_passages);
+    fx.view = store_acquire(fx.embedded);
+    assert_int_equal(store_count(fx.view, NULL), fx.n_passages);
 
     assert_int_equal(pg_cluster_start(&fx.cluster), 0);
     fx.pg = pg_store_open(fx.cluster.url, "m", DIM, NULL, err, sizeof err);
@@ -133,6 +135,7 @@ static int teardown(void **state) {
     (void)state;
     pg_store_close(fx.pg);
     pg_cluster_destroy(&fx.cluster);
+    store_release(fx.view);
     store_close(fx.embedded);
     test_rmdir(fx.dir);
     free(fx.dir);
@@ -158,7 +161,7 @@ static int compare(const store_query *q0, const char *what) {
     search_hit eh[DEPTH];
     pg_hit ph[DEPTH];
     char err[512];
-    int ne = store_search(fx.embedded, &q, eh, err, sizeof err);
+    int ne = store_search(fx.view, &q, eh, err, sizeof err);
     assert_true(ne >= 0);
     int np = pg_store_search(fx.pg, &q, ph, err, sizeof err);
     if (np < 0) fail_msg("%s: pg_store_search: %s", what, err);
@@ -167,7 +170,7 @@ static int compare(const store_query *q0, const char *what) {
     int swapped = 0;
     for (int i = 0; i < top; i++) {
         store_passage p;
-        assert_int_equal(store_get(fx.embedded, eh[i].passage_id, &p), 0);
+        assert_int_equal(store_get(fx.view, eh[i].passage_id, &p), 0);
         if (!close_enough(eh[i].score, ph[i].score))
             fail_msg("%s: rank %d score %.7g embedded, %.7g on PostgreSQL", what, i + 1,
                      (double)eh[i].score, (double)ph[i].score);

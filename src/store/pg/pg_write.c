@@ -33,26 +33,11 @@
 
 /* ---- validation -------------------------------------------------------- */
 
-/* documents.h's rule for article ids (1 … STORE_ARTICLE_ID_MAX bytes of
- * [A-Za-z0-9._:-]); store_valid_article_id implements it in the embedded
- * store's branch (issue #12), not linked here yet. */
-static bool valid_article_id(const char *id) {
-    size_t n = strlen(id);
-    if (n < 1 || n > STORE_ARTICLE_ID_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '.' || ch == '_' || ch == ':' || ch == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 static int check_articles(const pg_store *s, const store_article *a, size_t n, char *err,
                           size_t errlen) {
     for (size_t i = 0; i < n; i++) {
         const store_article *x = &a[i];
-        if (x->id == NULL || !valid_article_id(x->id))
+        if (x->id == NULL || !store_valid_article_id(x->id, strlen(x->id)))
             return seterr(err, errlen, "article %zu: bad id (1 to %d of [A-Za-z0-9._:-])", i,
                           STORE_ARTICLE_ID_MAX);
         if (x->topic == NULL || *x->topic == '\0')
@@ -379,7 +364,7 @@ int pg_store_put(pg_store *s, const store_article *articles, size_t n,
 }
 
 int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errlen) {
-    if (article_id == NULL || !valid_article_id(article_id))
+    if (article_id == NULL || !store_valid_article_id(article_id, strlen(article_id)))
         return seterr(err, errlen, "bad article id"), PG_STORE_ERR_BAD_QUERY;
     PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
