@@ -18,8 +18,9 @@ static int local_embed(void *ctx, const char *text, size_t len, float *vec, pipe
 static int local_embed_passages(void *ctx, int n, const char *const *texts, const size_t *lens,
                                 float *vecs, pipeline_error *e) {
     local_backend *b = ctx;
-    batcher_status st = batcher_embed_at(b->batcher, ENCODER_FP32, n, texts, lens, vecs, NULL,
-                                         e->message, sizeof e->message);
+    /* The bulk lane: a /documents write's passages queue behind no question. */
+    batcher_status st = batcher_embed_bulk(b->batcher, n, texts, lens, vecs, NULL, e->message,
+                                           sizeof e->message);
     if (st != BATCHER_OK) {
         e->code = st == BATCHER_ENCODER_FAILED ? PIPELINE_INTERNAL : PIPELINE_OVERLOADED;
         return -1;

@@ -9,6 +9,7 @@
 
 static void encoder_opts_defaults(encoder_opts *o) {
     *o = (encoder_opts){.model_dir = NULL, .threads = 0, .max_batch_tokens = 8192,
+                        .bulk_batch_tokens = 1024,
                         .batch_wait_us = 0, .max_queue = 4096, .max_texts = 256,
                         .max_text_kb = 64, .llm_workers = 32, .query_precision = "auto"};
 }
@@ -18,6 +19,7 @@ static void encoder_opts_add(option_list *l, encoder_opts *o) {
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &o->model_dir, "model folder (default: ./models/all-MiniLM-L6-v2, then ../shared/models/…)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &o->threads, "encoder threads (0: one per core)", 0, 256},
         {"max-batch-tokens", "RAGD_MAX_BATCH_TOKENS", OPT_INT, &o->max_batch_tokens, "padded tokens per encoder call", 256, 1 << 20},
+        {"bulk-batch-tokens", "RAGD_BULK_BATCH_TOKENS", OPT_INT, &o->bulk_batch_tokens, "padded tokens per encoder call for /documents passages (small, so a question waits little behind a write)", 256, 1 << 20},
         {"batch-wait-us", "RAGD_BATCH_WAIT_US", OPT_INT, &o->batch_wait_us, "wait this long to gather a batch (0: batch only what queued meanwhile)", 0, 1000000},
         {"max-queue", "RAGD_MAX_QUEUE", OPT_INT, &o->max_queue, "texts waiting for the encoder before 429", 1, 1 << 20},
         {"max-texts", "RAGD_MAX_TEXTS", OPT_INT, &o->max_texts, "texts per /encode or /v1/embeddings request (413 past it)", 1, 65536},
@@ -61,7 +63,8 @@ int model_stack_open(model_stack *m, const model_opts *o, const char *cmd) {
         return -1;
     }
     batcher_options bo = {.max_batch_tokens = eo->max_batch_tokens,
-                          .max_queued_texts = eo->max_queue, .max_wait_us = eo->batch_wait_us};
+                          .max_queued_texts = eo->max_queue, .max_wait_us = eo->batch_wait_us,
+                          .bulk_batch_tokens = eo->bulk_batch_tokens};
     m->batcher = batcher_start(m->encoder, &bo, err, sizeof err);
     m->llm_workers = m->batcher ? workqueue_start("ragd-llm", eo->llm_workers, 4096) : NULL;
     if (!m->llm_workers) {

@@ -17,6 +17,7 @@ typedef struct encoder_opts {
     const char *model_dir;
     int threads;
     int max_batch_tokens;
+    int bulk_batch_tokens; /* per encoder call on the bulk lane (/documents passages) */
     int batch_wait_us;
     int max_queue;
     int max_texts;

@@ -9,6 +9,13 @@
  * of collapsing. Inside a batch, texts are sorted by length and cut into
  * sub-batches so that padding wastes little.
  *
+ * Two lanes. Interactive jobs (questions: /ask, /encode, /v1/embeddings) are
+ * served first and batched as above. Bulk jobs (article passages of
+ * /documents writes) are encoded in small calls of at most bulk_batch_tokens
+ * padded tokens, one call at a time, so a question that arrives while a bulk
+ * call runs waits for that one small call only. Bulk and interactive texts
+ * never share an encoder call (see batcher.c for the starvation rule).
+ *
  * Texts are tokenised by the submitting thread (cheap, and it keeps the
  * encoder thread on matrix work). Completion callbacks run on the batcher's
  * thread and must be quick: hand anything slow to a workqueue.
@@ -25,8 +32,12 @@ typedef struct batcher batcher;
 
 typedef struct batcher_options {
     int max_batch_tokens;   /* padded tokens per encoder call (default 8192) */
-    int max_queued_texts;   /* beyond this, submit fails: answer 429 (default 4096) */
-    int max_wait_us;        /* optional window to gather a batch (default 0) */
+    int max_queued_texts;   /* per lane: beyond this many texts waiting in a lane, a submit
+                               to that lane fails: answer 429 (default 4096) */
+    int max_wait_us;        /* optional window to gather an interactive batch (default 0) */
+    int bulk_batch_tokens;  /* padded tokens per bulk encoder call (default 1024) */
+    int bulk_every;         /* with bulk texts waiting, one bulk call at the latest after this
+                               many interactive batches in a row (default 4) */
 } batcher_options;
 
 /* What became of a job: the contract callers branch on (an HTTP status is
@@ -58,19 +69,25 @@ batcher_status batcher_submit(batcher *b, int n, const char *const *texts, const
 batcher_status batcher_submit_at(batcher *b, encoder_precision precision, int n,
                                  const char *const *texts, const size_t *lens, batcher_done_fn done,
                                  void *ctx);
+/* The bulk lane (article passages), always ENCODER_FP32 like stored passages. */
+batcher_status batcher_submit_bulk(batcher *b, int n, const char *const *texts, const size_t *lens,
+                                   batcher_done_fn done, void *ctx);
 /* Blocking form: waits for the job; err set when the status is not BATCHER_OK. */
 batcher_status batcher_embed(batcher *b, int n, const char *const *texts, const size_t *lens,
                              float *out, int *ntokens, char *err, size_t errlen);
 batcher_status batcher_embed_at(batcher *b, encoder_precision precision, int n,
                                 const char *const *texts, const size_t *lens, float *out,
                                 int *ntokens, char *err, size_t errlen);
+/* Blocking form of batcher_submit_bulk. */
+batcher_status batcher_embed_bulk(batcher *b, int n, const char *const *texts, const size_t *lens,
+                                  float *out, int *ntokens, char *err, size_t errlen);
 /* The same for sequences already tokenised by the caller: each starts with
  * [CLS], ends with [SEP] and is 2..ENCODER_MAX_TOKENS ids of the encoder's
  * vocabulary (asserted: validate before). Copied; ntokens in done are lens. Always
  * encoded at ENCODER_FP32 (/v1/embeddings stays exact). */
 batcher_status batcher_submit_ids(batcher *b, int n, const int32_t *const *ids, const int *lens,
                                   batcher_done_fn done, void *ctx);
-/* Texts waiting (for the queue-depth metric and 429 decisions). */
+/* Texts waiting in both lanes (for the queue-depth metric). */
 int batcher_queued(batcher *b);
 encoder *batcher_encoder(batcher *b);
 

@@ -2,11 +2,17 @@
  * submitted concurrently from many threads, batched and length-sorted by the
  * batcher, get the same vectors as one direct encoder call per text; a full
  * queue refuses at once; stopping drains what was queued; questions at int16
- * and texts at fp32 queued together each get their own precision. */
+ * and texts at fp32 queued together each get their own precision. Two lanes:
+ * a question submitted after a long bulk job (article passages) completes
+ * before it, bulk results equal direct encoding, a steady stream of questions
+ * does not starve a bulk job, and each lane has its own queue limit. The lane
+ * tests hold the batcher's thread in a completion callback (a gate) while
+ * they queue, so the order they check does not depend on timing. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,12 +188,204 @@ static void full_queue_refuses_and_stop_drains(void **state) {
     pthread_mutex_destroy(&c.mu);
 }
 
+/* Holds the batcher's thread inside a completion callback until opened. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, open;
+} gate;
+
+static void gate_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
+    gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Submits a one-text question whose completion holds the thread; returns once it does. */
+static void gate_close(batcher *b, gate *g) {
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->entered = g->open = false;
+    size_t len = strlen(texts[0]);
+    assert_int_equal(batcher_submit(b, 1, &texts[0], &len, gate_done, g), BATCHER_OK);
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate *g) {
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_destroy(gate *g) {
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+#define BULK_TEXTS 24
+
+/* Completions in order, all on the batcher's one thread; the lock and cv let
+ * the test's thread wait for the long bulk job (submits from callbacks would
+ * be refused once batcher_stop began). */
+typedef struct lane_run {
+    batcher *b;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char order[8];
+    int norder;
+    int bulk_failures;
+    int failures;             /* in question callbacks (cmocka asserts only on the test's thread) */
+    int questions;            /* questions completed so far */
+    int questions_at_bulk_end;
+    bool bulk_done;
+    int which[BULK_TEXTS];    /* the text behind each bulk passage */
+} lane_run;
+
+static void question_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
+    lane_run *r = ctx;
+    r->failures += status != BATCHER_OK || cosine(v, direct[1]) < 0.99999f;
+    r->order[r->norder++] = 'q';
+}
+
+static void long_bulk_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
+    lane_run *r = ctx;
+    r->order[r->norder++] = 'B';
+    r->questions_at_bulk_end = r->questions;
+    if (status != BATCHER_OK || n != BULK_TEXTS) r->bulk_failures++;
+    for (int i = 0; status == BATCHER_OK && i < n; i++)
+        r->bulk_failures += cosine(v + (size_t)i * ENCODER_DIM, direct[r->which[i]]) < 0.99999f;
+    pthread_mutex_lock(&r->mu);
+    r->bulk_done = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void lane_run_init(lane_run *r, const batcher_options *opts) {
+    *r = (lane_run){.b = batcher_start(enc, opts, NULL, 0)};
+    assert_non_null(r->b);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+}
+
+/* Waits for the long bulk job, then stops the batcher (draining the rest). */
+static void lane_run_finish(lane_run *r) {
+    pthread_mutex_lock(&r->mu);
+    while (!r->bulk_done) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    batcher_stop(r->b);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+}
+
+/* The first bulk job's completion asks a question: it arrives with the long
+ * bulk job queued and must be answered before that job's remaining calls. */
+static void short_bulk_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
+    lane_run *r = ctx;
+    r->failures += status != BATCHER_OK;
+    r->order[r->norder++] = 'b';
+    size_t len = strlen(texts[1]);
+    r->failures += batcher_submit(r->b, 1, &texts[1], &len, question_done, r) != BATCHER_OK;
+}
+
+static void submit_long_bulk(lane_run *r) {
+    const char *bulk[BULK_TEXTS];
+    size_t lens[BULK_TEXTS];
+    for (int i = 0; i < BULK_TEXTS; i++) {
+        r->which[i] = i % NTEXTS;
+        bulk[i] = texts[r->which[i]];
+        lens[i] = strlen(bulk[i]);
+    }
+    assert_int_equal(batcher_submit_bulk(r->b, BULK_TEXTS, bulk, lens, long_bulk_done, r), BATCHER_OK);
+}
+
+static void question_overtakes_a_long_bulk_job(void **state) {
+    /* 256 padded tokens: a few passages per call, so the long job takes several calls. */
+    lane_run r;
+    lane_run_init(&r, &(batcher_options){.bulk_batch_tokens = 256});
+    gate g;
+    gate_close(r.b, &g);
+    size_t len = strlen(texts[4]);
+    assert_int_equal(batcher_submit_bulk(r.b, 1, &texts[4], &len, short_bulk_done, &r), BATCHER_OK);
+    submit_long_bulk(&r);
+    gate_open(&g);
+    lane_run_finish(&r);
+    gate_destroy(&g);
+    r.order[r.norder] = '\0';
+    assert_string_equal(r.order, "bqB"); /* one FIFO would give "bBq" */
+    assert_int_equal(r.bulk_failures, 0);
+    assert_int_equal(r.failures, 0);
+}
+
+/* Each answered question asks the next until the bulk job is done: the
+ * interactive lane is never empty when the batcher chooses. */
+static void endless_question_done(void *ctx, batcher_status status, int n, const float *v, const int *ntok, const char *err) {
+    lane_run *r = ctx;
+    r->questions++;
+    r->failures += status != BATCHER_OK;
+    if (r->bulk_done || r->questions >= 1000) return;
+    size_t len = strlen(texts[1]);
+    r->failures += batcher_submit(r->b, 1, &texts[1], &len, endless_question_done, r) != BATCHER_OK;
+}
+
+static void steady_questions_do_not_starve_bulk(void **state) {
+    enum { EVERY = 2 };
+    lane_run r;
+    lane_run_init(&r, &(batcher_options){.bulk_batch_tokens = 256, .bulk_every = EVERY});
+    gate g;
+    gate_close(r.b, &g);
+    submit_long_bulk(&r);
+    size_t len = strlen(texts[1]);
+    assert_int_equal(batcher_submit(r.b, 1, &texts[1], &len, endless_question_done, &r), BATCHER_OK);
+    gate_open(&g);
+    lane_run_finish(&r);
+    gate_destroy(&g);
+    assert_int_equal(r.bulk_failures, 0);
+    assert_int_equal(r.failures, 0);
+    /* At most EVERY questions between bulk calls, and a bulk call takes at
+     * least one passage; starved, the bulk job would wait for all 1000. */
+    assert_true(r.questions_at_bulk_end >= 1);
+    assert_true(r.questions_at_bulk_end <= EVERY * BULK_TEXTS);
+    assert_true(r.questions_at_bulk_end < 1000);
+}
+
+static void each_lane_has_its_own_queue_limit(void **state) {
+    batcher *b = batcher_start(enc, &(batcher_options){.max_queued_texts = 4}, NULL, 0);
+    assert_non_null(b);
+    counter c = {.done = 0};
+    pthread_mutex_init(&c.mu, NULL);
+    gate g;
+    gate_close(b, &g); /* nothing is taken off either queue until it opens */
+    size_t len = strlen(texts[3]);
+    const char *four[4] = {texts[3], texts[3], texts[3], texts[3]};
+    size_t lens[4] = {len, len, len, len};
+    assert_int_equal(batcher_submit_bulk(b, 4, four, lens, count_done, &c), BATCHER_OK);
+    assert_int_equal(batcher_submit_bulk(b, 1, four, lens, count_done, &c), BATCHER_QUEUE_FULL);
+    /* A full bulk lane leaves questions their whole limit. */
+    assert_int_equal(batcher_submit(b, 4, four, lens, count_done, &c), BATCHER_OK);
+    assert_int_equal(batcher_submit(b, 1, four, lens, count_done, &c), BATCHER_QUEUE_FULL);
+    assert_int_equal(batcher_queued(b), 8);
+    gate_open(&g);
+    batcher_stop(b);
+    gate_destroy(&g);
+    assert_int_equal(c.done, 2);
+    pthread_mutex_destroy(&c.mu);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(concurrent_batches_equal_direct_encoding),
         cmocka_unit_test(full_queue_refuses_and_stop_drains),
         cmocka_unit_test(mixed_precisions_never_share_a_call),
         cmocka_unit_test(unknown_precision_names_are_refused),
+        cmocka_unit_test(question_overtakes_a_long_bulk_job),
+        cmocka_unit_test(steady_questions_do_not_starve_bulk),
+        cmocka_unit_test(each_lane_has_its_own_queue_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
