@@ -308,7 +308,12 @@ int http_call(const char *method, const char *url, const char *content_type, con
         hl = curl_slist_append(hl, ct);
     }
     for (int i = 0; headers && headers[i]; i++) hl = curl_slist_append(hl, headers[i]);
-    hl = curl_slist_append(hl, "Expect:");
+    /* Small bodies go at once (no 100-continue round trip). Bodies over
+     * 1 MiB announce themselves with Expect: 100-continue, as curl does by
+     * default: a body over a route's limit is answered 413 at header time
+     * and the connection closed, and a client still pushing megabytes at
+     * that moment can have the answer lost to the peer's reset. */
+    if (!body || len <= (1u << 20)) hl = curl_slist_append(hl, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
