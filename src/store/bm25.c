@@ -264,7 +264,7 @@ int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, 
     return 0;
 }
 
-static int64_t find_term(const bm25_view *v, const char *w, size_t n) {
+int64_t bm25_find_term(const bm25_view *v, const char *w, size_t n) {
     uint32_t lo = 0, hi = v->n_terms;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -289,7 +289,7 @@ typedef struct query_terms {
 
 static void on_query_term(const char *w, size_t n, void *ctx) {
     query_terms *q = ctx;
-    int64_t t = find_term(q->v, w, n);
+    int64_t t = bm25_find_term(q->v, w, n);
     if (t < 0) return;
     for (int i = 0; i < q->n; i++)
         if (q->ids[i] == (uint32_t)t) return;

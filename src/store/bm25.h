@@ -61,6 +61,9 @@ typedef struct bm25_view {
     const char *chars;
 } bm25_view;
 
+/* The index of term w (n bytes, analyzed) in the view's sorted term table,
+ * or -1 if the index does not hold it (binary search). */
+int64_t bm25_find_term(const bm25_view *v, const char *w, size_t n);
 int bm25_view_open(bm25_view *v, const void *blob, size_t len, uint32_t n_docs, char *err,
                    size_t errlen);
 

@@ -124,21 +124,6 @@ typedef struct qterms {
     int n, cap;
 } qterms;
 
-static int64_t find_term(const bm25_view *v, const char *w, size_t n) {
-    uint32_t lo = 0, hi = v->n_terms;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const char *t = v->chars + v->term_off[mid];
-        size_t tn = v->term_off[mid + 1] - v->term_off[mid];
-        int c = memcmp(t, w, tn < n ? tn : n);
-        if (c == 0) c = (tn > n) - (tn < n);
-        if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return -1;
-}
-
 static void on_query_term(const char *w, size_t n, void *ctx) {
     qterms *q = ctx;
     uint64_t h = live_term_hash(w, n);
@@ -148,7 +133,7 @@ static void on_query_term(const char *w, size_t n, void *ctx) {
         q->cap = q->cap ? q->cap * 2 : 16;
         q->t = xrealloc(q->t, (size_t)q->cap * sizeof *q->t);
     }
-    q->t[q->n++] = (qterm){find_term(q->bm, w, n), h};
+    q->t[q->n++] = (qterm){bm25_find_term(q->bm, w, n), h};
 }
 
 static const live_term *live_find(const live_passage *p, uint64_t h) {
