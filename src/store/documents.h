@@ -100,12 +100,15 @@ typedef struct store_write_result {
  * acquired afterwards sees it; results[i] (room for n) tells what happened.
  * -1 with err set: a bad article (err names the index and field: the caller
  * validates first, this is the store's own check) or an I/O error (the store
- * stays usable for reads; the failed write is not visible). */
+ * stays usable for reads; the failed write is not visible);
+ * STORE_ERR_UNAVAILABLE with err set: the store's server cannot be reached
+ * (nothing written; retry later). */
 int store_put(store *s, const store_article *articles, size_t n, store_write_result *results,
               char *err, size_t errlen);
 
 /* Delete an article: 1 deleted (durable and invisible on return), 0 no such
- * live article (nothing written), -1 with err set on an I/O error. */
+ * live article (nothing written), -1 with err set on an I/O error,
+ * STORE_ERR_UNAVAILABLE with err set when the store's server cannot be reached. */
 int store_delete(store *s, const char *article_id, char *err, size_t errlen);
 
 /* ---- reading articles -------------------------------------------------------- */

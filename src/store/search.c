@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_internal.h"
 #include "store/view.h"
 #include "util/util.h"
 
@@ -356,8 +357,8 @@ static int cap_per_article(const store_view *v, const candidate *c, int n, int c
 /* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
 _Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
 
-int store_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
-                 size_t errlen) {
+int embedded_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
+                    size_t errlen) {
     if (q->k < 1 || q->k > STORE_MAX_K)
         return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
     bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;

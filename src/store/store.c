@@ -50,6 +50,7 @@ typedef struct head_table {
 } head_table;
 
 struct store {
+    store_base base; /* first: backend.c finds the ops here */
     char *dir;
     char model[MODEL_ID_MAX + 1];
     int dim;
@@ -93,7 +94,11 @@ struct store {
 
 /* ---- views ------------------------------------------------------------- */
 
-const store_view *store_acquire(store *s) {
+/* Defined below, used before. */
+static void emb_close(store *s);
+static size_t emb_count(const store_view *v, const char *topic);
+
+static const store_view *emb_acquire(store *s) {
     pthread_mutex_lock(&s->view_lock);
     store_view *v = s->cur;
     atomic_fetch_add(&v->refs, 1);
@@ -110,7 +115,7 @@ static void view_free(store_view *v) {
     free(v);
 }
 
-void store_release(const store_view *cv) {
+static void emb_release(const store_view *cv) {
     if (cv == NULL) return;
     store_view *v = (store_view *)cv; /* the count is the one mutable part */
     if (atomic_fetch_sub(&v->refs, 1) == 1) view_free(v);
@@ -124,6 +129,7 @@ static int cmp_topic_idx(const void *a, const void *b, void *ctx) {
 /* A view of the newest state (apply_lock held, or no writer yet) made current. */
 static void publish(store *s) {
     store_view *v = xcalloc(1, sizeof *v);
+    v->base.ops = &embedded_store_ops;
     atomic_init(&v->refs, 1);
     epoch_ref(s->ep);
     v->ep = s->ep;
@@ -155,7 +161,7 @@ static void publish(store *s) {
     store_view *old = s->cur;
     s->cur = v;
     pthread_mutex_unlock(&s->view_lock);
-    store_release(old);
+    emb_release(old);
     if (s->writable) { /* the serving store's figures (a topic that emptied shows 0) */
         for (uint32_t t = 0; t < n_topics; t++) {
             ragd_metrics_store_passages(s->topics[t], (double)s->topic_passages[t]);
@@ -554,6 +560,7 @@ static store *open_store(const char *data_dir, const char *expected_model, bool 
         return NULL;
     }
     store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &embedded_store_ops;
     s->dir = xstrdup(data_dir);
     s->lock_fd = lock_fd;
     s->writable = lock_fd >= 0;
@@ -578,7 +585,7 @@ static store *open_store(const char *data_dir, const char *expected_model, bool 
                          replay_record, s, err, errlen);
     if (s->log == NULL) {
         publish(s); /* store_close releases a view */
-        store_close(s);
+        emb_close(s);
         return NULL;
     }
     publish(s);
@@ -598,7 +605,7 @@ store *store_open_writable(const char *data_dir, const char *expected_model, cha
     return open_store(data_dir, expected_model, true, err, errlen);
 }
 
-void store_close(store *s) {
+static void emb_close(store *s) {
     if (s == NULL) return;
     if (s->merge_running) {
         pthread_mutex_lock(&s->merge_lock);
@@ -607,7 +614,7 @@ void store_close(store *s) {
         pthread_mutex_unlock(&s->merge_lock);
         pthread_join(s->merge_thread, NULL);
     }
-    store_release(s->cur);
+    emb_release(s->cur);
     epoch_unref(s->ep);
     doclog_close(s->log);
     head_free(&s->head);
@@ -626,31 +633,31 @@ void store_close(store *s) {
 
 /* ---- reads -------------------------------------------------------------- */
 
-const char *store_model(const store_view *v) { return v->ep->snap->model; }
-const char *store_model_of(const store *s) { return s->model; }
-int store_dim(const store_view *v) { return (int)v->ep->snap->dim; }
+static const char *emb_model(const store_view *v) { return v->ep->snap->model; }
+static const char *emb_model_of(const store *s) { return s->model; }
+static int emb_dim(const store_view *v) { return (int)v->ep->snap->dim; }
 
-size_t store_passages_now(store *s) {
-    const store_view *v = store_acquire(s);
-    size_t n = store_count(v, NULL);
-    store_release(v);
+static size_t emb_passages_now(store *s) {
+    const store_view *v = emb_acquire(s);
+    size_t n = emb_count(v, NULL);
+    emb_release(v);
     return n;
 }
 
-size_t store_count(const store_view *v, const char *topic) {
+static size_t emb_count(const store_view *v, const char *topic) {
     if (topic == NULL) return v->n_passages;
     int t = view_find_topic(v, topic);
     return t < 0 ? 0 : v->topic_counts[t];
 }
 
-int store_topics(const store_view *v, const char *const **names) {
+static int emb_topics(const store_view *v, const char *const **names) {
     *names = v->names;
     return v->n_topics;
 }
 
-bool store_has_topic(const store_view *v, const char *topic) { return view_find_topic(v, topic) >= 0; }
+static bool emb_has_topic(const store_view *v, const char *topic) { return view_find_topic(v, topic) >= 0; }
 
-int store_get(const store_view *v, uint32_t id, store_passage *out) {
+static int emb_get(const store_view *v, uint32_t id, store_passage *out) {
     const snapshot *sn = v->ep->snap;
     if (id < sn->n) {
         if (!view_snap_visible(v, sn->passages[id].row)) return -1;
@@ -668,13 +675,13 @@ int store_get(const store_view *v, uint32_t id, store_passage *out) {
     return out->topic ? 0 : -1;
 }
 
-const float *store_vector(const store_view *v, uint32_t id) {
+static const float *emb_vector(const store_view *v, uint32_t id) {
     const snapshot *sn = v->ep->snap;
     if (id < sn->n) return view_snap_visible(v, sn->passages[id].row) ? snap_vector(sn, id) : NULL;
     return view_live_visible(v, id - sn->n) ? epoch_passage(v->ep, id - sn->n)->vec : NULL;
 }
 
-store_bm25_params store_bm25(const store_view *v) { return snap_bm25(v->ep->snap); }
+static store_bm25_params emb_bm25(const store_view *v) { return snap_bm25(v->ep->snap); }
 
 static void fill_info(const store_view *v, const live_article *a, store_article_info *out) {
     *out = (store_article_info){.id = a->id, .heading = a->heading, .date = a->date,
@@ -685,7 +692,7 @@ static void fill_info(const store_view *v, const live_article *a, store_article_
         if (v->topic_gidx[t] == a->topic) out->topic = v->names[t];
 }
 
-int store_article_get(const store_view *v, const char *article_id, store_article_info *out) {
+static int emb_article_get(const store_view *v, const char *article_id, store_article_info *out) {
     const live_article *a = epoch_visible(v->ep, article_id, v->gen);
     if (a == NULL) return -1;
     fill_info(v, a, out);
@@ -696,7 +703,7 @@ static int cmp_article_ptr(const void *x, const void *y) {
     return strcmp((*(const live_article *const *)x)->id, (*(const live_article *const *)y)->id);
 }
 
-size_t store_article_list(const store_view *v, const char *topic, const char *after, size_t limit,
+static size_t emb_article_list(const store_view *v, const char *topic, const char *after, size_t limit,
                           store_article_info *out, bool *more) {
     *more = false;
     int64_t gt = -1;
@@ -724,7 +731,7 @@ size_t store_article_list(const store_view *v, const char *topic, const char *af
     return got;
 }
 
-size_t store_article_count(const store_view *v, const char *topic) {
+static size_t emb_article_count(const store_view *v, const char *topic) {
     if (topic == NULL) return v->n_articles;
     int t = view_find_topic(v, topic);
     return t < 0 ? 0 : v->topic_articles[t];
@@ -833,7 +840,7 @@ static void put_apply(store *s, void *c, uint64_t gen) {
     p->preps = NULL;
 }
 
-int store_put(store *s, const store_article *articles, size_t n, store_write_result *results,
+static int emb_put(store *s, const store_article *articles, size_t n, store_write_result *results,
               char *err, size_t errlen) {
     if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
     double t0 = now_seconds();
@@ -846,10 +853,10 @@ int store_put(store *s, const store_article *articles, size_t n, store_write_res
                 return seterr(err, errlen, "article %zu: id %s appears twice in the batch", i,
                               articles[i].id);
     }
-    const store_view *v = store_acquire(s);
+    const store_view *v = emb_acquire(s);
     analyzer *an = snap_analyzer_take(v->ep->snap);
     if (an == NULL) {
-        store_release(v);
+        emb_release(v);
         return seterr(err, errlen, "cannot make the BM25 analyzer");
     }
     prep *pr = xcalloc(n, sizeof *pr);
@@ -860,7 +867,7 @@ int store_put(store *s, const store_article *articles, size_t n, store_write_res
             rc = seterr(err, errlen, "article %zu: more than %d topics", i, STORE_MAX_TOPICS);
     }
     snap_analyzer_give(v->ep->snap, an);
-    store_release(v);
+    emb_release(v);
     if (rc != 0) {
         prep_free(pr, n);
         return -1;
@@ -891,7 +898,7 @@ static void del_appended(store *s, void *c) { head_set(&s->head, ((del_ctx *)c)-
 
 static void del_apply(store *s, void *c, uint64_t gen) { tombstone(s, ((del_ctx *)c)->id, gen); }
 
-int store_delete(store *s, const char *article_id, char *err, size_t errlen) {
+static int emb_delete(store *s, const char *article_id, char *err, size_t errlen) {
     if (!s->writable) return seterr(err, errlen, "writes are refused: %s", s->read_only_why);
     if (article_id == NULL || !store_valid_article_id(article_id, strlen(article_id))) return 0;
     buf payload = BUF_INIT;
@@ -968,7 +975,7 @@ build_article *store_view_articles(const store_view *v, build_passage **ps_out, 
     return arts;
 }
 
-int store_merge(store *s, char *err, size_t errlen) {
+static int emb_merge(store *s, char *err, size_t errlen) {
     if (!s->writable) return seterr(err, errlen, "cannot merge: %s", s->read_only_why);
     double t0 = now_seconds();
     /* Writers wait for the merge; searches go on with their views. */
@@ -976,7 +983,7 @@ int store_merge(store *s, char *err, size_t errlen) {
     pthread_mutex_lock(&s->apply_lock);
     while (s->applied_seq != s->last_seq) pthread_cond_wait(&s->applied_cond, &s->apply_lock);
     pthread_mutex_unlock(&s->apply_lock);
-    const store_view *v = store_acquire(s);
+    const store_view *v = emb_acquire(s);
     int rc = 0;
     size_t live = v->n_live, dead = s->snap_dead;
     if (live == 0 && dead == 0) goto out; /* nothing to fold */
@@ -1021,7 +1028,7 @@ int store_merge(store *s, char *err, size_t errlen) {
                              LOG_INT("articles", snap->n_articles), LOG_DBL("seconds", secs)},
                6);
 out:
-    store_release(v);
+    emb_release(v);
     pthread_mutex_unlock(&s->write_lock);
     return rc;
 }
@@ -1057,21 +1064,21 @@ static void *merge_main(void *arg) {
         s->merge_wanted = false;
         pthread_mutex_unlock(&s->merge_lock);
         char err[512];
-        if (store_merge(s, err, sizeof err) != 0) log_error("store: background merge failed: %s", err);
+        if (emb_merge(s, err, sizeof err) != 0) log_error("store: background merge failed: %s", err);
         pthread_mutex_lock(&s->merge_lock);
     }
     pthread_mutex_unlock(&s->merge_lock);
     return NULL;
 }
 
-void store_set_merge_threshold(store *s, size_t passages) {
+static void emb_set_merge_threshold(store *s, size_t passages) {
     pthread_mutex_lock(&s->merge_lock);
     s->merge_threshold = passages;
     pthread_mutex_unlock(&s->merge_lock);
     want_merge(s);
 }
 
-void store_live_stats_get(store *s, store_live_stats *out) {
+static void emb_live_stats(store *s, store_live_stats *out) {
     pthread_mutex_lock(&s->apply_lock);
     *out = (store_live_stats){.live_passages = s->ep->n_live - s->live_dead,
                               .tombstones = s->snap_dead,
@@ -1082,3 +1089,41 @@ void store_live_stats_get(store *s, store_live_stats *out) {
                               .log_bytes = s->log ? doclog_end(s->log) : 0};
     pthread_mutex_unlock(&s->apply_lock);
 }
+
+static int emb_check(store *s, char *err, size_t errlen) {
+    (void)s, (void)err, (void)errlen;
+    return 0; /* open means ready: there is no server to lose */
+}
+
+static int emb_view_failed(const store_view *v, char *err, size_t errlen) {
+    (void)v, (void)err, (void)errlen;
+    return 0; /* reads of a mapped file do not fail */
+}
+
+const store_ops embedded_store_ops = {
+    .kind = "embedded",
+    .close = emb_close,
+    .model_of = emb_model_of,
+    .passages_now = emb_passages_now,
+    .check = emb_check,
+    .acquire = emb_acquire,
+    .put = emb_put,
+    .delete_article = emb_delete,
+    .merge = emb_merge,
+    .set_merge_threshold = emb_set_merge_threshold,
+    .live_stats = emb_live_stats,
+    .release = emb_release,
+    .view_failed = emb_view_failed,
+    .model = emb_model,
+    .dim = emb_dim,
+    .bm25 = emb_bm25,
+    .count = emb_count,
+    .topics = emb_topics,
+    .has_topic = emb_has_topic,
+    .get = emb_get,
+    .vector = emb_vector,
+    .search = embedded_search,
+    .article_get = emb_article_get,
+    .article_list = emb_article_list,
+    .article_count = emb_article_count,
+};

@@ -146,7 +146,18 @@ const float *store_vector(const store_view *v, uint32_t id);
 typedef enum store_search_error {
     STORE_ERR_BAD_QUERY = -1, /* bad k, missing vector/text for the mode, bad dates or cap */
     STORE_ERR_ANALYZER = -2,  /* the BM25 analyzer could not be made (not the query's fault) */
+    STORE_ERR_UNAVAILABLE = -3, /* a store on a server (PostgreSQL) cannot be reached: retry later */
 } store_search_error;
+
+/* Which backend s is: "embedded" (a data directory) or "postgres". */
+const char *store_kind(const store *s);
+/* Can s serve now? 0, or STORE_ERR_UNAVAILABLE with err set (its server is
+ * down or failing over; the embedded store is always ready once open). */
+int store_check(store *s, char *err, size_t errlen);
+/* Did a read of v fail because its server could not be reached? 0, or
+ * STORE_ERR_UNAVAILABLE with err set: the 0 / false / -1 such a read gave
+ * means "unknown", not "none" (backend.h). Never for the embedded store. */
+int store_view_failed(const store_view *v, char *err, size_t errlen);
 
 /* Best q->k passages, best first, into hits (room for q->k). Returns the
  * number of hits (fewer than k when the partition or date range is small,
@@ -154,7 +165,8 @@ typedef enum store_search_error {
  * term with the query; 0 for an unknown topic), or STORE_ERR_BAD_QUERY with
  * err set on a malformed query (bad k, missing vector/text for the mode, bad
  * dates, date_from after date_to, negative max_per_article), or
- * STORE_ERR_ANALYZER with err set if the BM25 analyzer could not be made. */
+ * STORE_ERR_ANALYZER with err set if the BM25 analyzer could not be made,
+ * or STORE_ERR_UNAVAILABLE with err set if its server cannot be reached. */
 int store_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
                  size_t errlen);
 

@@ -31,4 +31,10 @@ build_article *store_view_articles(const store_view *v, build_passage **ps, size
 typedef struct store store;
 void store_log_position(store *s, uint64_t *id, uint64_t *end);
 
+/* store_search of the embedded backend (search.c), for its ops (store.c). */
+typedef struct search_hit search_hit;
+typedef struct store_query store_query;
+int embedded_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
+                    size_t errlen);
+
 #endif

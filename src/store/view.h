@@ -7,10 +7,12 @@
 
 #include <stdatomic.h>
 
+#include "store/backend.h"
 #include "store/documents.h"
 #include "store/live.h"
 
 struct store_view {
+    store_base base; /* first: backend.c finds the ops here */
     atomic_int refs;
     epoch *ep;
     uint64_t gen;

@@ -121,4 +121,17 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
  * negative pg_store_error with err set. */
 int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen);
 
+/* ---- behind the store API (backend.h) ------------------------------------- */
+
+/* The PostgreSQL store as a `store`: store_acquire, store_search, store_get,
+ * store_put, store_article_list … work on it as on the embedded store, with
+ * the differences backend.h states (view-local passage ids; reads of a view
+ * that lost its server mark it failed: store_view_failed). Same arguments
+ * and refusals as pg_store_open; store_close closes it. (pg_backend.c) */
+store *pg_store_open_backend(const char *conninfo, const char *model, int dim,
+                             const pg_store_options *opts, char *err, size_t errlen);
+/* The pg_store under a store of this backend (for its figures); NULL for
+ * another backend. */
+pg_store *pg_store_of(store *s);
+
 #endif
