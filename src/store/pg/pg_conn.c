@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "obs/ragd_metrics.h"
 #include "store/pg/pg_internal.h"
 #include "util/util.h"
 
@@ -78,17 +79,26 @@ static bool still_open(PGconn *c) {
     return PQstatus(c) == CONNECTION_OK;
 }
 
+/* The wait of a take that found the pool full, for /metrics (called with
+ * s->lock released: the scrape takes the registry lock, then ours). */
+static void note_wait(const pg_store *s, const pg_pool *p, double since, bool timed_out) {
+    if (since > 0) ragd_metrics_store_pool_wait(p == &s->reads ? "reads" : "writes", now_seconds() - since,
+                                                timed_out);
+}
+
 PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += s->opts.pool_wait_ms / 1000;
     until.tv_nsec += (long)(s->opts.pool_wait_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    double waited_from = 0; /* > 0 once this take has waited */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         if (p->n_idle > 0) {
             PGconn *c = p->idle[--p->n_idle];
             pthread_mutex_unlock(&s->lock);
+            note_wait(s, p, waited_from, false);
             if (still_open(c)) return c;
             /* Dropped by the server (restart, failover): a fresh one in its place. */
             PQfinish(c);
@@ -104,6 +114,7 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
         if (p->n_open < s->opts.pool_size) {
             p->n_open++;
             pthread_mutex_unlock(&s->lock);
+            note_wait(s, p, waited_from, false);
             PGconn *c = connect_one(s, p, err, errlen);
             if (c == NULL) {
                 pthread_mutex_lock(&s->lock);
@@ -113,14 +124,26 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
             }
             return c;
         }
+        if (waited_from == 0) waited_from = now_seconds();
         int rc = pthread_cond_timedwait(&p->freed, &s->lock, &until);
         if (rc == ETIMEDOUT && p->n_idle == 0 && p->n_open >= s->opts.pool_size) {
             pthread_mutex_unlock(&s->lock);
-            seterr(err, errlen, "all %d PostgreSQL connections stayed busy for %d ms",
+            note_wait(s, p, waited_from, true);
+            seterr(err, errlen, "PostgreSQL unavailable, all %d connections stayed busy for %d ms",
                    s->opts.pool_size, s->opts.pool_wait_ms);
             return NULL;
         }
     }
+}
+
+void pg_pool_figures(pg_store *s, int counts[2][2]) {
+    pthread_mutex_lock(&s->lock);
+    const pg_pool *pools[2] = {&s->reads, &s->writes};
+    for (int i = 0; i < 2; i++) {
+        counts[i][0] = pools[i]->n_idle;
+        counts[i][1] = pools[i]->n_open - pools[i]->n_idle;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c) {
@@ -230,6 +253,8 @@ int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errle
     return 0;
 }
 
+static void read_pools(void *ctx, int counts[2][2]) { pg_pool_figures(ctx, counts); }
+
 pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
                         const pg_store_options *opts, char *err, size_t errlen) {
     if (!pg_store_valid_conninfo(conninfo, err, errlen)) return NULL;
@@ -268,11 +293,13 @@ pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
         pg_store_close(s);
         return NULL;
     }
+    ragd_metrics_store_pools_add(read_pools, s);
     return s;
 }
 
 void pg_store_close(pg_store *s) {
     if (s == NULL) return;
+    ragd_metrics_store_pools_remove(s); /* no scrape reads s after this */
     pg_pool *pools[] = {&s->writes, &s->reads};
     for (int i = 0; i < 2; i++) {
         pg_pool *p = pools[i];
