@@ -46,9 +46,9 @@ static store *embedded, *pg;
 static int setup(void **state) {
     (void)state;
     ragd_metrics_register();
-    pg_fixture_build(&fx, N_ARTICLES);
+    assert_int_equal(pg_fixture_build(&fx, N_ARTICLES), 0);
     dir = test_tempdir();
-    pg_fixture_write_embedded(&fx, dir, true);
+    assert_int_equal(pg_fixture_write_embedded(&fx, dir, true), 0);
     char err[512];
     embedded = store_open(dir, "m", err, sizeof err);
     if (embedded == NULL) fail_msg("store_open: %s", err);
