@@ -8,6 +8,8 @@
  */
 #include "obs/ragd_metrics.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -38,6 +40,7 @@ static const double llm_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 #define NB(a) ((int)ARRAY_LEN(a))
 
 static void register_document_writes(void);
+static void register_store_pg(void);
 
 void ragd_metrics_register(void) {
     static const char *const queue[] = {"queue"};
@@ -119,6 +122,7 @@ void ragd_metrics_register(void) {
         "Questions whose client went away (or pressed Stop) before the answer was finished.", 1,
         route);
     register_document_writes();
+    register_store_pg();
 }
 
 void ragd_metrics_encode(size_t batch_size, size_t tokens, double seconds) {
@@ -203,4 +207,103 @@ void ragd_metrics_document_write(const char *kind, const char *outcome, double s
     const char *labels[2] = {kind, outcome};
     metric_inc(metric_with(ragd_document_writes_total, labels));
     if (!strcmp(outcome, "ok")) metric_observe(metric_with(ragd_document_write_seconds, &kind), seconds);
+}
+
+/* ---- the PostgreSQL store (issue #13) ---- */
+
+static metric *ragd_store_query_seconds, *ragd_store_unavailable_total, *ragd_store_pool_waits_total,
+    *ragd_store_pool_timeouts_total;
+static metric_series *ragd_store_pool_wait_seconds;
+
+#define MAX_POOL_READERS 16 /* open PostgreSQL stores in one process (tests open a few) */
+static pthread_mutex_t pool_readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    ragd_pool_reader read;
+    void *ctx;
+} pool_readers[MAX_POOL_READERS];
+static int n_pool_readers;
+
+/* Runs under the registry lock; the readers take their store's pool lock,
+ * which is never held while a metric is touched (pg_conn.c), so no cycle. */
+static void collect_pools(buf *out, void *ctx) {
+    (void)ctx;
+    int sum[2][2] = {{0}};
+    pthread_mutex_lock(&pool_readers_lock);
+    int n = n_pool_readers;
+    for (int i = 0; i < n; i++) {
+        int c[2][2] = {{0}};
+        pool_readers[i].read(pool_readers[i].ctx, c);
+        for (int p = 0; p < 2; p++)
+            for (int st = 0; st < 2; st++) sum[p][st] += c[p][st];
+    }
+    pthread_mutex_unlock(&pool_readers_lock);
+    if (n == 0) return; /* no PostgreSQL store: no pools to show */
+    static const char *const pools[] = {"reads", "writes"}, *const states[] = {"idle", "busy"};
+    metrics_write_header(out, "ragd_store_pool_connections", "gauge",
+                         "PostgreSQL store connections by pool and state.");
+    for (int p = 0; p < 2; p++)
+        for (int st = 0; st < 2; st++) {
+            buf_printf(out, "ragd_store_pool_connections{pool=\"%s\",state=\"%s\"} ", pools[p],
+                       states[st]);
+            metrics_write_value(out, sum[p][st]);
+            buf_putc(out, '\n');
+        }
+}
+
+static void register_store_pg(void) {
+    static const char *const kind[] = {"kind"};
+    static const char *const pool[] = {"pool"};
+    ragd_store_query_seconds = metric_histogram(
+        "ragd_store_query_seconds",
+        "PostgreSQL store operations by kind, in seconds (pool wait and retries included).",
+        fast_buckets, NB(fast_buckets), 1, kind);
+    ragd_store_unavailable_total = metric_counter(
+        "ragd_store_unavailable_total",
+        "PostgreSQL store operations that failed because the server could not be reached.", 1, kind);
+    ragd_store_pool_waits_total = metric_counter(
+        "ragd_store_pool_waits_total", "Connection takes that found the pool full and waited.", 1,
+        pool);
+    ragd_store_pool_timeouts_total = metric_counter(
+        "ragd_store_pool_timeouts_total",
+        "Waits for a pool connection that ended without one (pool_wait_ms passed).", 1, pool);
+    ragd_store_pool_wait_seconds = metric_with(
+        metric_histogram("ragd_store_pool_wait_seconds",
+                         "Time waited for a free pool connection, in seconds.", fast_buckets,
+                         NB(fast_buckets), 0, NULL),
+        NULL);
+    metrics_add_collector(collect_pools, NULL);
+}
+
+void ragd_metrics_store_query(const char *kind, double seconds) {
+    if (ragd_store_query_seconds) metric_observe(metric_with(ragd_store_query_seconds, &kind), seconds);
+}
+
+void ragd_metrics_store_unavailable(const char *kind) {
+    if (ragd_store_unavailable_total) metric_inc(metric_with(ragd_store_unavailable_total, &kind));
+}
+
+void ragd_metrics_store_pool_wait(const char *pool, double seconds, int timed_out) {
+    if (!ragd_store_pool_waits_total) return;
+    metric_inc(metric_with(ragd_store_pool_waits_total, &pool));
+    metric_observe(ragd_store_pool_wait_seconds, seconds);
+    if (timed_out) metric_inc(metric_with(ragd_store_pool_timeouts_total, &pool));
+}
+
+void ragd_metrics_store_pools_add(ragd_pool_reader read, void *ctx) {
+    pthread_mutex_lock(&pool_readers_lock);
+    assert(n_pool_readers < MAX_POOL_READERS);
+    pool_readers[n_pool_readers].read = read;
+    pool_readers[n_pool_readers].ctx = ctx;
+    n_pool_readers++;
+    pthread_mutex_unlock(&pool_readers_lock);
+}
+
+void ragd_metrics_store_pools_remove(void *ctx) {
+    pthread_mutex_lock(&pool_readers_lock);
+    for (int i = 0; i < n_pool_readers; i++)
+        if (pool_readers[i].ctx == ctx) {
+            pool_readers[i] = pool_readers[--n_pool_readers];
+            break;
+        }
+    pthread_mutex_unlock(&pool_readers_lock);
 }

@@ -24,6 +24,12 @@
  *   ragd_requests_cancelled_total{route} counter questions whose client left before the answer ended
  *   ragd_document_writes_total{kind,outcome} counter /documents writes (put, batch, delete)
  *   ragd_document_write_seconds{kind} histogram  request to acknowledged write (ok ones)
+ *   ragd_store_pool_connections{pool,state} gauge  PostgreSQL store connections ("reads", "writes"; "idle", "busy"), read at scrape
+ *   ragd_store_pool_waits_total{pool}  counter    takes that found the pool full and waited
+ *   ragd_store_pool_wait_seconds       histogram  how long those waited (got one or timed out)
+ *   ragd_store_pool_timeouts_total{pool} counter  waits that ended without a connection
+ *   ragd_store_query_seconds{kind}     histogram  PostgreSQL store operations ("search", "get", "list", "count", "topics", "put", "delete", "check")
+ *   ragd_store_unavailable_total{kind} counter    those that failed because the server could not be reached
  *   (ragd_build_info{version} and process_* come from process_metrics.h)
  *
  * ragd_metrics_register() (every role calls it at start-up, before serving)
@@ -78,5 +84,20 @@ extern metric *ragd_document_write_seconds; /* {kind} */
 /* kind: "put", "batch", "delete"; outcome: "ok", "rejected", "not_found",
  * "overloaded", "failed". The latency is observed for "ok" only. */
 void ragd_metrics_document_write(const char *kind, const char *outcome, double seconds);
+
+/* The PostgreSQL store (issue #13). kind: as ragd_store_query_seconds;
+ * pool: "reads" or "writes". */
+void ragd_metrics_store_query(const char *kind, double seconds);
+void ragd_metrics_store_unavailable(const char *kind);
+void ragd_metrics_store_pool_wait(const char *pool, double seconds, int timed_out);
+
+/* The pools' connections are read when /metrics is scraped: every open
+ * PostgreSQL store adds a reader (ctx names it) that fills
+ * counts[pool][state] — pool 0 reads, 1 writes; state 0 idle, 1 busy — and
+ * removes it before it closes (after remove returns no read is running).
+ * The figures of every store in the process are summed. */
+typedef void (*ragd_pool_reader)(void *ctx, int counts[2][2]);
+void ragd_metrics_store_pools_add(ragd_pool_reader read, void *ctx);
+void ragd_metrics_store_pools_remove(void *ctx);
 
 #endif

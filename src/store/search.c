@@ -1,7 +1,7 @@
 /* search — store_search over a view: the snapshot's rows and the live
  * segment searched together, tombstoned passages skipped, BM25 statistics
  * (N, average length, document frequencies) of exactly the view's visible
- * passages, then the fusion of the two halves.
+ * passages, then the fusion of the two halves (fusion.c).
  *
  * Ids of a view: snapshot passage ids [0, n) then live passages n + i. The
  * vector half scans the snapshot's topic rows (or walks its HNSW graphs)
@@ -13,12 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/fusion.h"
 #include "store/store_internal.h"
 #include "store/view.h"
 #include "util/util.h"
 
-#define RRF_K 60.0f
-#define HYBRID_DEPTH 50 /* each half contributes its best max(k, this) */
 #define TF_BODY_MASK 0xFFFFFFu
 #define TF_HEADING_SHIFT 24
 
@@ -275,83 +274,13 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     return n;
 }
 
-/* ---- fusion --------------------------------------------------------------- */
+/* ---- fusion (fusion.c) ------------------------------------------------ */
 
-typedef struct candidate {
-    float score;
-    uint32_t id;
-    int lexical_rank, vector_rank;
-    float lexical_score, vector_score;
-} candidate;
-
-static int by_score_desc(const void *a, const void *b) {
-    const candidate *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* Reciprocal rank fusion: score(d) = sum over lists of w / (60 + rank), rank
- * from 1, w = 1 for the lexical list and vector_weight for the vector list.
- * Rank-based, so it needs no calibration between cosine and BM25 scales, and
- * k = 60 (Cormack et al. 2009) damps the head of each list. */
-static int fuse(const scored *va, int nv, float vector_weight, const scored *la, int nl,
-                candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nv; i++)
-        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .id = va[i].id,
-                               .vector_rank = i + 1, .vector_score = va[i].score};
-    for (int i = 0; i < nl; i++) {
-        float add = 1.0f / (RRF_K + (float)(i + 1));
-        int j = 0;
-        while (j < nv && out[j].id != la[i].id) j++;
-        if (j == nv) out[j = n++] = (candidate){.id = la[i].id};
-        out[j].score += add;
-        out[j].lexical_rank = i + 1;
-        out[j].lexical_score = la[i].score;
-    }
-    qsort(out, (size_t)n, sizeof *out, by_score_desc);
-    return n;
-}
-
-/* Lexical-first fusion (store_query.lexical_first): the lexical list, then
- * the vector list's passages not in it; each keeps its place in both lists. */
-static int lexical_then_vector(const scored *va, int nv, const scored *la, int nl,
-                               candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nl; i++)
-        out[n++] = (candidate){.id = la[i].id, .lexical_rank = i + 1, .lexical_score = la[i].score};
-    for (int i = 0; i < nv; i++) {
-        int j = 0;
-        while (j < nl && out[j].id != va[i].id) j++;
-        if (j == nl) out[j = n++] = (candidate){.id = va[i].id};
-        out[j].vector_rank = i + 1;
-        out[j].vector_score = va[i].score;
-    }
-    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
-    return n;
-}
-
-static const char *article_of(const store_view *v, uint32_t id) {
+static const char *article_of(uint32_t id, void *ctx) {
+    const store_view *v = ctx;
     const snapshot *s = v->ep->snap;
     if (id < s->n) return s->strings + s->passages[id].article_id;
     return epoch_passage(v->ep, id - s->n)->article->id;
-}
-
-/* The first k candidates, at most cap (> 0) of one article: candidates are
- * best first, so each article keeps its best passages. */
-static int cap_per_article(const store_view *v, const candidate *c, int n, int cap, int k,
-                           search_hit *hits) {
-    int out = 0;
-    for (int i = 0; i < n && out < k; i++) {
-        const char *article = article_of(v, c[i].id);
-        int same = 0;
-        for (int j = 0; j < out && same < cap; j++)
-            same += strcmp(article, article_of(v, hits[j].passage_id)) == 0;
-        if (same >= cap) continue;
-        hits[out++] = (search_hit){c[i].id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
-                                   c[i].lexical_score, c[i].vector_score};
-    }
-    return out;
 }
 
 /* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
@@ -383,14 +312,8 @@ int embedded_search(const store_view *v, const store_query *q, search_hit *hits,
     }
     if (v->n_passages == 0) return 0;
 
-    int k = q->k;
-    /* The article cap drops candidates, so each half looks deeper. */
-    int depth = q->max_per_article > 0 ? 4 * k : k;
-    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
-    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
-    if (depth < k) depth = k;
+    int depth = fusion_depth(q);
     scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
-    candidate *c = xmalloc((size_t)depth * 2 * sizeof *c);
     int nv = need_vec ? vector_ids(v, q, st, &f, depth, va) : 0;
     int nl = need_text ? lexical_ids(v, q, st, &f, depth, la) : 0;
     int n = STORE_ERR_ANALYZER;
@@ -398,32 +321,10 @@ int embedded_search(const store_view *v, const store_query *q, search_hit *hits,
         seterr(err, errlen, "cannot make the BM25 analyzer (libstemmer without English?)");
         goto done;
     }
-    int nc = 0;
-    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
-        nc = lexical_then_vector(va, nv, la, nl, c);
-    } else if (q->mode == SEARCH_HYBRID) {
-        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
-        nc = fuse(va, nv, w, la, nl, c);
-    } else if (q->mode == SEARCH_VECTOR) {
-        for (int i = 0; i < nv; i++)
-            c[nc++] = (candidate){.score = va[i].score, .id = va[i].id, .vector_rank = i + 1,
-                                  .vector_score = va[i].score};
-    } else {
-        for (int i = 0; i < nl; i++)
-            c[nc++] = (candidate){.score = la[i].score, .id = la[i].id, .lexical_rank = i + 1,
-                                  .lexical_score = la[i].score};
-    }
-    if (q->max_per_article > 0) {
-        n = cap_per_article(v, c, nc, q->max_per_article, k, hits);
-    } else {
-        n = nc < k ? nc : k;
-        for (int i = 0; i < n; i++)
-            hits[i] = (search_hit){c[i].id, c[i].score, c[i].lexical_rank, c[i].vector_rank,
-                                   c[i].lexical_score, c[i].vector_score};
-    }
+    /* View ids tie in id order (fusion's default). */
+    n = fusion_run(q, va, nv, la, nl, &(fusion_keys){.article = article_of, .ctx = (void *)v}, hits);
 done:
     free(va);
     free(la);
-    free(c);
     return n;
 }

@@ -4,11 +4,13 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "obs/ragd_metrics.h"
 #include "store/pg/pg_internal.h"
 #include "util/util.h"
 
@@ -78,17 +80,26 @@ static bool still_open(PGconn *c) {
     return PQstatus(c) == CONNECTION_OK;
 }
 
+/* The wait of a take that found the pool full, for /metrics (called with
+ * s->lock released: the scrape takes the registry lock, then ours). */
+static void note_wait(const pg_store *s, const pg_pool *p, double since, bool timed_out) {
+    if (since > 0) ragd_metrics_store_pool_wait(p == &s->reads ? "reads" : "writes", now_seconds() - since,
+                                                timed_out);
+}
+
 PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += s->opts.pool_wait_ms / 1000;
     until.tv_nsec += (long)(s->opts.pool_wait_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    double waited_from = 0; /* > 0 once this take has waited */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         if (p->n_idle > 0) {
             PGconn *c = p->idle[--p->n_idle];
             pthread_mutex_unlock(&s->lock);
+            note_wait(s, p, waited_from, false);
             if (still_open(c)) return c;
             /* Dropped by the server (restart, failover): a fresh one in its place. */
             PQfinish(c);
@@ -104,6 +115,7 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
         if (p->n_open < s->opts.pool_size) {
             p->n_open++;
             pthread_mutex_unlock(&s->lock);
+            note_wait(s, p, waited_from, false);
             PGconn *c = connect_one(s, p, err, errlen);
             if (c == NULL) {
                 pthread_mutex_lock(&s->lock);
@@ -113,14 +125,26 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
             }
             return c;
         }
+        if (waited_from == 0) waited_from = now_seconds();
         int rc = pthread_cond_timedwait(&p->freed, &s->lock, &until);
         if (rc == ETIMEDOUT && p->n_idle == 0 && p->n_open >= s->opts.pool_size) {
             pthread_mutex_unlock(&s->lock);
-            seterr(err, errlen, "all %d PostgreSQL connections stayed busy for %d ms",
+            note_wait(s, p, waited_from, true);
+            seterr(err, errlen, "PostgreSQL unavailable, all %d connections stayed busy for %d ms",
                    s->opts.pool_size, s->opts.pool_wait_ms);
             return NULL;
         }
     }
+}
+
+void pg_pool_figures(pg_store *s, int counts[2][2]) {
+    pthread_mutex_lock(&s->lock);
+    const pg_pool *pools[2] = {&s->reads, &s->writes};
+    for (int i = 0; i < 2; i++) {
+        counts[i][0] = pools[i]->n_idle;
+        counts[i][1] = pools[i]->n_open - pools[i]->n_idle;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c) {
@@ -180,16 +204,10 @@ int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen) 
     return gone ? PG_STORE_ERR_UNAVAILABLE : PG_STORE_ERR_DATABASE;
 }
 
-PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
-                         const char *const *params, const char *what, char *err, size_t errlen) {
-    int sent = n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
-                     : PQsendQuery(c, sql);
-    if (!sent) {
-        pg_fail(c, NULL, what, err, errlen);
-        return NULL;
-    }
-    /* The server's statement_timeout, plus time for its answer to arrive. */
-    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+/* Wait for the answer to what was just sent on c, at most until deadline
+ * (now_seconds()); see pg_exec_timed. */
+static PGresult *await_answer(pg_store *s, PGconn *c, double deadline, const char *what, char *err,
+                              size_t errlen) {
     PGresult *kept = NULL; /* the first error, else the last result */
     for (;;) {
         while (!PQisBusy(c)) {
@@ -222,6 +240,60 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
     }
 }
 
+/* The name a statement is prepared under on every connection: a hash of
+ * its text (64 bits: distinct texts do not meet in one process's few dozen). */
+static void statement_name(const char *sql, char out[24]) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
+    snprintf(out, 24, "ragd_%016llx", (unsigned long long)h);
+}
+
+static bool is_missing_statement(const PGresult *r) {
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return PQresultStatus(r) == PGRES_FATAL_ERROR && st && strcmp(st, "26000") == 0;
+}
+
+PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
+                        const char *const *params, const char *what, char *err, size_t errlen) {
+    /* The server's statement_timeout, plus time for its answer to arrive. */
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    /* A query with parameters outside a transaction runs as a prepared
+     * statement, prepared on this connection the first time it is missing:
+     * planning a search costs about as much as running it on a small
+     * corpus, and the plan of the same text is the same. (Inside a
+     * transaction the failed first EXECUTE would abort it.) */
+    if (n > 0 && PQtransactionStatus(c) == PQTRANS_IDLE) {
+        char name[24];
+        statement_name(sql, name);
+        PGresult *r = NULL;
+        if (PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0))
+            r = await_answer(s, c, deadline, what, err, errlen);
+        else
+            pg_fail(c, NULL, what, err, errlen);
+        if (r == NULL || !is_missing_statement(r)) return r;
+        PQclear(r);
+        if (!PQsendPrepare(c, name, sql, n, NULL)) {
+            pg_fail(c, NULL, what, err, errlen);
+            return NULL;
+        }
+        r = await_answer(s, c, deadline, what, err, errlen);
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) return r; /* the caller reports it */
+        PQclear(r);
+        if (!PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0)) {
+            pg_fail(c, NULL, what, err, errlen);
+            return NULL;
+        }
+        return await_answer(s, c, deadline, what, err, errlen);
+    }
+    int sent = n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
+                     : PQsendQuery(c, sql);
+    if (!sent) {
+        pg_fail(c, NULL, what, err, errlen);
+        return NULL;
+    }
+    return await_answer(s, c, deadline, what, err, errlen);
+}
+
 int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -229,6 +301,8 @@ int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errle
     PQclear(r);
     return 0;
 }
+
+static void read_pools(void *ctx, int counts[2][2]) { pg_pool_figures(ctx, counts); }
 
 pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
                         const pg_store_options *opts, char *err, size_t errlen) {
@@ -268,11 +342,13 @@ pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
         pg_store_close(s);
         return NULL;
     }
+    ragd_metrics_store_pools_add(read_pools, s);
     return s;
 }
 
 void pg_store_close(pg_store *s) {
     if (s == NULL) return;
+    ragd_metrics_store_pools_remove(s); /* no scrape reads s after this */
     pg_pool *pools[] = {&s->writes, &s->reads};
     for (int i = 0; i < 2; i++) {
         pg_pool *p = pools[i];

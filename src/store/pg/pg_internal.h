@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/analyzer.h"
 #include "store/bm25.h"
@@ -37,6 +38,9 @@ struct pg_store {
  * room, or the first one freed within pool_wait_ms. NULL with err set
  * (PG_STORE_ERR_UNAVAILABLE). */
 PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen);
+/* The pools' connections now: counts[0] reads, [1] writes; [.][0] idle,
+ * [.][1] busy (a ragd_pool_reader for /metrics). */
+void pg_pool_figures(pg_store *s, int counts[2][2]);
 /* Give it back; a broken connection is closed (the pool opens another). */
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c);
 
@@ -60,6 +64,28 @@ int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errle
  * checks its status and clears it), or NULL with err set (unavailable). */
 PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
                         const char *const *params, const char *what, char *err, size_t errlen);
+
+/* A passage row a search fetched (strings valid during the call only). */
+typedef struct pg_fetched {
+    const char *article_id, *heading, *date, *topic, *text;
+    int passage_index;
+    long long seq; /* write order: unique, ties rank in it */
+} pg_fetched;
+
+/* Where pg_search_into puts the rows it fetched: keep stores one and returns
+ * its key (what search_hit.passage_id will say; a passage in both halves is
+ * kept once); name reads a kept row's article id and seq back (for the
+ * article cap and fusion's ties). */
+typedef struct pg_row_sink {
+    uint32_t (*keep)(void *ctx, const pg_fetched *row);
+    void (*name)(void *ctx, uint32_t key, const char **article_id, long long *seq);
+    void *ctx;
+} pg_row_sink;
+
+/* store_search on the PostgreSQL store (pg_search.c): hits' passage_id are
+ * the keys sink gave. The hit count or a pg_store_error with err set. */
+int pg_search_into(pg_store *s, const store_query *q, const pg_row_sink *sink, search_hit *hits,
+                   char *err, size_t errlen);
 
 /* Create or check the schema (pg_schema.c) on a fresh connection. */
 int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen);

@@ -10,50 +10,46 @@
  *            sequential scan: <#> has no index here), as store.c's SIMD scan;
  *            approximate: the HNSW index (ORDER BY <=>, hnsw.ef_search), and
  *            exact again with a date range, as store.c does.
- * Ties are broken by (article id, passage index) instead of the embedded
- * store's row number: the two agree except among exactly equal scores. */
+ * Each half's query also returns the columns of its rows (heading, date,
+ * topic, text: a join on the primary key after the LIMIT), which the caller's
+ * sink keeps (a view's arena, pg_backend.c), so reading a hit back costs no
+ * round trip. The two lists are fused by fusion.c, as the embedded store's.
+ * Ties are broken by seq, the passages' write order, as the embedded store
+ * breaks them by passage id (which counts up in ingest and write order): the
+ * same writes give the same order among equal scores. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/fusion.h"
 #include "store/pg/pg_internal.h"
 #include "util/buf.h"
 #include "util/util.h"
 
-#define RRF_K 60.0f
-#define HYBRID_DEPTH 50
 #define HNSW_EF_MAX 1000 /* pgvector's limit of hnsw.ef_search */
 
-typedef struct pg_row {
-    char article_id[STORE_ARTICLE_ID_MAX + 1];
-    int passage_index;
-    float score;
-} pg_row;
+/* The columns every half's query returns, in this order. */
+enum { COL_ARTICLE, COL_INDEX, COL_SCORE, COL_HEADING, COL_DATE, COL_TOPIC, COL_TEXT, COL_SEQ, N_COLS };
+#define ROW_COLUMNS "x.article_id, x.passage_index, x.score, v.heading, v.date, v.topic, v.text, x.seq"
+/* The half's ranked rows x joined to their passage. */
+#define ROW_JOIN                                                                                   \
+    " JOIN ragd_passages v ON v.topic = x.topic AND v.article_id = x.article_id"                   \
+    " AND v.passage_index = x.passage_index"                                                       \
+    " ORDER BY x.score DESC, x.seq"
 
-typedef struct candidate {
-    float score;
-    const pg_row *row;
-    int lexical_rank, vector_rank;
-    float lexical_score, vector_score;
-} candidate;
-
-static bool same_row(const pg_row *a, const pg_row *b) {
-    return a->passage_index == b->passage_index && strcmp(a->article_id, b->article_id) == 0;
-}
-
-static int read_rows(PGconn *c, PGresult *r, pg_row *out, int cap, const char *what, char *err,
-                     size_t errlen) {
-    if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* pg_exec_timed set err */
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, what, err, errlen);
-    int n = PQntuples(r) < cap ? PQntuples(r) : cap;
-    for (int i = 0; i < n; i++) {
-        snprintf(out[i].article_id, sizeof out[i].article_id, "%s", PQgetvalue(r, i, 0));
-        out[i].passage_index = atoi(PQgetvalue(r, i, 1));
-        out[i].score = strtof(PQgetvalue(r, i, 2), NULL);
+/* A half's answer: its rows, or NULL and a pg_store_error (err set). */
+static PGresult *rows_of(PGconn *c, PGresult *r, const char *what, int *rc, char *err,
+                         size_t errlen) {
+    if (r == NULL) {
+        *rc = PG_STORE_ERR_UNAVAILABLE; /* pg_exec_timed set err */
+        return NULL;
     }
-    PQclear(r);
-    return n;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != N_COLS) {
+        *rc = pg_fail(c, r, what, err, errlen);
+        return NULL;
+    }
+    return r;
 }
 
 /* ---- the two halves ---------------------------------------------------- */
@@ -92,8 +88,11 @@ static void add_filters(buf *sql, const char *table, const store_query *q, const
     }
 }
 
-static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth, pg_row *out,
+/* The lexical half: *out its rows (NULL: no term of the question is
+ * indexable, or an error); 0 or a pg_store_error. */
+static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth, PGresult **out,
                         char *err, size_t errlen) {
+    *out = NULL;
     analyzer *an = pg_analyzer_take(s);
     if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
     term_list t = {0};
@@ -120,23 +119,26 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                " df AS MATERIALIZED (SELECT p.term, count(*)::float8 AS df FROM ragd_postings p"
                "  JOIN q ON p.term = q.term GROUP BY p.term),"
                " st AS (SELECT n_docs::float8 AS n, CASE WHEN n_docs > 0 AND total_len > 0"
-               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl FROM ragd_stats)"
-               " SELECT p.article_id, p.passage_index,"
-               "  sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * x.tf * ($2::float8 + 1)"
-               "   / (x.tf + $2::float8)) AS score"
+               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl FROM ragd_stats),"
+               " x AS (SELECT p.topic, p.article_id, p.passage_index, p.seq,"
+               "  sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * f.tf * ($2::float8 + 1)"
+               "   / (f.tf + $2::float8)) AS score"
                " FROM ragd_postings p JOIN df ON p.term = df.term CROSS JOIN st");
     buf_printf(&sql,
                " CROSS JOIN LATERAL (SELECT $4::float8 * p.tf_heading + CASE WHEN p.tf_body > 0"
                "  THEN p.tf_body / (1 - $3::float8 + $3::float8 * p.body_len / st.avgdl) ELSE 0 END"
-               "  AS tf) x WHERE x.tf > 0");
+               "  AS tf) f WHERE f.tf > 0");
     add_filters(&sql, "p", q, params, &np);
-    buf_printf(&sql, " GROUP BY p.article_id, p.passage_index"
-                     " ORDER BY score DESC, p.article_id COLLATE \"C\", p.passage_index LIMIT $5::int");
+    buf_printf(&sql, " GROUP BY p.topic, p.article_id, p.passage_index, p.seq"
+                     " ORDER BY score DESC, p.seq LIMIT $5::int)"
+                     " SELECT " ROW_COLUMNS " FROM x" ROW_JOIN);
     buf_putc(&sql, '\0');
     PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "lexical search", err, errlen);
     buf_free(&sql);
     buf_free(&t.arr);
-    return read_rows(c, r, out, depth, "lexical search", err, errlen);
+    int rc = 0;
+    *out = rows_of(c, r, "lexical search", &rc, err, errlen);
+    return rc;
 }
 
 static void vector_literal(buf *b, const float *v, int dim) {
@@ -145,8 +147,10 @@ static void vector_literal(buf *b, const float *v, int dim) {
     buf_append(b, "]", 2);
 }
 
-static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, pg_row *out,
+/* The vector half: *out its rows (NULL on an error); 0 or a pg_store_error. */
+static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, PGresult **out,
                        char *err, size_t errlen) {
+    *out = NULL;
     buf vec = {0};
     vector_literal(&vec, q->vector, s->dim);
     char lim[16];
@@ -158,17 +162,16 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     bool hnsw = q->approximate && !q->date_from && !q->date_to;
     buf sql = {0};
     if (hnsw)
-        buf_printf(&sql, "SELECT v.article_id, v.passage_index, 1 - (v.embedding <=> $1::vector)"
-                         " FROM ragd_passages v WHERE true");
+        buf_printf(&sql, "SELECT " ROW_COLUMNS " FROM (SELECT v.topic, v.article_id, v.passage_index,"
+                         " v.seq, 1 - (v.embedding <=> $1::vector) AS score FROM ragd_passages v WHERE true");
     else
-        buf_printf(&sql, "SELECT v.article_id, v.passage_index, -(v.embedding <#> $1::vector) AS score"
-                         " FROM ragd_passages v WHERE true");
+        buf_printf(&sql, "SELECT " ROW_COLUMNS " FROM (SELECT v.topic, v.article_id, v.passage_index,"
+                         " v.seq, -(v.embedding <#> $1::vector) AS score FROM ragd_passages v WHERE true");
     add_filters(&sql, "v", q, params, &np);
     if (hnsw)
-        buf_printf(&sql, " ORDER BY v.embedding <=> $1::vector LIMIT $2::int");
+        buf_printf(&sql, " ORDER BY v.embedding <=> $1::vector LIMIT $2::int) x" ROW_JOIN);
     else
-        buf_printf(&sql, " ORDER BY score DESC, v.article_id COLLATE \"C\", v.passage_index"
-                         " LIMIT $2::int");
+        buf_printf(&sql, " ORDER BY score DESC, v.seq LIMIT $2::int) x" ROW_JOIN);
     buf_putc(&sql, '\0');
     int rc = 0;
     if (hnsw) {
@@ -184,7 +187,7 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     }
     if (rc == 0) {
         PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "vector search", err, errlen);
-        rc = read_rows(c, r, out, depth, "vector search", err, errlen);
+        *out = rows_of(c, r, "vector search", &rc, err, errlen);
     }
     /* Only a connection that answers (not one a timeout left busy). */
     if (hnsw && (PQtransactionStatus(c) == PQTRANS_INTRANS || PQtransactionStatus(c) == PQTRANS_INERROR)) {
@@ -196,72 +199,7 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     return rc;
 }
 
-/* ---- fusion, as store.c ---------------------------------------------------- */
-
-static int by_score_desc(const void *a, const void *b) {
-    const candidate *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    int c = strcmp(x->row->article_id, y->row->article_id);
-    if (c) return c;
-    return (x->row->passage_index > y->row->passage_index) -
-           (x->row->passage_index < y->row->passage_index);
-}
-
-static int fuse(const pg_row *va, int nv, float vector_weight, const pg_row *la, int nl,
-                candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nv; i++)
-        out[n++] = (candidate){.score = vector_weight / (RRF_K + (float)(i + 1)), .row = &va[i],
-                               .vector_rank = i + 1, .vector_score = va[i].score};
-    for (int i = 0; i < nl; i++) {
-        float add = 1.0f / (RRF_K + (float)(i + 1));
-        int j = 0;
-        while (j < nv && !same_row(out[j].row, &la[i])) j++;
-        if (j == nv) out[j = n++] = (candidate){.row = &la[i]};
-        out[j].score += add;
-        out[j].lexical_rank = i + 1;
-        out[j].lexical_score = la[i].score;
-    }
-    qsort(out, (size_t)n, sizeof *out, by_score_desc);
-    return n;
-}
-
-static int lexical_then_vector(const pg_row *va, int nv, const pg_row *la, int nl,
-                               candidate *out) {
-    int n = 0;
-    for (int i = 0; i < nl; i++)
-        out[n++] = (candidate){.row = &la[i], .lexical_rank = i + 1, .lexical_score = la[i].score};
-    for (int i = 0; i < nv; i++) {
-        int j = 0;
-        while (j < nl && !same_row(out[j].row, &va[i])) j++;
-        if (j == nl) out[j = n++] = (candidate){.row = &va[i]};
-        out[j].vector_rank = i + 1;
-        out[j].vector_score = va[i].score;
-    }
-    for (int i = 0; i < n; i++) out[i].score = 1.0f / (RRF_K + (float)(i + 1));
-    return n;
-}
-
-static pg_hit to_hit(const candidate *c) {
-    pg_hit h = {.passage_index = c->row->passage_index, .score = c->score,
-                .lexical_rank = c->lexical_rank, .vector_rank = c->vector_rank,
-                .lexical_score = c->lexical_score, .vector_score = c->vector_score};
-    snprintf(h.article_id, sizeof h.article_id, "%s", c->row->article_id);
-    return h;
-}
-
-/* The first k candidates, at most cap (> 0) of one article. */
-static int cap_per_article(const candidate *c, int n, int cap, int k, pg_hit *hits) {
-    int out = 0;
-    for (int i = 0; i < n && out < k; i++) {
-        int same = 0;
-        for (int j = 0; j < out && same < cap; j++)
-            same += strcmp(c[i].row->article_id, hits[j].article_id) == 0;
-        if (same >= cap) continue;
-        hits[out++] = to_hit(&c[i]);
-    }
-    return out;
-}
+/* ---- the rows to the sink, then fusion.c -------------------------------------- */
 
 static int validate(const store_query *q, char *err, size_t errlen) {
     if (q->k < 1 || q->k > STORE_MAX_K)
@@ -282,62 +220,137 @@ static int validate(const store_query *q, char *err, size_t errlen) {
     return 0;
 }
 
-static int search_on(pg_store *s, PGconn *c, const store_query *q, pg_hit *hits, char *err,
-                     size_t errlen) {
-    int k = q->k;
-    int depth = q->max_per_article > 0 ? 4 * k : k;
-    if (q->mode == SEARCH_HYBRID && depth < HYBRID_DEPTH) depth = HYBRID_DEPTH;
-    if (depth > STORE_MAX_K) depth = STORE_MAX_K;
-    if (depth < k) depth = k;
-    pg_row *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
-    candidate *cand = xmalloc((size_t)depth * 2 * sizeof *cand);
-    int nv = 0, nl = 0, n;
-    if (q->mode != SEARCH_LEXICAL) nv = vector_rows(s, c, q, depth, va, err, errlen);
-    if (nv >= 0 && q->mode != SEARCH_VECTOR) nl = lexical_rows(s, c, q, depth, la, err, errlen);
-    if (nv < 0 || nl < 0) {
-        n = nv < 0 ? nv : nl;
-        goto done;
+static pg_fetched fetched(const PGresult *r, int i) {
+    return (pg_fetched){.article_id = PQgetvalue(r, i, COL_ARTICLE),
+                        .passage_index = atoi(PQgetvalue(r, i, COL_INDEX)),
+                        .heading = PQgetvalue(r, i, COL_HEADING),
+                        .date = PQgetvalue(r, i, COL_DATE),
+                        .topic = PQgetvalue(r, i, COL_TOPIC),
+                        .text = PQgetvalue(r, i, COL_TEXT),
+                        .seq = atoll(PQgetvalue(r, i, COL_SEQ))};
+}
+
+/* The rows of r to the sink, as fusion's list: a passage already in the other
+ * list (other, n_other) keeps its key there. */
+static int to_list(const pg_row_sink *sink, const PGresult *r, int cap, const PGresult *other,
+                   const scored *other_list, int n_other, scored *out) {
+    int n = r ? PQntuples(r) : 0;
+    if (n > cap) n = cap;
+    for (int i = 0; i < n; i++) {
+        pg_fetched row = fetched(r, i);
+        int j = 0;
+        while (j < n_other && atoll(PQgetvalue(other, j, COL_SEQ)) != row.seq) j++;
+        out[i] = (scored){strtof(PQgetvalue(r, i, COL_SCORE), NULL),
+                          j < n_other ? other_list[j].id : sink->keep(sink->ctx, &row)};
     }
-    int nc = 0;
-    if (q->mode == SEARCH_HYBRID && q->lexical_first) {
-        nc = lexical_then_vector(va, nv, la, nl, cand);
-    } else if (q->mode == SEARCH_HYBRID) {
-        float w = q->vector_weight > 0 && q->vector_weight < 1 ? q->vector_weight : 1.0f;
-        nc = fuse(va, nv, w, la, nl, cand);
-    } else if (q->mode == SEARCH_VECTOR) {
-        for (int i = 0; i < nv; i++)
-            cand[nc++] = (candidate){.score = va[i].score, .row = &va[i], .vector_rank = i + 1,
-                                     .vector_score = va[i].score};
-    } else {
-        for (int i = 0; i < nl; i++)
-            cand[nc++] = (candidate){.score = la[i].score, .row = &la[i], .lexical_rank = i + 1,
-                                     .lexical_score = la[i].score};
-    }
-    if (q->max_per_article > 0) {
-        n = cap_per_article(cand, nc, q->max_per_article, k, hits);
-    } else {
-        n = nc < k ? nc : k;
-        for (int i = 0; i < n; i++) hits[i] = to_hit(&cand[i]);
-    }
-done:
-    free(va);
-    free(la);
-    free(cand);
     return n;
 }
 
-int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, size_t errlen) {
+static const char *key_article(uint32_t key, void *ctx) {
+    const pg_row_sink *sink = ctx;
+    const char *article;
+    long long seq;
+    sink->name(sink->ctx, key, &article, &seq);
+    return article;
+}
+
+/* Equal fused scores: in write order, as the SQL orders ties (and as the
+ * embedded store orders its passage ids). */
+static int key_tie(uint32_t a, uint32_t b, void *ctx) {
+    const pg_row_sink *sink = ctx;
+    const char *article;
+    long long sa, sb;
+    sink->name(sink->ctx, a, &article, &sa);
+    sink->name(sink->ctx, b, &article, &sb);
+    if (sa != sb) return (sa > sb) - (sa < sb);
+    return (a > b) - (a < b);
+}
+
+static int search_on(pg_store *s, PGconn *c, const store_query *q, const pg_row_sink *sink,
+                     search_hit *hits, char *err, size_t errlen) {
+    int depth = fusion_depth(q);
+    PGresult *rv = NULL, *rl = NULL;
+    int rc = 0;
+    if (q->mode != SEARCH_LEXICAL) rc = vector_rows(s, c, q, depth, &rv, err, errlen);
+    if (rc == 0 && q->mode != SEARCH_VECTOR) rc = lexical_rows(s, c, q, depth, &rl, err, errlen);
+    if (rc == 0) {
+        /* Only now, when both halves answered, do rows reach the sink: a
+         * retried search adds nothing twice. */
+        scored *va = xmalloc((size_t)depth * sizeof *va), *la = xmalloc((size_t)depth * sizeof *la);
+        int nv = to_list(sink, rv, depth, NULL, NULL, 0, va);
+        int nl = to_list(sink, rl, depth, rv, va, nv, la);
+        fusion_keys keys = {.tie = key_tie, .article = key_article, .ctx = (void *)sink};
+        rc = fusion_run(q, va, nv, la, nl, &keys, hits);
+        free(va);
+        free(la);
+    }
+    PQclear(rv);
+    PQclear(rl);
+    return rc;
+}
+
+int pg_search_into(pg_store *s, const store_query *q, const pg_row_sink *sink, search_hit *hits,
+                   char *err, size_t errlen) {
     if (validate(q, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
     /* A read is safe to repeat: once more on a fresh connection when the
      * server dropped this one (a restart the idle check could not see). */
     for (int attempt = 0;; attempt++) {
         PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
         if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
-        int n = search_on(s, c, q, hits, err, errlen);
+        int n = search_on(s, c, q, sink, hits, err, errlen);
         bool dropped = PQstatus(c) != CONNECTION_OK;
         pg_conn_give(s, &s->reads, c);
         if (n != PG_STORE_ERR_UNAVAILABLE || !dropped || attempt == 1) return n;
     }
+}
+
+/* ---- pg_store_search: the same, with hits named by article and index ---- */
+
+typedef struct named_rows {
+    pg_hit *rows; /* article_id and passage_index only */
+    long long *seqs;
+    uint32_t n, cap;
+} named_rows;
+
+static uint32_t named_keep(void *ctx, const pg_fetched *row) {
+    named_rows *t = ctx;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 64;
+        t->rows = xrealloc(t->rows, t->cap * sizeof *t->rows);
+        t->seqs = xrealloc(t->seqs, t->cap * sizeof *t->seqs);
+    }
+    t->seqs[t->n] = row->seq;
+    pg_hit *h = &t->rows[t->n];
+    snprintf(h->article_id, sizeof h->article_id, "%s", row->article_id);
+    h->passage_index = row->passage_index;
+    return t->n++;
+}
+
+static void named_name(void *ctx, uint32_t key, const char **article_id, long long *seq) {
+    const named_rows *t = ctx;
+    assert(key < t->n);
+    *article_id = t->rows[key].article_id;
+    *seq = t->seqs[key];
+}
+
+int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, size_t errlen) {
+    named_rows t = {0};
+    pg_row_sink sink = {.keep = named_keep, .name = named_name, .ctx = &t};
+    search_hit *sh = q->k >= 1 && q->k <= STORE_MAX_K ? xmalloc((size_t)q->k * sizeof *sh) : NULL;
+    int n = sh ? pg_search_into(s, q, &sink, sh, err, errlen)
+               : (validate(q, err, errlen), PG_STORE_ERR_BAD_QUERY);
+    for (int i = 0; i < n; i++) {
+        hits[i] = t.rows[sh[i].passage_id];
+        hits[i].score = sh[i].score;
+        hits[i].lexical_rank = sh[i].lexical_rank;
+        hits[i].vector_rank = sh[i].vector_rank;
+        hits[i].lexical_score = sh[i].lexical_score;
+        hits[i].vector_score = sh[i].vector_score;
+    }
+    free(sh);
+    free(t.rows);
+    free(t.seqs);
+    return n;
 }
 
 int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen) {
