@@ -72,12 +72,18 @@ static PGconn *connect_one(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     return c;
 }
 
-/* Cheap liveness check of an idle connection: a server that shut down or
- * restarted has closed the socket, which PQconsumeInput sees as EOF. */
+/* Cheap liveness check of an idle connection. Nothing may arrive on an idle
+ * connection of ours (we never LISTEN): a server that shut down or restarted
+ * sends its FATAL "terminating connection" message and closes, so anything
+ * readable — data, EOF or an error — means the connection is over. (Reading
+ * it with PQconsumeInput is not enough: one read takes the message, and the
+ * EOF behind it is only seen by the next, so the connection looked alive and
+ * the first statement after a restart failed.) */
 static bool still_open(PGconn *c) {
     if (PQstatus(c) != CONNECTION_OK) return false;
-    if (!PQconsumeInput(c)) return false;
-    return PQstatus(c) == CONNECTION_OK;
+    struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+    int ready = poll(&p, 1, 0);
+    return ready == 0; /* nothing pending: as we left it */
 }
 
 /* The wait of a take that found the pool full, for /metrics (called with
