@@ -274,9 +274,9 @@ static void test_refusals(void **state) {
     assert_int_equal(pg_cluster_exec(&fx.cluster,
                                      "UPDATE ragd_meta SET value = '99' WHERE key = 'schema_version'"), 0);
     assert_null(pg_store_open(fx.cluster.url, "m", DIM, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "schema version 99, newer than this ragd's 1"));
+    assert_non_null(strstr(err, "schema version 99, newer than this ragd's 2"));
     assert_int_equal(pg_cluster_exec(&fx.cluster,
-                                     "UPDATE ragd_meta SET value = '1' WHERE key = 'schema_version'"), 0);
+                                     "UPDATE ragd_meta SET value = '2' WHERE key = 'schema_version'"), 0);
     pg_store *again = pg_store_open(fx.cluster.conninfo, "m", DIM, NULL, err, sizeof err);
     assert_non_null(again);
     pg_store_close(again);

@@ -52,6 +52,7 @@ typedef struct pg_backend {
 typedef struct view_row {
     const char *article_id, *heading, *date, *topic, *text;
     int passage_index;
+    long long seq;
 } view_row;
 
 typedef struct arena_chunk {
@@ -120,7 +121,8 @@ static uint32_t add_row(pg_view *v, const pg_fetched *r) {
                                     .date = arena_dup(v, r->date),
                                     .topic = arena_dup(v, r->topic),
                                     .text = arena_dup(v, r->text),
-                                    .passage_index = r->passage_index};
+                                    .passage_index = r->passage_index,
+                                    .seq = r->seq};
     return v->n_rows++;
 }
 
@@ -133,12 +135,12 @@ static uint32_t sink_keep(void *ctx, const pg_fetched *row) {
     return id;
 }
 
-static void sink_name(void *ctx, uint32_t key, const char **article_id, int *passage_index) {
+static void sink_name(void *ctx, uint32_t key, const char **article_id, long long *seq) {
     pg_view *v = ctx;
     pthread_mutex_lock(&v->lock);
     assert(key < v->n_rows); /* keys are what sink_keep returned */
     *article_id = v->rows[key].article_id; /* arena strings never move */
-    *passage_index = v->rows[key].passage_index;
+    *seq = v->rows[key].seq;
     pthread_mutex_unlock(&v->lock);
 }
 
@@ -461,7 +463,7 @@ static int pgb_article_get(const store_view *cv, const char *article_id, store_a
     int code;
     PGresult *r = read_rows(v->b, "get",
                             "SELECT a.heading, a.date, a.topic, a.body, a.n_passages, p.passage_index,"
-                            " p.text FROM ragd_articles a JOIN ragd_passages p ON p.topic = a.topic"
+                            " p.text, p.seq FROM ragd_articles a JOIN ragd_passages p ON p.topic = a.topic"
                             " AND p.article_id = a.id WHERE a.id = $1 ORDER BY p.passage_index",
                             1, (const char *const[]){article_id}, &code, err, sizeof err);
     if (r == NULL) {
@@ -481,7 +483,8 @@ static int pgb_article_get(const store_view *cv, const char *article_id, store_a
     for (int i = 0; i < n; i++) {
         pg_fetched row = {.article_id = article_id, .heading = PQgetvalue(r, i, 0),
                           .date = PQgetvalue(r, i, 1), .topic = PQgetvalue(r, i, 2),
-                          .text = PQgetvalue(r, i, 6), .passage_index = atoi(PQgetvalue(r, i, 5))};
+                          .text = PQgetvalue(r, i, 6), .passage_index = atoi(PQgetvalue(r, i, 5)),
+                          .seq = atoll(PQgetvalue(r, i, 7))};
         add_row(v, &row);
     }
     const view_row *p = &v->rows[first];

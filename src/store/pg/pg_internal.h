@@ -69,15 +69,16 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
 typedef struct pg_fetched {
     const char *article_id, *heading, *date, *topic, *text;
     int passage_index;
+    long long seq; /* write order: unique, ties rank in it */
 } pg_fetched;
 
 /* Where pg_search_into puts the rows it fetched: keep stores one and returns
  * its key (what search_hit.passage_id will say; a passage in both halves is
- * kept once); name reads a kept row's article id and index back (for
- * fusion's ties and the article cap). */
+ * kept once); name reads a kept row's article id and seq back (for the
+ * article cap and fusion's ties). */
 typedef struct pg_row_sink {
     uint32_t (*keep)(void *ctx, const pg_fetched *row);
-    void (*name)(void *ctx, uint32_t key, const char **article_id, int *passage_index);
+    void (*name)(void *ctx, uint32_t key, const char **article_id, long long *seq);
     void *ctx;
 } pg_row_sink;
 

@@ -32,7 +32,25 @@ static const char *const migration_1 =
     " PRIMARY KEY (term, topic, article_id, passage_index)) PARTITION BY LIST (topic);"
     "CREATE INDEX ragd_postings_article ON ragd_postings (article_id);";
 
-static const char *const migrations[PG_STORE_SCHEMA_VERSION] = {migration_1};
+/* Version 1 → 2: seq, the passages' write order, which breaks ties between
+ * equal scores as the embedded store's passage ids do. A version-1
+ * database's passages are numbered in (article id, passage index) order, the
+ * order its ties had. */
+static const char *const migration_2 =
+    "ALTER TABLE ragd_stats ADD COLUMN next_seq bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE ragd_passages ADD COLUMN seq bigint;"
+    "ALTER TABLE ragd_postings ADD COLUMN seq bigint;"
+    "WITH n AS (SELECT topic, article_id, passage_index, row_number() OVER (ORDER BY"
+    " article_id COLLATE \"C\", passage_index) - 1 AS seq FROM ragd_passages)"
+    " UPDATE ragd_passages p SET seq = n.seq FROM n WHERE p.topic = n.topic"
+    " AND p.article_id = n.article_id AND p.passage_index = n.passage_index;"
+    "UPDATE ragd_postings q SET seq = p.seq FROM ragd_passages p WHERE q.topic = p.topic"
+    " AND q.article_id = p.article_id AND q.passage_index = p.passage_index;"
+    "UPDATE ragd_stats SET next_seq = (SELECT count(*) FROM ragd_passages);"
+    "ALTER TABLE ragd_passages ALTER COLUMN seq SET NOT NULL;"
+    "ALTER TABLE ragd_postings ALTER COLUMN seq SET NOT NULL;";
+
+static const char *const migrations[PG_STORE_SCHEMA_VERSION] = {migration_1, migration_2};
 
 static const char *fix_hint = "point --store-url at another database, or drop this one's ragd_* "
                               "tables and run `ragd ingest` again";

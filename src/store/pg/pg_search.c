@@ -14,8 +14,9 @@
  * topic, text: a join on the primary key after the LIMIT), which the caller's
  * sink keeps (a view's arena, pg_backend.c), so reading a hit back costs no
  * round trip. The two lists are fused by fusion.c, as the embedded store's.
- * Ties are broken by (article id, passage index) instead of the embedded
- * store's row number: the two agree except among exactly equal scores. */
+ * Ties are broken by seq, the passages' write order, as the embedded store
+ * breaks them by passage id (which counts up in ingest and write order): the
+ * same writes give the same order among equal scores. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +30,13 @@
 #define HNSW_EF_MAX 1000 /* pgvector's limit of hnsw.ef_search */
 
 /* The columns every half's query returns, in this order. */
-enum { COL_ARTICLE, COL_INDEX, COL_SCORE, COL_HEADING, COL_DATE, COL_TOPIC, COL_TEXT, N_COLS };
-#define ROW_COLUMNS "x.article_id, x.passage_index, x.score, v.heading, v.date, v.topic, v.text"
+enum { COL_ARTICLE, COL_INDEX, COL_SCORE, COL_HEADING, COL_DATE, COL_TOPIC, COL_TEXT, COL_SEQ, N_COLS };
+#define ROW_COLUMNS "x.article_id, x.passage_index, x.score, v.heading, v.date, v.topic, v.text, x.seq"
 /* The half's ranked rows x joined to their passage. */
 #define ROW_JOIN                                                                                   \
     " JOIN ragd_passages v ON v.topic = x.topic AND v.article_id = x.article_id"                   \
     " AND v.passage_index = x.passage_index"                                                       \
-    " ORDER BY x.score DESC, x.article_id COLLATE \"C\", x.passage_index"
+    " ORDER BY x.score DESC, x.seq"
 
 /* A half's answer: its rows, or NULL and a pg_store_error (err set). */
 static PGresult *rows_of(PGconn *c, PGresult *r, const char *what, int *rc, char *err,
@@ -119,7 +120,7 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                "  JOIN q ON p.term = q.term GROUP BY p.term),"
                " st AS (SELECT n_docs::float8 AS n, CASE WHEN n_docs > 0 AND total_len > 0"
                "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl FROM ragd_stats),"
-               " x AS (SELECT p.topic, p.article_id, p.passage_index,"
+               " x AS (SELECT p.topic, p.article_id, p.passage_index, p.seq,"
                "  sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * f.tf * ($2::float8 + 1)"
                "   / (f.tf + $2::float8)) AS score"
                " FROM ragd_postings p JOIN df ON p.term = df.term CROSS JOIN st");
@@ -128,8 +129,8 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                "  THEN p.tf_body / (1 - $3::float8 + $3::float8 * p.body_len / st.avgdl) ELSE 0 END"
                "  AS tf) f WHERE f.tf > 0");
     add_filters(&sql, "p", q, params, &np);
-    buf_printf(&sql, " GROUP BY p.topic, p.article_id, p.passage_index"
-                     " ORDER BY score DESC, p.article_id COLLATE \"C\", p.passage_index LIMIT $5::int)"
+    buf_printf(&sql, " GROUP BY p.topic, p.article_id, p.passage_index, p.seq"
+                     " ORDER BY score DESC, p.seq LIMIT $5::int)"
                      " SELECT " ROW_COLUMNS " FROM x" ROW_JOIN);
     buf_putc(&sql, '\0');
     PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "lexical search", err, errlen);
@@ -162,16 +163,15 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     buf sql = {0};
     if (hnsw)
         buf_printf(&sql, "SELECT " ROW_COLUMNS " FROM (SELECT v.topic, v.article_id, v.passage_index,"
-                         " 1 - (v.embedding <=> $1::vector) AS score FROM ragd_passages v WHERE true");
+                         " v.seq, 1 - (v.embedding <=> $1::vector) AS score FROM ragd_passages v WHERE true");
     else
         buf_printf(&sql, "SELECT " ROW_COLUMNS " FROM (SELECT v.topic, v.article_id, v.passage_index,"
-                         " -(v.embedding <#> $1::vector) AS score FROM ragd_passages v WHERE true");
+                         " v.seq, -(v.embedding <#> $1::vector) AS score FROM ragd_passages v WHERE true");
     add_filters(&sql, "v", q, params, &np);
     if (hnsw)
         buf_printf(&sql, " ORDER BY v.embedding <=> $1::vector LIMIT $2::int) x" ROW_JOIN);
     else
-        buf_printf(&sql, " ORDER BY score DESC, v.article_id COLLATE \"C\", v.passage_index"
-                         " LIMIT $2::int) x" ROW_JOIN);
+        buf_printf(&sql, " ORDER BY score DESC, v.seq LIMIT $2::int) x" ROW_JOIN);
     buf_putc(&sql, '\0');
     int rc = 0;
     if (hnsw) {
@@ -226,7 +226,8 @@ static pg_fetched fetched(const PGresult *r, int i) {
                         .heading = PQgetvalue(r, i, COL_HEADING),
                         .date = PQgetvalue(r, i, COL_DATE),
                         .topic = PQgetvalue(r, i, COL_TOPIC),
-                        .text = PQgetvalue(r, i, COL_TEXT)};
+                        .text = PQgetvalue(r, i, COL_TEXT),
+                        .seq = atoll(PQgetvalue(r, i, COL_SEQ))};
 }
 
 /* The rows of r to the sink, as fusion's list: a passage already in the other
@@ -238,9 +239,7 @@ static int to_list(const pg_row_sink *sink, const PGresult *r, int cap, const PG
     for (int i = 0; i < n; i++) {
         pg_fetched row = fetched(r, i);
         int j = 0;
-        while (j < n_other && !(atoi(PQgetvalue(other, j, COL_INDEX)) == row.passage_index &&
-                                strcmp(PQgetvalue(other, j, COL_ARTICLE), row.article_id) == 0))
-            j++;
+        while (j < n_other && atoll(PQgetvalue(other, j, COL_SEQ)) != row.seq) j++;
         out[i] = (scored){strtof(PQgetvalue(r, i, COL_SCORE), NULL),
                           j < n_other ? other_list[j].id : sink->keep(sink->ctx, &row)};
     }
@@ -250,21 +249,20 @@ static int to_list(const pg_row_sink *sink, const PGresult *r, int cap, const PG
 static const char *key_article(uint32_t key, void *ctx) {
     const pg_row_sink *sink = ctx;
     const char *article;
-    int index;
-    sink->name(sink->ctx, key, &article, &index);
+    long long seq;
+    sink->name(sink->ctx, key, &article, &seq);
     return article;
 }
 
-/* Equal fused scores: by (article id, passage index), as the SQL orders ties. */
+/* Equal fused scores: in write order, as the SQL orders ties (and as the
+ * embedded store orders its passage ids). */
 static int key_tie(uint32_t a, uint32_t b, void *ctx) {
     const pg_row_sink *sink = ctx;
-    const char *aa, *ab;
-    int ia, ib;
-    sink->name(sink->ctx, a, &aa, &ia);
-    sink->name(sink->ctx, b, &ab, &ib);
-    int c = strcmp(aa, ab);
-    if (c) return c;
-    if (ia != ib) return (ia > ib) - (ia < ib);
+    const char *article;
+    long long sa, sb;
+    sink->name(sink->ctx, a, &article, &sa);
+    sink->name(sink->ctx, b, &article, &sb);
+    if (sa != sb) return (sa > sb) - (sa < sb);
     return (a > b) - (a < b);
 }
 
@@ -310,6 +308,7 @@ int pg_search_into(pg_store *s, const store_query *q, const pg_row_sink *sink, s
 
 typedef struct named_rows {
     pg_hit *rows; /* article_id and passage_index only */
+    long long *seqs;
     uint32_t n, cap;
 } named_rows;
 
@@ -318,18 +317,20 @@ static uint32_t named_keep(void *ctx, const pg_fetched *row) {
     if (t->n == t->cap) {
         t->cap = t->cap ? 2 * t->cap : 64;
         t->rows = xrealloc(t->rows, t->cap * sizeof *t->rows);
+        t->seqs = xrealloc(t->seqs, t->cap * sizeof *t->seqs);
     }
+    t->seqs[t->n] = row->seq;
     pg_hit *h = &t->rows[t->n];
     snprintf(h->article_id, sizeof h->article_id, "%s", row->article_id);
     h->passage_index = row->passage_index;
     return t->n++;
 }
 
-static void named_name(void *ctx, uint32_t key, const char **article_id, int *passage_index) {
+static void named_name(void *ctx, uint32_t key, const char **article_id, long long *seq) {
     const named_rows *t = ctx;
     assert(key < t->n);
     *article_id = t->rows[key].article_id;
-    *passage_index = t->rows[key].passage_index;
+    *seq = t->seqs[key];
 }
 
 int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, size_t errlen) {
@@ -348,6 +349,7 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
     }
     free(sh);
     free(t.rows);
+    free(t.seqs);
     return n;
 }
 

@@ -7,12 +7,14 @@
  *                  bm25_b, bm25_w_heading. A database of a newer version, of
  *                  another model or dim, or of another analyzer is refused.
  *   ragd_stats     one row: live passage count and total body length (BM25's
- *                  N and avgdl). Writers lock it, so writes are serialised and
- *                  the statistics cover exactly the committed passages.
+ *                  N and avgdl), and the next passage's write order (seq).
+ *                  Writers lock it, so writes are serialised and the
+ *                  statistics cover exactly the committed passages.
  *   ragd_topics    topic → partition number.
  *   ragd_articles  one row per live article (the id is the key).
  *   ragd_passages  PARTITION BY LIST (topic): passage texts, body lengths and
- *                  vector(dim) embeddings, an HNSW index (vector_cosine_ops)
+ *                  vector(dim) embeddings, seq (write order: equal scores
+ *                  rank in it, as the embedded store's ids), an HNSW index (vector_cosine_ops)
  *                  per partition. A topic gets its partition on first write.
  *   ragd_postings  PARTITION BY LIST (topic): (term, passage, body tf,
  *                  heading tf, body length), the terms made by ragd's own
@@ -45,7 +47,7 @@
 #include "store/documents.h"
 #include "store/store.h"
 
-#define PG_STORE_SCHEMA_VERSION 1
+#define PG_STORE_SCHEMA_VERSION 2 /* 2: seq, the passages' write order (ties) */
 #define PG_STORE_POOL_DEFAULT 4
 #define PG_STORE_BULK_BATCH 200 /* articles per bulk-load transaction */
 

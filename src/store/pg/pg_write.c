@@ -1,11 +1,14 @@
 /* pg_write — writes to the PostgreSQL store: put (create or replace), delete
  * and the resumable bulk load, each batch one transaction; see pg_store.h.
  *
- * Passages, postings and article rows go in with COPY (text format). The BM25
+ * Passages, postings and article rows go in with COPY (text format). Each
+ * passage gets the next write order (seq, from ragd_stats): searches break
+ * ties by it, as the embedded store breaks them by passage id, which also
+ * counts up in write order. The BM25
  * postings are made here, in C, by ragd's own analyzer: per passage, the
  * heading's and the body's term frequencies (capped as bm25.c caps them) and
  * the body length. Every write transaction first locks the ragd_stats row,
- * which serialises writers and keeps N and the total length exact.
+ * which serialises writers and keeps N, the total length and seq exact.
  * A topic's partitions are created before the write transaction, in their own
  * short one: creating a partition locks the parent table, and readers should
  * not wait for a whole batch to commit.
@@ -113,9 +116,11 @@ static int by_term(const void *x, const void *y) {
 }
 
 /* Append the passage's posting rows (term, topic, article, index, tf_body,
- * tf_heading, body_len, date) to out; returns the body length. The passage's
- * length and date ride along so a lexical search reads no other table. */
-static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, buf *out) {
+ * tf_heading, body_len, date, seq) to out; returns the body length. The
+ * passage's length, date and write order ride along so a lexical search
+ * reads no other table. */
+static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, long long seq,
+                             buf *out) {
     passage_terms p = {0};
     p.heading = true;
     analyzer_terms(an, a->heading, strlen(a->heading), on_term, &p);
@@ -142,7 +147,7 @@ static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, b
         copy_field(out, a->id);
         buf_printf(out, "\t%zu\t%u\t%u\t%u\t", idx, body, heading, p.body_len);
         copy_field(out, a->date);
-        buf_putc(out, '\n');
+        buf_printf(out, "\t%lld\n", seq);
         i = j;
     }
     tls_chars = NULL;
@@ -270,16 +275,25 @@ static int remove_article(PGconn *c, const char *id, bool *existed, long long *d
     return 0;
 }
 
-static int begin_write(PGconn *c, char *err, size_t errlen) {
-    return pg_cmd(c, "BEGIN; SELECT 1 FROM ragd_stats FOR UPDATE", "locking the statistics", err,
-                  errlen);
+/* Open a write transaction: lock the statistics row (writers queue here)
+ * and read *next_seq, the write order of the next passage. */
+static int begin_write(PGconn *c, long long *next_seq, char *err, size_t errlen) {
+    int rc = pg_cmd(c, "BEGIN", "BEGIN", err, errlen);
+    if (rc != 0) return rc;
+    PGresult *r = PQexec(c, "SELECT next_seq FROM ragd_stats FOR UPDATE");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return pg_fail(c, r, "locking the statistics", err, errlen);
+    *next_seq = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
 }
 
-static int add_stats(PGconn *c, long long docs, long long len, char *err, size_t errlen) {
-    char sql[160];
+static int add_stats(PGconn *c, long long docs, long long len, long long next_seq, char *err,
+                     size_t errlen) {
+    char sql[200];
     snprintf(sql, sizeof sql,
-             "UPDATE ragd_stats SET n_docs = n_docs + (%lld), total_len = total_len + (%lld)", docs,
-             len);
+             "UPDATE ragd_stats SET n_docs = n_docs + (%lld), total_len = total_len + (%lld),"
+             " next_seq = %lld", docs, len, next_seq);
     return pg_cmd(c, sql, "updating the statistics", err, errlen);
 }
 
@@ -295,8 +309,8 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     analyzer *an = pg_analyzer_take(s);
     if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
     buf passages = {0}, postings = {0}, articles = {0};
-    long long docs = 0, len = 0;
-    int rc = begin_write(c, err, errlen);
+    long long docs = 0, len = 0, seq = 0;
+    int rc = begin_write(c, &seq, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (keep && !keep[i]) continue;
         const store_article *x = &a[i];
@@ -307,7 +321,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             docs -= d, len -= l;
         }
         for (size_t j = 0; j < x->n_passages; j++) {
-            uint32_t body_len = posting_rows(an, x, j, &postings);
+            uint32_t body_len = posting_rows(an, x, j, seq, &postings);
             copy_field(&passages, x->topic);
             buf_putc(&passages, '\t');
             copy_field(&passages, x->id);
@@ -319,7 +333,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             copy_field(&passages, x->passages[j]);
             buf_printf(&passages, "\t%u\t", body_len);
             copy_vector(&passages, x->vectors + j * (size_t)s->dim, s->dim);
-            buf_putc(&passages, '\n');
+            buf_printf(&passages, "\t%lld\n", seq++);
             docs++, len += body_len;
         }
         copy_field(&articles, x->id);
@@ -337,15 +351,15 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     pg_analyzer_give(s, an);
     if (rc == 0 && articles.len > 0) {
         rc = copy_in(c, "COPY ragd_passages (topic, article_id, passage_index, heading, date, text,"
-                        " body_len, embedding) FROM STDIN", &passages, err, errlen);
+                        " body_len, embedding, seq) FROM STDIN", &passages, err, errlen);
         if (rc == 0)
             rc = copy_in(c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
-                            " tf_heading, body_len, date) FROM STDIN", &postings, err, errlen);
+                            " tf_heading, body_len, date, seq) FROM STDIN", &postings, err, errlen);
         if (rc == 0)
             rc = copy_in(c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
                             " FROM STDIN", &articles, err, errlen);
     }
-    if (rc == 0) rc = add_stats(c, docs, len, err, errlen);
+    if (rc == 0) rc = add_stats(c, docs, len, seq, err, errlen);
     if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
     else PQclear(PQexec(c, "ROLLBACK"));
     buf_free(&passages), buf_free(&postings), buf_free(&articles);
@@ -369,10 +383,10 @@ int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errle
     PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     bool existed = false;
-    long long docs = 0, len = 0;
-    int rc = begin_write(c, err, errlen);
+    long long docs = 0, len = 0, seq = 0;
+    int rc = begin_write(c, &seq, err, errlen);
     if (rc == 0) rc = remove_article(c, article_id, &existed, &docs, &len, err, errlen);
-    if (rc == 0) rc = add_stats(c, -docs, -len, err, errlen);
+    if (rc == 0) rc = add_stats(c, -docs, -len, seq, err, errlen);
     if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
     else PQclear(PQexec(c, "ROLLBACK"));
     pg_conn_give(s, &s->writes, c);
