@@ -442,6 +442,53 @@ static void test_database_stopped_and_started(void **state) {
     assert_false(res.created);
 }
 
+/* A version-1 database (no seq) is migrated on open: its passages are
+ * numbered in (article id, passage index) order, the tie order it had, the
+ * next write continues after them, and searches work. (Made by taking the
+ * columns of version 2 away from a fresh database, in its own database.) */
+static void test_migrates_version_1(void **state) {
+    (void)state;
+    char err[512], conninfo[200];
+    assert_int_equal(pg_cluster_exec(&cluster, "CREATE DATABASE v1"), 0);
+    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d user=postgres dbname=v1", cluster.port);
+    store *s = pg_store_open_backend(conninfo, "m", DIM, NULL, err, sizeof err);
+    if (s == NULL) fail_msg("open: %s", err);
+    assert_int_equal(pg_store_bulk_load(pg_store_of(s), fx.articles, 10, NULL, err, sizeof err), 0);
+    store_close(s);
+    char sql[600];
+    snprintf(sql, sizeof sql, "%s",
+             "ALTER TABLE ragd_passages DROP COLUMN seq; ALTER TABLE ragd_postings DROP COLUMN seq;"
+             " ALTER TABLE ragd_stats DROP COLUMN next_seq;"
+             " UPDATE ragd_meta SET value = '1' WHERE key = 'schema_version'");
+    pg_cluster c1 = cluster;
+    snprintf(c1.conninfo, sizeof c1.conninfo, "%s", conninfo);
+    assert_int_equal(pg_cluster_exec(&c1, sql), 0);
+
+    s = pg_store_open_backend(conninfo, "m", DIM, NULL, err, sizeof err);
+    if (s == NULL) fail_msg("open after the downgrade: %s", err);
+    assert_int_equal(pg_cluster_exec(&c1,
+                                     "DO $$ BEGIN IF EXISTS (SELECT 1 FROM (SELECT seq, row_number() OVER"
+                                     " (ORDER BY article_id COLLATE \"C\", passage_index) - 1 AS want"
+                                     " FROM ragd_passages) n WHERE seq <> want) OR EXISTS (SELECT 1 FROM"
+                                     " ragd_postings q JOIN ragd_passages p USING (topic, article_id,"
+                                     " passage_index) WHERE q.seq <> p.seq) OR (SELECT next_seq FROM"
+                                     " ragd_stats) <> (SELECT count(*) FROM ragd_passages) OR (SELECT value"
+                                     " FROM ragd_meta WHERE key = 'schema_version') <> '2'"
+                                     " THEN RAISE EXCEPTION 'bad migration'; END IF; END $$"), 0);
+    store_article a = fx.articles[20];
+    assert_int_equal(store_put(s, &a, 1, NULL, err, sizeof err), 0);
+    char check[400];
+    snprintf(check, sizeof check,
+             "DO $$ BEGIN IF (SELECT min(seq) FROM ragd_passages WHERE article_id = '%s') <>"
+             " (SELECT max(seq) FROM ragd_passages WHERE article_id <> '%s') + 1 THEN RAISE"
+             " EXCEPTION 'the put does not follow'; END IF; END $$", a.id, a.id);
+    assert_int_equal(pg_cluster_exec(&c1, check), 0);
+    char best[STORE_ARTICLE_ID_MAX + 1];
+    assert_true(lexical_hits(s, fx.articles[3].heading, best, sizeof best) > 0);
+    assert_string_equal(best, fx.articles[3].id);
+    store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_answers),
@@ -449,6 +496,7 @@ int main(void) {
         cmocka_unit_test(test_articles),
         cmocka_unit_test(test_writes_and_a_second_gateway),
         cmocka_unit_test(test_database_stopped_and_started),
+        cmocka_unit_test(test_migrates_version_1),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

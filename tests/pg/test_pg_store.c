@@ -27,26 +27,17 @@
 #include <string.h>
 
 #include "../store/store_test_util.h"
-#include "ingest/corpus.h"
-#include "ingest/splitter.h"
 #include "pg_cluster.h"
+#include "pg_fixture.h"
 #include "store/pg/pg_store.h"
 
-#define DIM 384
+#define DIM PG_FIXTURE_DIM
 #define N_ARTICLES 100
-#define SENTENCES_PER_PASSAGE 3
-#define MAX_PASSAGES 8
 #define TOP 5
 #define DEPTH 10
 
-/* The fixture: articles as store_article, their passages' texts and vectors. */
+/* The corpus slice (pg_fixture) and the two stores holding it. */
 typedef struct fixture {
-    corpus corpus;
-    store_article articles[N_ARTICLES];
-    char **texts[N_ARTICLES];
-    float *vectors[N_ARTICLES];
-    char *first_sentence[N_ARTICLES];
-    size_t n_passages;
     pg_cluster cluster;
     char *dir;
     store *embedded;
@@ -54,80 +45,29 @@ typedef struct fixture {
     pg_store *pg;
 } fixture;
 
+static pg_fixture data;
 static fixture fx;
-
-static void build_fixture(void) {
-    const char *shared = getenv("RAGD_SHARED_DIR");
-    assert_non_null(shared);
-    char path[1024], err[512];
-    snprintf(path, sizeof path, "%s/data/news-articles/Articles.csv", shared);
-    assert_int_equal(corpus_load(path, &fx.corpus, err, sizeof err), 0);
-    uint64_t seed = 13;
-    size_t used = 0;
-    for (size_t i = 0; i < fx.corpus.count && used < N_ARTICLES; i++) {
-        const article *a = &fx.corpus.articles[i];
-        if (a->duplicate_of >= 0) continue;
-        text_span *sp = NULL;
-        size_t ns = split_sentences(a->text, a->text_len, &sp);
-        if (ns == 0) {
-            free(sp);
-            continue;
-        }
-        size_t np = (ns + SENTENCES_PER_PASSAGE - 1) / SENTENCES_PER_PASSAGE;
-        if (np > MAX_PASSAGES) np = MAX_PASSAGES;
-        fx.texts[used] = calloc(np, sizeof(char *));
-        fx.vectors[used] = malloc(np * DIM * sizeof(float));
-        for (size_t p = 0; p < np; p++) {
-            size_t s0 = p * SENTENCES_PER_PASSAGE, s1 = s0 + SENTENCES_PER_PASSAGE;
-            if (s1 > ns) s1 = ns;
-            fx.texts[used][p] = strndup(a->text + sp[s0].start, sp[s1 - 1].end - sp[s0].start);
-            test_unit_vector(&seed, fx.vectors[used] + p * DIM, DIM);
-        }
-        fx.first_sentence[used] = strndup(a->text + sp[0].start, sp[0].end - sp[0].start);
-        free(sp);
-        fx.articles[used] = (store_article){.id = a->id, .heading = a->heading, .date = a->date,
-                                            .topic = a->topic, .text = a->text, .n_passages = np,
-                                            .passages = (const char *const *)fx.texts[used],
-                                            .vectors = fx.vectors[used]};
-        fx.n_passages += np;
-        used++;
-    }
-    assert_int_equal(used, N_ARTICLES);
-}
 
 static int setup(void **state) {
     (void)state;
-    build_fixture();
+    pg_fixture_build(&data, N_ARTICLES);
     char err[512];
     /* The embedded store, passage by passage as ingest adds them. */
     fx.dir = test_tempdir();
-    store_writer *w = store_writer_open(fx.dir, "m", DIM, err, sizeof err);
-    assert_non_null(w);
-    for (size_t i = 0; i < N_ARTICLES; i++) {
-        const store_article *a = &fx.articles[i];
-        for (size_t p = 0; p < a->n_passages; p++) {
-            char key[64];
-            snprintf(key, sizeof key, "%s#%zu", a->id, p);
-            store_passage sp = {.article_id = a->id, .heading = a->heading, .date = a->date,
-                                .topic = a->topic, .text = a->passages[p], .passage_index = (int)p};
-            assert_int_equal(store_writer_add(w, key, &sp, a->vectors + p * DIM, err, sizeof err), 0);
-        }
-    }
-    assert_int_equal(store_writer_commit(w, err, sizeof err), 0);
-    store_writer_close(w);
+    pg_fixture_write_embedded(&data, fx.dir, false);
     fx.embedded = store_open(fx.dir, "m", err, sizeof err);
     assert_non_null(fx.embedded);
     fx.view = store_acquire(fx.embedded);
-    assert_int_equal(store_count(fx.view, NULL), fx.n_passages);
+    assert_int_equal(store_count(fx.view, NULL), data.n_passages);
 
     assert_int_equal(pg_cluster_start(&fx.cluster), 0);
     fx.pg = pg_store_open(fx.cluster.url, "m", DIM, NULL, err, sizeof err);
     if (!fx.pg) fprintf(stderr, "pg_store_open: %s\n", err);
     assert_non_null(fx.pg);
     size_t added = 0;
-    assert_int_equal(pg_store_bulk_load(fx.pg, fx.articles, N_ARTICLES, &added, err, sizeof err), 0);
+    assert_int_equal(pg_store_bulk_load(fx.pg, data.articles, N_ARTICLES, &added, err, sizeof err), 0);
     assert_int_equal(added, N_ARTICLES);
-    assert_int_equal(pg_store_count(fx.pg, NULL, err, sizeof err), (long long)fx.n_passages);
+    assert_int_equal(pg_store_count(fx.pg, NULL, err, sizeof err), (long long)data.n_passages);
     return 0;
 }
 
@@ -139,13 +79,7 @@ static int teardown(void **state) {
     store_close(fx.embedded);
     test_rmdir(fx.dir);
     free(fx.dir);
-    for (size_t i = 0; i < N_ARTICLES; i++) {
-        for (size_t p = 0; p < fx.articles[i].n_passages; p++) free(fx.texts[i][p]);
-        free(fx.texts[i]);
-        free(fx.vectors[i]);
-        free(fx.first_sentence[i]);
-    }
-    corpus_free(&fx.corpus);
+    pg_fixture_free(&data);
     return 0;
 }
 
@@ -195,7 +129,7 @@ static void test_lexical_equivalence(void **state) {
     (void)state;
     int questions = 0, ties = 0;
     for (size_t i = 0; i < N_ARTICLES; i++) {
-        const char *texts[2] = {fx.articles[i].heading, fx.first_sentence[i]};
+        const char *texts[2] = {data.articles[i].heading, data.first_sentence[i]};
         for (int t = 0; t < 2; t++) {
             store_query q = {.text = texts[t], .text_len = strlen(texts[t]), .mode = SEARCH_LEXICAL};
             ties += compare(&q, texts[t]);
@@ -204,12 +138,12 @@ static void test_lexical_equivalence(void **state) {
     }
     /* The same with the filters of the store: topic, date range, article cap. */
     for (size_t i = 0; i < N_ARTICLES; i += 4) {
-        const char *h = fx.articles[i].heading;
+        const char *h = data.articles[i].heading;
         store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL,
-                         .topic = fx.articles[i].topic};
+                         .topic = data.articles[i].topic};
         ties += compare(&q, "lexical + topic");
         q.topic = NULL;
-        q.date_from = "2015-01-01", q.date_to = fx.articles[i].date;
+        q.date_from = "2015-01-01", q.date_to = data.articles[i].date;
         ties += compare(&q, "lexical + dates");
         q.date_from = q.date_to = NULL;
         q.max_per_article = 1;
@@ -231,9 +165,9 @@ static void test_vector_equivalence(void **state) {
         store_query q = {.vector = v, .mode = SEARCH_VECTOR};
         ties += compare(&q, "exact vector");
         if (i % 5 == 0) {
-            q.topic = fx.articles[i].topic;
+            q.topic = data.articles[i].topic;
             ties += compare(&q, "exact vector + topic");
-            q.topic = NULL, q.date_to = fx.articles[i].date;
+            q.topic = NULL, q.date_to = data.articles[i].date;
             ties += compare(&q, "exact vector + date_to");
             q.date_to = NULL, q.max_per_article = 1;
             ties += compare(&q, "exact vector + max_per_article");
@@ -244,7 +178,7 @@ static void test_vector_equivalence(void **state) {
     /* Hybrid fuses the two lists by rank: equal lists give equal fusion. */
     for (size_t i = 0; i < N_ARTICLES; i += 8) {
         test_unit_vector(&seed, v, DIM);
-        const char *h = fx.articles[i].heading;
+        const char *h = data.articles[i].heading;
         store_query q = {.vector = v, .text = h, .text_len = strlen(h), .mode = SEARCH_HYBRID};
         ties += compare(&q, "hybrid");
         q.lexical_first = true;
@@ -342,15 +276,15 @@ static void test_writes(void **state) {
 
     /* The bulk load again: everything is there, nothing is added. */
     size_t added = 99;
-    assert_int_equal(pg_store_bulk_load(fx.pg, fx.articles, N_ARTICLES, &added, err, sizeof err), 0);
+    assert_int_equal(pg_store_bulk_load(fx.pg, data.articles, N_ARTICLES, &added, err, sizeof err), 0);
     assert_int_equal(added, 0);
-    assert_int_equal(pg_store_count(fx.pg, NULL, err, sizeof err), (long long)fx.n_passages);
+    assert_int_equal(pg_store_count(fx.pg, NULL, err, sizeof err), (long long)data.n_passages);
 }
 
 static void test_database_restart(void **state) {
     (void)state;
     char err[512];
-    const char *h = fx.articles[0].heading;
+    const char *h = data.articles[0].heading;
     store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
     pg_hit hits[3];
     assert_true(pg_store_search(fx.pg, &q, hits, err, sizeof err) > 0);
@@ -362,7 +296,7 @@ static void test_database_restart(void **state) {
     assert_int_equal(pg_cluster_restart(&fx.cluster), 0);
     int n = pg_store_search(fx.pg, &q, hits, err, sizeof err);
     if (n < 0) fail_msg("after restart: %s", err);
-    assert_string_equal(hits[0].article_id, fx.articles[0].id);
+    assert_string_equal(hits[0].article_id, data.articles[0].id);
 }
 
 /* A server that stops answering (every postgres process SIGSTOPped) cannot
@@ -374,7 +308,7 @@ static void test_frozen_server(void **state) {
     pg_store_options o = {.statement_timeout_ms = 300, .pool_size = 1};
     pg_store *s = pg_store_open(fx.cluster.url, "m", DIM, &o, err, sizeof err);
     assert_non_null(s);
-    const char *h = fx.articles[1].heading;
+    const char *h = data.articles[1].heading;
     store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
     pg_hit hits[3];
     assert_true(pg_store_search(s, &q, hits, err, sizeof err) > 0);
@@ -386,7 +320,7 @@ static void test_frozen_server(void **state) {
     assert_non_null(strstr(err, "no answer within 2300 ms"));
     n = pg_store_search(s, &q, hits, err, sizeof err);
     if (n < 0) fail_msg("after thawing: %s", err);
-    assert_string_equal(hits[0].article_id, fx.articles[1].id);
+    assert_string_equal(hits[0].article_id, data.articles[1].id);
     pg_store_close(s);
 }
 
@@ -401,11 +335,11 @@ static void test_bulk_load_resumes(void **state) {
     pg_store *s = pg_store_open(conninfo, "m", DIM, NULL, err, sizeof err);
     if (!s) fail_msg("open: %s", err);
     size_t added = 0;
-    assert_int_equal(pg_store_bulk_load(s, fx.articles, 30, &added, err, sizeof err), 0);
+    assert_int_equal(pg_store_bulk_load(s, data.articles, 30, &added, err, sizeof err), 0);
     assert_int_equal(added, 30);
-    assert_int_equal(pg_store_bulk_load(s, fx.articles, N_ARTICLES, &added, err, sizeof err), 0);
+    assert_int_equal(pg_store_bulk_load(s, data.articles, N_ARTICLES, &added, err, sizeof err), 0);
     assert_int_equal(added, N_ARTICLES - 30);
-    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)fx.n_passages);
+    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)data.n_passages);
     pg_store_close(s);
 }
 
@@ -420,11 +354,11 @@ static void test_hnsw_after_bulk_load(void **state) {
                                      " END IF; END $$"), 0);
     char err[512];
     for (size_t i = 0; i < 20; i++) {
-        store_query q = {.vector = fx.articles[i].vectors, .mode = SEARCH_VECTOR, .k = 1,
-                         .approximate = true, .topic = fx.articles[i].topic};
+        store_query q = {.vector = data.articles[i].vectors, .mode = SEARCH_VECTOR, .k = 1,
+                         .approximate = true, .topic = data.articles[i].topic};
         pg_hit h[1];
         assert_int_equal(pg_store_search(fx.pg, &q, h, err, sizeof err), 1);
-        assert_string_equal(h[0].article_id, fx.articles[i].id);
+        assert_string_equal(h[0].article_id, data.articles[i].id);
         assert_int_equal(h[0].passage_index, 0);
         assert_true(h[0].score > 0.999f);
     }
@@ -447,11 +381,11 @@ static void *search_loop(void *arg) {
     searcher *w = arg;
     for (int r = 0; r < n_robust; r++) {
         int i = robust[r];
-        const char *h = fx.articles[i].heading;
+        const char *h = data.articles[i].heading;
         store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 1};
         pg_hit hit[1];
         int n = pg_store_search(w->s, &q, hit, w->err, sizeof w->err);
-        if (n != 1 || strcmp(hit[0].article_id, fx.articles[i].id) != 0) w->failures++;
+        if (n != 1 || strcmp(hit[0].article_id, data.articles[i].id) != 0) w->failures++;
     }
     return NULL;
 }
@@ -464,11 +398,11 @@ static void test_threads_share_the_pool(void **state) {
     assert_non_null(s);
     n_robust = 0;
     for (int i = 0; i < 20; i++) {
-        const char *h = fx.articles[i].heading;
+        const char *h = data.articles[i].heading;
         store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 2};
         pg_hit two[2];
         int n = pg_store_search(s, &q, two, err, sizeof err);
-        if (n >= 1 && strcmp(two[0].article_id, fx.articles[i].id) == 0 &&
+        if (n >= 1 && strcmp(two[0].article_id, data.articles[i].id) == 0 &&
             (n == 1 || two[1].score < 0.95f * two[0].score))
             robust[n_robust++] = i;
     }
@@ -494,7 +428,7 @@ static void test_threads_share_the_pool(void **state) {
         pthread_join(t[i], NULL);
         if (w[i].failures) fail_msg("thread %d: %d searches failed (%s)", i, w[i].failures, w[i].err);
     }
-    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)fx.n_passages);
+    assert_int_equal(pg_store_count(s, NULL, err, sizeof err), (long long)data.n_passages);
     pg_store_close(s);
 }
 

@@ -22,6 +22,7 @@
  */
 #include <assert.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,9 @@ typedef struct topic_cache {
 typedef struct pg_backend {
     store_base base; /* first: backend.c finds the ops here */
     pg_store *pg;
-    pthread_mutex_t topics_lock; /* guards topics */
+    pthread_mutex_t topics_lock; /* guards topics and topics_gen (never held during I/O) */
     topic_cache topics;
+    uint64_t topics_gen; /* counts this process's writes (topics_invalidate) */
 } pg_backend;
 
 /* A row of a view: a passage a read fetched (strings in the view's arena). */
@@ -209,27 +211,39 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read the topic list into b's cache (under topics_lock). 0, or -1 with err
- * set (the old list stays). A topic exists while it has a passage: EXISTS
- * stops at the first row of its partition. */
-static int topics_refresh(pg_backend *b, char *err, size_t errlen) {
+/* Read the topic list from the database and make it b's cache. 0, or -1
+ * with err set (the old list stays). No lock is held while the query runs: a
+ * frozen server must not queue every other thread behind this one. A topic
+ * exists while it has a passage: EXISTS stops at the first row of its
+ * partition. */
+static int topics_load(pg_backend *b, char *err, size_t errlen) {
+    pthread_mutex_lock(&b->topics_lock);
+    uint64_t gen = b->topics_gen;
+    pthread_mutex_unlock(&b->topics_lock);
+    double started = now_seconds();
     int code;
     PGresult *r = read_rows(b, "topics",
                             "SELECT t.topic FROM ragd_topics t WHERE EXISTS (SELECT 1 FROM"
                             " ragd_passages p WHERE p.topic = t.topic)",
                             0, NULL, &code, err, errlen);
     if (r == NULL) return -1;
-    topic_cache fresh = {.n = PQntuples(r), .read_at = now_seconds()};
+    topic_cache fresh = {.n = PQntuples(r), .read_at = started};
     fresh.names = xcalloc((size_t)fresh.n + 1, sizeof *fresh.names);
     for (int i = 0; i < fresh.n; i++) fresh.names[i] = xstrdup(PQgetvalue(r, i, 0));
     PQclear(r);
     /* Byte-wise, as the embedded store sorts them (not the database's collation). */
     qsort(fresh.names, (size_t)fresh.n, sizeof *fresh.names, cmp_name);
+    pthread_mutex_lock(&b->topics_lock);
+    /* A write of this process since the query started may not be in it:
+     * keep the list, but do not trust it for the next reader. */
+    if (b->topics_gen != gen) fresh.read_at = 0;
     topics_free(&b->topics);
     b->topics = fresh;
+    pthread_mutex_unlock(&b->topics_lock);
     return 0;
 }
 
+/* Under topics_lock. */
 static bool topics_fresh(const pg_backend *b) {
     return b->topics.read_at > 0 && now_seconds() - b->topics.read_at < TOPICS_MAX_AGE;
 }
@@ -237,6 +251,7 @@ static bool topics_fresh(const pg_backend *b) {
 static void topics_invalidate(pg_backend *b) {
     pthread_mutex_lock(&b->topics_lock);
     b->topics.read_at = 0;
+    b->topics_gen++;
     pthread_mutex_unlock(&b->topics_lock);
 }
 
@@ -249,17 +264,20 @@ static int pgb_topics(const store_view *cv, const char *const **names) {
     pg_backend *b = v->b;
     char err[256];
     pthread_mutex_lock(&b->topics_lock);
-    int rc = topics_fresh(b) ? 0 : topics_refresh(b, err, sizeof err);
+    bool fresh = topics_fresh(b);
+    pthread_mutex_unlock(&b->topics_lock);
+    int rc = fresh ? 0 : topics_load(b, err, sizeof err);
+    if (rc != 0) view_fail(v, "topics", err);
     /* The names into the view: they stay valid while it is held, whatever
      * later refreshes do to the cache. */
-    int n = rc == 0 ? b->topics.n : 0;
+    pthread_mutex_lock(&b->topics_lock);
     pthread_mutex_lock(&v->lock);
+    int n = rc == 0 ? b->topics.n : 0;
     const char **out = arena_alloc(v, ((size_t)n + 1) * sizeof *out);
     for (int i = 0; i < n; i++) out[i] = arena_dup(v, b->topics.names[i]);
     out[n] = NULL;
     pthread_mutex_unlock(&v->lock);
     pthread_mutex_unlock(&b->topics_lock);
-    if (rc != 0) view_fail(v, "topics", err);
     *names = out;
     return n;
 }
@@ -267,19 +285,20 @@ static int pgb_topics(const store_view *cv, const char *const **names) {
 static bool pgb_has_topic(const store_view *cv, const char *topic) {
     pg_view *v = view_of(cv);
     pg_backend *b = v->b;
-    char err[256];
     pthread_mutex_lock(&b->topics_lock);
-    int rc = topics_fresh(b) ? 0 : topics_refresh(b, err, sizeof err);
-    bool known = rc == 0 && topics_has(&b->topics, topic);
-    /* A miss in a list that may be up to a second old: another gateway may
-     * just have created the topic. Ask again. */
-    if (rc == 0 && !known) rc = topics_refresh(b, err, sizeof err);
-    if (rc == 0 && !known) known = topics_has(&b->topics, topic);
+    bool known = topics_fresh(b) && topics_has(&b->topics, topic);
     pthread_mutex_unlock(&b->topics_lock);
-    if (rc != 0) {
+    if (known) return true;
+    /* Not in a list that may be up to a second old (another gateway may
+     * just have created the topic), or no fresh list: read it again. */
+    char err[256];
+    if (topics_load(b, err, sizeof err) != 0) {
         view_fail(v, "topics", err);
         return true; /* unknown, not absent: the search reports the outage */
     }
+    pthread_mutex_lock(&b->topics_lock);
+    known = topics_has(&b->topics, topic);
+    pthread_mutex_unlock(&b->topics_lock);
     return known;
 }
 
