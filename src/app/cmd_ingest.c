@@ -37,13 +37,25 @@ static int push(const char *csv, const char *url, const char *api_key, int batch
     return 0;
 }
 
-/* `ragd ingest --store-url`: the exit status. */
-static int into_database(const store_opts *so, const char *csv, encoder *enc, int batch,
-                         bool progress) {
+/* `ragd ingest --store-url`: the exit status. From the CSV with enc, or
+ * (enc NULL) from the embedded store in from_dir. */
+static int into_database(const store_opts *so, const char *csv, const char *from_dir, encoder *enc,
+                         int batch, bool progress) {
     char err[1024];
     int status = 1;
-    store *st = store_opts_open(so, encoder_identity(encoder_get_info(enc)), true, err, sizeof err,
-                                &status);
+    const char *model = NULL;
+    store *src = NULL;
+    if (enc) {
+        model = encoder_identity(encoder_get_info(enc));
+    } else { /* the data directory's model is the database's */
+        if (!(src = store_open(from_dir, NULL, err, sizeof err))) {
+            fprintf(stderr, "ragd ingest: %s\n", err);
+            return 1;
+        }
+        model = store_model_of(src);
+    }
+    store *st = store_opts_open(so, model, true, err, sizeof err, &status);
+    store_close(src);
     if (!st) {
         fprintf(stderr, "ragd ingest: %s\n", err);
         return status;
@@ -51,7 +63,8 @@ static int into_database(const store_opts *so, const char *csv, encoder *enc, in
     pg_ingest_summary sum;
     pg_ingest_options o = {.csv_path = csv, .batch_size = batch, .progress = progress,
                            .summary = &sum};
-    int rc = pg_ingest_run(&o, enc, st, err, sizeof err);
+    int rc = enc ? pg_ingest_run(&o, enc, st, err, sizeof err)
+                 : pg_ingest_copy(from_dir, st, progress, &sum, err, sizeof err);
     store_close(st);
     if (rc < 0) {
         fprintf(stderr, "ragd ingest: %s (run it again to resume: what was loaded stays)\n", err);
@@ -59,6 +72,12 @@ static int into_database(const store_opts *so, const char *csv, encoder *enc, in
     }
     char where[300];
     store_opts_where(so, where, sizeof where);
+    if (!enc) {
+        printf("%ld articles in %s -> %ld already in the %s, %ld copied; it holds %ld passages; "
+               "%.1f s\n",
+               sum.articles, from_dir, sum.present, where, sum.loaded, sum.store_total, sum.seconds);
+        return 0;
+    }
     printf("%ld articles (%ld duplicate texts skipped, %ld malformed rows) -> %ld already in the "
            "%s, %ld loaded (%ld passages encoded); it holds %ld passages; %.1f s (encoding %.1f s",
            sum.articles, sum.duplicates, sum.malformed, sum.present, where, sum.loaded, sum.encoded,
@@ -74,7 +93,7 @@ int cmd_ingest(int argc, char **argv) {
     const char *model_dir = NULL;
     int batch = INGEST_DEFAULT_BATCH, threads = 0;
     bool progress = true;
-    const char *url = NULL, *api_key = NULL;
+    const char *url = NULL, *api_key = NULL, *from_dir = NULL;
     int batch_documents = INGEST_PUSH_DEFAULT_BATCH;
     double timeout_s = 300;
     const option_spec specs[] = {
@@ -91,6 +110,9 @@ int cmd_ingest(int argc, char **argv) {
          "with --url: articles per POST /documents", 1, 100000},
         {"timeout", "RAGD_INGEST_TIMEOUT", OPT_DOUBLE, &timeout_s,
          "with --url: seconds one POST may take (0: no limit)", 0, 0},
+        {"from-data-dir", NULL, OPT_STRING, &from_dir,
+         "with --store-url: copy this embedded store's articles, passages and vectors into the "
+         "database instead of reading the CSV (nothing is encoded)", 0, 0},
     };
     role r;
     role_init(&r, "ingest", "",
@@ -100,11 +122,18 @@ int cmd_ingest(int argc, char **argv) {
     store_opts so;
     store_opts_add(&r.options, &so, "store directory");
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    if (store_opts_check(&so, "ingest") < 0) return role_end(&r, 2);
+    if (from_dir && *from_dir) {
+        if (!store_opts_on_server(&so)) {
+            fprintf(stderr, "ragd ingest: --from-data-dir copies into a database: give --store-url\n");
+            return role_end(&r, 2);
+        }
+        return role_end(&r, into_database(&so, NULL, from_dir, NULL, batch, progress));
+    }
     if (!file_exists(csv)) { /* before the model loads: fail fast */
         fprintf(stderr, "ragd ingest: no CSV at %s (give --csv PATH or RAGD_CSV)\n", csv);
         return role_end(&r, 1);
     }
-    if (store_opts_check(&so, "ingest") < 0) return role_end(&r, 2);
     char err[1024];
     if (url && *url) return role_end(&r, push(csv, url, api_key, batch_documents, progress, timeout_s));
     encoder *enc = encoder_open(model_dir, threads, err, sizeof err);
@@ -113,7 +142,7 @@ int cmd_ingest(int argc, char **argv) {
         return role_end(&r, 1);
     }
     if (store_opts_on_server(&so)) {
-        int status = into_database(&so, csv, enc, batch, progress);
+        int status = into_database(&so, csv, NULL, enc, batch, progress);
         encoder_close(enc);
         return role_end(&r, status);
     }

@@ -172,3 +172,93 @@ int pg_ingest_run(const pg_ingest_options *o, encoder *enc, store *st, char *err
                9);
     return 0;
 }
+
+/* ---- from a data directory ---- */
+
+/* The articles of one page of v with their passages and vectors, as
+ * store_articles into arts (the vectors in *vecs and the text pointers in
+ * *texts, for the caller to free). 0, or -1 with err set. */
+static int copy_page(const store_view *v, const store_article_info *page, size_t n,
+                        store_article *arts, const char ***texts, float **vecs, char *err,
+                        size_t errlen) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += page[i].n_passages;
+    *texts = xmalloc((total ? total : 1) * sizeof **texts);
+    *vecs = xmalloc((total ? total : 1) * ENCODER_DIM * sizeof **vecs);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_article_info *a = &page[i];
+        arts[i] = (store_article){.id = a->id, .heading = a->heading, .date = a->date,
+                                  .topic = a->topic, .text = a->text, .n_passages = a->n_passages,
+                                  .passages = *texts + at, .vectors = *vecs + at * ENCODER_DIM};
+        for (size_t k = 0; k < a->n_passages; k++, at++) {
+            store_passage p;
+            const float *vec = store_vector(v, a->first_passage + (uint32_t)k);
+            if (store_get(v, a->first_passage + (uint32_t)k, &p) < 0 || !vec)
+                return seterr(err, errlen, "article %s: passage %zu cannot be read", a->id, k);
+            (*texts)[at] = p.text;
+            memcpy(*vecs + at * ENCODER_DIM, vec, ENCODER_DIM * sizeof **vecs);
+        }
+        /* a store whose log predates article texts: its passages stand in */
+        if (!arts[i].text) arts[i].text = (*texts)[at - a->n_passages];
+    }
+    return 0;
+}
+
+int pg_ingest_copy(const char *data_dir, store *st, bool progress, pg_ingest_summary *summary,
+                   char *err, size_t errlen) {
+    pg_store *pg = pg_store_of(st);
+    assert(pg);
+    double t_start = now_seconds();
+    pg_ingest_summary sum = {0};
+    char why[512];
+    store *src = store_open(data_dir, store_model_of(st), why, sizeof why);
+    if (!src) return seterr(err, errlen, "%s", why);
+    const store_view *v = store_acquire(src);
+    sum.articles = (long)store_article_count(v, NULL);
+    ingest_progress pr;
+    ingest_progress_start(&pr, progress, (long)store_count(v, NULL));
+    store_article_info *page = xmalloc(PG_STORE_BULK_BATCH * sizeof *page);
+    store_article *arts = xmalloc(PG_STORE_BULK_BATCH * sizeof *arts);
+    char after[STORE_ARTICLE_ID_MAX + 1] = "";
+    long done = 0;
+    int rc = 0;
+    bool more = true;
+    while (more && rc == 0) {
+        size_t n = store_article_list(v, NULL, after, PG_STORE_BULK_BATCH, page, &more);
+        if (n == 0) break;
+        snprintf(after, sizeof after, "%s", page[n - 1].id);
+        const char **texts = NULL;
+        float *vecs = NULL;
+        if (copy_page(v, page, n, arts, &texts, &vecs, err, errlen) < 0) {
+            rc = -1;
+        } else {
+            size_t added = 0;
+            long passages = 0;
+            for (size_t i = 0; i < n; i++) passages += (long)page[i].n_passages;
+            if (pg_store_bulk_load(pg, arts, n, &added, why, sizeof why) < 0)
+                rc = seterr(err, errlen, "loading into PostgreSQL: %s", why);
+            sum.loaded += (long)added;
+            sum.present += (long)(n - added);
+            done += passages;
+            ingest_progress_update(&pr, done, !more || rc != 0);
+        }
+        free(texts);
+        free(vecs);
+    }
+    free(arts);
+    free(page);
+    store_release(v);
+    store_close(src);
+    long long stored = pg_store_count(pg, NULL, why, sizeof why);
+    sum.store_total = stored < 0 ? -1 : (long)stored;
+    sum.seconds = now_seconds() - t_start;
+    if (summary) *summary = sum;
+    if (rc == 0)
+        log_fields(LOG_INFO, "data directory copied into PostgreSQL",
+                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_INT("articles", sum.articles),
+                                 LOG_INT("already_stored", sum.present), LOG_INT("loaded", sum.loaded),
+                                 LOG_INT("store_passages", sum.store_total), LOG_DBL("seconds", sum.seconds)},
+                   6);
+    return rc;
+}

@@ -14,7 +14,10 @@
  * killed at any moment loses at most the group it was encoding, and the next
  * run starts after the last group committed.
  *
- * Progress as ingest.h's (ingest/progress.h), counted in passages. */
+ * Progress as ingest.h's (ingest/progress.h), counted in passages.
+ *
+ * pg_ingest_copy moves an embedded store (a data directory) into a database
+ * instead, with the vectors it holds: `ragd ingest --store-url … --from-data-dir`. */
 #ifndef RAGD_APP_PG_INGEST_H
 #define RAGD_APP_PG_INGEST_H
 
@@ -44,6 +47,15 @@ typedef struct pg_ingest_options {
     int (*on_progress)(long done, long total, void *ctx);
     void *progress_ctx;
 } pg_ingest_options;
+
+/* Copy the live articles of the embedded store in data_dir — passages,
+ * vectors and texts as they are, nothing encoded — into st, which must be
+ * for the same model: the move of a data directory to PostgreSQL. Articles
+ * st already holds are skipped, so it is idempotent and resumable as the
+ * corpus load is. summary's articles counts the data directory's; the CSV's
+ * fields stay 0. 0, or -1 with err set. */
+int pg_ingest_copy(const char *data_dir, store *st, bool progress, pg_ingest_summary *summary,
+                   char *err, size_t errlen);
 
 /* Load the corpus into st (a store of the PostgreSQL backend, opened for
  * enc's model). 0, or -1 with err set (unreadable CSV, encoder failure, the

@@ -13,6 +13,8 @@
  *   - `ragd ingest --store-url` skips the articles the database holds before
  *     encoding (an interrupted run is a committed prefix: the next run loads
  *     only the rest) and keeps an article written through the API since;
+ *   - `ragd ingest --store-url --from-data-dir` moves an embedded store into a
+ *     database without encoding, and `ragd search` then ranks the same;
  *   - bad connection strings, an unreachable server and a database without a
  *     ragd store: one clear line at start and exit status 2.
  *
@@ -299,6 +301,64 @@ static void refused_at_start(const char *const *args, const char *needle) {
     free(log);
 }
 
+/* text without its JSON log lines (the encoder's warnings carry timestamps). */
+static void drop_log_lines(char *text) {
+    char *out = text;
+    for (char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        size_t next = len + (line[len] == '\n');
+        if (line[0] != '{') {
+            memmove(out, line, next);
+            out += next;
+        }
+        line += next;
+    }
+    *out = '\0';
+}
+
+/* A data directory moved into a database: the same answers, nothing encoded. */
+static void ingest_copies_a_data_directory(void **state) {
+    (void)state;
+    char *log;
+    const char *to_dir[] = {"ingest", "--data-dir", fx.data_dir, "--csv", fx.csv_path, "--no-progress", NULL};
+    assert_int_equal(run_ragd(to_dir, &log), 0);
+    free(log);
+    assert_int_equal(pg_cluster_exec(&fx.pg, "CREATE DATABASE copied"), 0);
+    char url[160], want[64];
+    snprintf(url, sizeof url, "postgres://postgres@127.0.0.1:%d/copied", fx.pg.port);
+    const char *copy[] = {"ingest", "--store-url", url, "--from-data-dir", fx.data_dir, "--no-progress", NULL};
+    assert_int_equal(run_ragd(copy, &log), 0);
+    snprintf(want, sizeof want, "%d articles in", ask_corpus_len);
+    assert_non_null(strstr(log, want));
+    snprintf(want, sizeof want, "0 already in the");
+    assert_non_null(strstr(log, want));
+    snprintf(want, sizeof want, ", %d copied", ask_corpus_len);
+    assert_non_null(strstr(log, want));
+    free(log);
+    assert_int_equal(run_ragd(copy, &log), 0); /* again: nothing to copy */
+    assert_non_null(strstr(log, ", 0 copied"));
+    free(log);
+    /* every mode ranks the same from the directory and the database */
+    const char *modes[] = {"lexical", "vector", "hybrid"};
+    for (int m = 0; m < 3; m++) {
+        char *from_dir, *from_db;
+        const char *q_dir[] = {"search", "--log-level", "warn", "--mode", modes[m], "-k", "5",
+                               "--data-dir", fx.data_dir, "bank prices and the final", NULL};
+        const char *q_db[] = {"search", "--log-level", "warn", "--mode", modes[m], "-k", "5",
+                              "--store-url", url, "bank prices and the final", NULL};
+        assert_int_equal(run_ragd(q_dir, &from_dir), 0);
+        assert_int_equal(run_ragd(q_db, &from_db), 0);
+        drop_log_lines(from_dir);
+        drop_log_lines(from_db);
+        assert_non_null(strstr(from_dir, " 1. "));
+        assert_string_equal(from_db, from_dir);
+        free(from_dir);
+        free(from_db);
+    }
+    const char *no_url[] = {"ingest", "--from-data-dir", fx.data_dir, NULL};
+    refused_at_start(no_url, "give --store-url");
+}
+
 static void bad_connection_strings_are_refused_at_start(void **state) {
     (void)state;
     const char *bad_uri[] = {"gateway", "--store-url", "postgres://u:s3cret@[::1", NULL};
@@ -328,6 +388,7 @@ int main(void) {
         cmocka_unit_test(the_standby_serves_searches_and_the_primary_stopped),
         cmocka_unit_test(the_primary_started_again_everything_recovers),
         cmocka_unit_test(ingest_skips_what_the_database_holds),
+        cmocka_unit_test(ingest_copies_a_data_directory),
         cmocka_unit_test(bad_connection_strings_are_refused_at_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
