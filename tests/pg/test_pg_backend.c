@@ -30,6 +30,7 @@
 #include "pg_cluster.h"
 #include "pg_fixture.h"
 #include "store/documents.h"
+#include "store/pg/pg_internal.h" /* the pool, to hold its one connection */
 #include "store/pg/pg_store.h"
 
 #define DIM PG_FIXTURE_DIM
@@ -45,9 +46,9 @@ static store *embedded, *pg;
 static int setup(void **state) {
     (void)state;
     ragd_metrics_register();
-    pg_fixture_build(&fx, N_ARTICLES);
+    assert_int_equal(pg_fixture_build(&fx, N_ARTICLES), 0);
     dir = test_tempdir();
-    pg_fixture_write_embedded(&fx, dir, true);
+    assert_int_equal(pg_fixture_write_embedded(&fx, dir, true), 0);
     char err[512];
     embedded = store_open(dir, "m", err, sizeof err);
     if (embedded == NULL) fail_msg("store_open: %s", err);
@@ -489,6 +490,45 @@ static void test_migrates_version_1(void **state) {
     store_close(s);
 }
 
+/* A pool with every connection held: a search waits pool_wait_ms, then
+ * answers STORE_ERR_UNAVAILABLE (a 503, not a hang), counted as a wait and a
+ * timeout; /metrics shows the held connection busy. A frozen server: the
+ * check gives up after statement_timeout + grace, and the store works again
+ * once the server runs. */
+static void test_pool_exhausted_and_frozen_server(void **state) {
+    (void)state;
+    char err[512];
+    pg_store_options o = {.pool_size = 1, .pool_wait_ms = 100, .statement_timeout_ms = 300};
+    store *s = pg_store_open_backend(cluster.url, "m", DIM, &o, err, sizeof err);
+    if (s == NULL) fail_msg("open: %s", err);
+    pg_store *ps = pg_store_of(s);
+    PGconn *held = pg_conn_take(ps, &ps->reads, err, sizeof err);
+    assert_non_null(held);
+    assert_true(metrics_have("ragd_store_pool_connections{pool=\"reads\",state=\"busy\"} 1"));
+    const char *h = fx.articles[2].heading;
+    store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
+    search_hit hits[3];
+    const store_view *v = store_acquire(s);
+    assert_int_equal(store_search(v, &q, hits, err, sizeof err), STORE_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err, "stayed busy for 100 ms"));
+    expect_failed(v, "search on a full pool");
+    store_release(v);
+    assert_true(metrics_have("ragd_store_pool_timeouts_total{pool=\"reads\"}"));
+    assert_true(metrics_have("ragd_store_pool_wait_seconds_count"));
+    pg_conn_give(ps, &ps->reads, held);
+
+    assert_int_equal(pg_cluster_freeze(&cluster, true), 0);
+    int rc = store_check(s, err, sizeof err);
+    assert_int_equal(pg_cluster_freeze(&cluster, false), 0);
+    assert_int_equal(rc, STORE_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err, "no answer within 2300 ms"));
+    assert_int_equal(store_check(s, err, sizeof err), 0);
+    v = store_acquire(s);
+    assert_true(store_search(v, &q, hits, err, sizeof err) > 0);
+    store_release(v);
+    store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_answers),
@@ -497,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_writes_and_a_second_gateway),
         cmocka_unit_test(test_database_stopped_and_started),
         cmocka_unit_test(test_migrates_version_1),
+        cmocka_unit_test(test_pool_exhausted_and_frozen_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

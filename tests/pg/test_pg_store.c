@@ -50,11 +50,11 @@ static fixture fx;
 
 static int setup(void **state) {
     (void)state;
-    pg_fixture_build(&data, N_ARTICLES);
+    assert_int_equal(pg_fixture_build(&data, N_ARTICLES), 0);
     char err[512];
     /* The embedded store, passage by passage as ingest adds them. */
     fx.dir = test_tempdir();
-    pg_fixture_write_embedded(&data, fx.dir, false);
+    assert_int_equal(pg_fixture_write_embedded(&data, fx.dir, false), 0);
     fx.embedded = store_open(fx.dir, "m", err, sizeof err);
     assert_non_null(fx.embedded);
     fx.view = store_acquire(fx.embedded);
