@@ -10,6 +10,8 @@
  *     gateway without a standby says 503 on /ready and /ask;
  *   - the primary started again: /ready is 200 again and /ask and writes work,
  *     without restarting any ragd;
+ *   - a frozen database (SIGSTOP): /ask and /ready 503 within the statement
+ *     timeout, not a hang, and recovery once it runs again;
  *   - `ragd ingest --store-url` skips the articles the database holds before
  *     encoding (an interrupted run is a committed prefix: the next run loads
  *     only the rest) and keeps an article written through the API since;
@@ -185,6 +187,30 @@ static void the_primary_started_again_everything_recovers(void **state) {
                         "2016-09-02", "business"));
     json_decref(doc_call_json(&fx.server, NULL, "GET", "/documents/replica-2", NULL, 200));
     json_decref(doc_call_json(&fx.server, NULL, "DELETE", "/documents/replica-2", NULL, 200));
+}
+
+/* A database that accepts bytes and never answers (every postgres process
+ * SIGSTOPped): /ask and /ready answer 503 within the statement timeout and
+ * its grace instead of holding a thread, and all is well once it runs again.
+ * The harness's deadline is what would catch a hang. */
+static void a_frozen_database_is_503_not_a_hang(void **state) {
+    (void)state;
+    ragd_proc quick;
+    const char *args[] = {"--store-url", fx.pg.url, "--store-timeout-ms", "1000", NULL};
+    start_gateway(&quick, args);
+    assert_int_equal(doc_ask_rank(&quick, NULL, "wrestling federation", "lexical", NULL, 5, "19"), 1);
+    assert_int_equal(pg_cluster_freeze(&fx.pg, true), 0);
+    char *retry = NULL;
+    long ask = status_of(&quick, "POST", "/ask", ask_lexical("wrestling federation"), &retry);
+    long ready = status_of(&quick, "GET", "/ready", NULL, NULL);
+    assert_int_equal(pg_cluster_freeze(&fx.pg, false), 0);
+    assert_int_equal(ask, 503);
+    assert_non_null(retry);
+    free(retry);
+    assert_int_equal(ready, 503);
+    assert_int_equal(wait_status(&quick, "/ready", 200), 200);
+    assert_int_equal(doc_ask_rank(&quick, NULL, "wrestling federation", "lexical", NULL, 5, "19"), 1);
+    assert_int_equal(ragd_stop(&quick), 0);
 }
 
 /* `ragd args…` to its end; its output (stdout and stderr) into *out. Exit status. */
@@ -387,6 +413,7 @@ int main(void) {
         cmocka_unit_test(a_write_through_one_is_read_through_the_other),
         cmocka_unit_test(the_standby_serves_searches_and_the_primary_stopped),
         cmocka_unit_test(the_primary_started_again_everything_recovers),
+        cmocka_unit_test(a_frozen_database_is_503_not_a_hang),
         cmocka_unit_test(ingest_skips_what_the_database_holds),
         cmocka_unit_test(ingest_copies_a_data_directory),
         cmocka_unit_test(bad_connection_strings_are_refused_at_start),
