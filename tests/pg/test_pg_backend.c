@@ -34,6 +34,8 @@
 #include "store/pg/pg_store.h"
 
 #define DIM PG_FIXTURE_DIM
+#define RAGD_STR_(x) #x
+#define RAGD_STR(x) RAGD_STR_(x)
 #define N_ARTICLES 100
 #define TOP 5
 #define DEPTH 10
@@ -443,10 +445,11 @@ static void test_database_stopped_and_started(void **state) {
     assert_false(res.created);
 }
 
-/* A version-1 database (no seq) is migrated on open: its passages are
- * numbered in (article id, passage index) order, the tie order it had, the
- * next write continues after them, and searches work. (Made by taking the
- * columns of version 2 away from a fresh database, in its own database.) */
+/* A version-1 database (no seq, the plain postings key) is migrated on open:
+ * its passages are numbered in (article id, passage index) order, the tie
+ * order it had, the next write continues after them, the postings key
+ * covers the lexical columns, vectors are inline, and searches work. (Made by taking versions 2
+ * to 4 away from a fresh database, in its own database.) */
 static void test_migrates_version_1(void **state) {
     (void)state;
     char err[512], conninfo[200];
@@ -459,7 +462,9 @@ static void test_migrates_version_1(void **state) {
     char sql[600];
     snprintf(sql, sizeof sql, "%s",
              "ALTER TABLE ragd_passages DROP COLUMN seq; ALTER TABLE ragd_postings DROP COLUMN seq;"
+             " ALTER TABLE ragd_postings ADD PRIMARY KEY (term, topic, article_id, passage_index);"
              " ALTER TABLE ragd_stats DROP COLUMN next_seq;"
+             " ALTER TABLE ragd_passages ALTER COLUMN embedding SET STORAGE EXTERNAL;"
              " UPDATE ragd_meta SET value = '1' WHERE key = 'schema_version'");
     pg_cluster c1 = cluster;
     snprintf(c1.conninfo, sizeof c1.conninfo, "%s", conninfo);
@@ -474,7 +479,11 @@ static void test_migrates_version_1(void **state) {
                                      " ragd_postings q JOIN ragd_passages p USING (topic, article_id,"
                                      " passage_index) WHERE q.seq <> p.seq) OR (SELECT next_seq FROM"
                                      " ragd_stats) <> (SELECT count(*) FROM ragd_passages) OR (SELECT value"
-                                     " FROM ragd_meta WHERE key = 'schema_version') <> '2'"
+                                     " FROM ragd_meta WHERE key = 'schema_version') <> '" RAGD_STR(PG_STORE_SCHEMA_VERSION) "'"
+                                     " OR NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname ="
+                                     " 'ragd_postings_pkey' AND indexdef LIKE '%INCLUDE (seq%')"
+                                     " OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+                                     " 'ragd_passages'::regclass AND attname = 'embedding' AND attstorage <> 'm')"
                                      " THEN RAISE EXCEPTION 'bad migration'; END IF; END $$"), 0);
     store_article a = fx.articles[20];
     assert_int_equal(store_put(s, &a, 1, NULL, err, sizeof err), 0);

@@ -32,6 +32,8 @@
 #include "store/pg/pg_store.h"
 
 #define DIM PG_FIXTURE_DIM
+#define RAGD_STR_(x) #x
+#define RAGD_STR(x) RAGD_STR_(x)
 #define N_ARTICLES 100
 #define TOP 5
 #define DEPTH 10
@@ -208,9 +210,11 @@ static void test_refusals(void **state) {
     assert_int_equal(pg_cluster_exec(&fx.cluster,
                                      "UPDATE ragd_meta SET value = '99' WHERE key = 'schema_version'"), 0);
     assert_null(pg_store_open(fx.cluster.url, "m", DIM, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "schema version 99, newer than this ragd's 2"));
+    char newer[80];
+    snprintf(newer, sizeof newer, "schema version 99, newer than this ragd's %d", PG_STORE_SCHEMA_VERSION);
+    assert_non_null(strstr(err, newer));
     assert_int_equal(pg_cluster_exec(&fx.cluster,
-                                     "UPDATE ragd_meta SET value = '2' WHERE key = 'schema_version'"), 0);
+                                     "UPDATE ragd_meta SET value = '" RAGD_STR(PG_STORE_SCHEMA_VERSION) "' WHERE key = 'schema_version'"), 0);
     pg_store *again = pg_store_open(fx.cluster.conninfo, "m", DIM, NULL, err, sizeof err);
     assert_non_null(again);
     pg_store_close(again);

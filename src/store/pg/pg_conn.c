@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,16 +204,10 @@ int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen) 
     return gone ? PG_STORE_ERR_UNAVAILABLE : PG_STORE_ERR_DATABASE;
 }
 
-PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
-                         const char *const *params, const char *what, char *err, size_t errlen) {
-    int sent = n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
-                     : PQsendQuery(c, sql);
-    if (!sent) {
-        pg_fail(c, NULL, what, err, errlen);
-        return NULL;
-    }
-    /* The server's statement_timeout, plus time for its answer to arrive. */
-    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+/* Wait for the answer to what was just sent on c, at most until deadline
+ * (now_seconds()); see pg_exec_timed. */
+static PGresult *await_answer(pg_store *s, PGconn *c, double deadline, const char *what, char *err,
+                              size_t errlen) {
     PGresult *kept = NULL; /* the first error, else the last result */
     for (;;) {
         while (!PQisBusy(c)) {
@@ -243,6 +238,60 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
             return NULL;
         }
     }
+}
+
+/* The name a statement is prepared under on every connection: a hash of
+ * its text (64 bits: distinct texts do not meet in one process's few dozen). */
+static void statement_name(const char *sql, char out[24]) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
+    snprintf(out, 24, "ragd_%016llx", (unsigned long long)h);
+}
+
+static bool is_missing_statement(const PGresult *r) {
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return PQresultStatus(r) == PGRES_FATAL_ERROR && st && strcmp(st, "26000") == 0;
+}
+
+PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
+                        const char *const *params, const char *what, char *err, size_t errlen) {
+    /* The server's statement_timeout, plus time for its answer to arrive. */
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    /* A query with parameters outside a transaction runs as a prepared
+     * statement, prepared on this connection the first time it is missing:
+     * planning a search costs about as much as running it on a small
+     * corpus, and the plan of the same text is the same. (Inside a
+     * transaction the failed first EXECUTE would abort it.) */
+    if (n > 0 && PQtransactionStatus(c) == PQTRANS_IDLE) {
+        char name[24];
+        statement_name(sql, name);
+        PGresult *r = NULL;
+        if (PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0))
+            r = await_answer(s, c, deadline, what, err, errlen);
+        else
+            pg_fail(c, NULL, what, err, errlen);
+        if (r == NULL || !is_missing_statement(r)) return r;
+        PQclear(r);
+        if (!PQsendPrepare(c, name, sql, n, NULL)) {
+            pg_fail(c, NULL, what, err, errlen);
+            return NULL;
+        }
+        r = await_answer(s, c, deadline, what, err, errlen);
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) return r; /* the caller reports it */
+        PQclear(r);
+        if (!PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0)) {
+            pg_fail(c, NULL, what, err, errlen);
+            return NULL;
+        }
+        return await_answer(s, c, deadline, what, err, errlen);
+    }
+    int sent = n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0)
+                     : PQsendQuery(c, sql);
+    if (!sent) {
+        pg_fail(c, NULL, what, err, errlen);
+        return NULL;
+    }
+    return await_answer(s, c, deadline, what, err, errlen);
 }
 
 int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {

@@ -47,7 +47,9 @@
 #include "store/documents.h"
 #include "store/store.h"
 
-#define PG_STORE_SCHEMA_VERSION 2 /* 2: seq, the passages' write order (ties) */
+/* 2: seq, the passages' write order (ties); 3: covering postings key;
+ * 4: vectors stored inline */
+#define PG_STORE_SCHEMA_VERSION 4
 #define PG_STORE_POOL_DEFAULT 4
 #define PG_STORE_BULK_BATCH 200 /* articles per bulk-load transaction */
 

@@ -434,10 +434,12 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
     free(keep);
     if (rc == 0) rc = create_missing_indexes(c, err, errlen);
     if (added) *added = total;
-    /* Fresh tables have no statistics until autovacuum comes by; the
-     * planner would guess, badly, for the first searches. */
+    /* Fresh tables have no statistics until autovacuum comes by (the
+     * planner would guess, badly, for the first searches), and no visibility
+     * map (the postings' covering key would not give index-only scans). */
     if (rc == 0 && total > 0)
-        rc = pg_cmd(c, "ANALYZE ragd_passages, ragd_postings, ragd_articles", "ANALYZE", err, errlen);
+        rc = pg_cmd(c, "VACUUM (ANALYZE) ragd_passages, ragd_postings, ragd_articles, ragd_stats", "VACUUM",
+                    err, errlen);
     pg_conn_give(s, &s->writes, c);
     return rc;
 }
