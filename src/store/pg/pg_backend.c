@@ -336,9 +336,9 @@ static int pgb_check(store *s, char *err, size_t errlen) {
     int code;
     PGresult *r = read_rows(b, "check", "SELECT 1", 0, NULL, &code, err, errlen);
     if (r == NULL) {
+        /* Refused rather than unreachable (code PG_STORE_ERR_DATABASE: err
+         * says why) is still "cannot serve now". */
         ragd_metrics_store_unavailable("check");
-        if (code != PG_STORE_ERR_UNAVAILABLE)
-            seterr(err, errlen, "PostgreSQL unavailable, the check query failed");
         return STORE_ERR_UNAVAILABLE;
     }
     PQclear(r);
