@@ -15,6 +15,7 @@
 
 #include "app/request_check.h"
 #include "app/retrieval.h"
+#include "app/store_open.h"
 #include "model/encoder.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
@@ -36,6 +37,7 @@ typedef struct ask_job {
     char date_from[11], date_to[11]; /* "" = open end */
     bool explain;        /* each source says why it was chosen */
     bool stream;
+    bool stream_open;    /* http_stream_begin done */
     bool cite;
     uint64_t seed;
     llm_turn *history; /* owned copies */
@@ -119,8 +121,25 @@ static int on_piece(int prompt, int article, const char *text, size_t len, void 
     return j->fmt->piece(j->fmt_ctx, j->req, text, len) < 0 ? 1 : 0;
 }
 
+static void begin_stream(ask_job *j) {
+    assert(j->stream && !j->stream_open);
+    http_stream_begin(j->req, 200, "text/event-stream; charset=utf-8");
+    j->stream_open = true;
+}
+
+/* A failure of the pipeline: in-band for a stream. */
 static void fail(ask_job *j, int status, const char *message) {
-    j->fmt->fail(j->fmt_ctx, j->req, j->stream, status, message);
+    if (j->stream && !j->stream_open) begin_stream(j);
+    j->fmt->fail(j->fmt_ctx, j->req, j->stream, status, 1, message);
+}
+
+/* The store could not be reached: a real 503 even for a stream, which is
+ * begun only once the search has answered (backend.h: reads of a server). */
+static void store_unavailable(ask_job *j, const char *message) {
+    log_fields(LOG_WARN, "store unavailable",
+               (log_field[]){LOG_STR("rid", http_request_id(j->req)), LOG_STR("route", j->fmt->route),
+                             LOG_STR("error", message)}, 3);
+    j->fmt->fail(j->fmt_ctx, j->req, false, 503, STORE_RETRY_AFTER_S, message);
 }
 
 /* The client left: count it, and end what was begun. */
@@ -145,8 +164,6 @@ static void run_ask(void *arg) {
         job_free(j);
         return;
     }
-    if (j->stream) http_stream_begin(j->req, 200, "text/event-stream; charset=utf-8");
-
     /* 1. encode (not needed for a purely lexical search) */
     float vec[ENCODER_DIM];
     pipeline_error e = {0};
@@ -174,6 +191,12 @@ static void run_ask(void *arg) {
     int n = store_search(view, &q, hits, err, sizeof err);
     uint64_t t2 = now_ns();
     ragd_metrics_search(retrieval_mode_name(j->mode), (double)(t2 - t1) / 1e9);
+    if (n == STORE_ERR_UNAVAILABLE) {
+        store_release(view);
+        store_unavailable(j, err);
+        job_free(j);
+        return;
+    }
     if (n < 0) {
         /* the handler checked every field, so a query the store refuses
          * (STORE_ERR_BAD_QUERY) or a missing analyzer is this process's fault */
@@ -184,7 +207,10 @@ static void run_ask(void *arg) {
         return;
     }
     json_t *sources = sources_json(view, hits, n, j->explain);
-    if (j->stream) j->fmt->sources(j->fmt_ctx, j->req, sources);
+    if (j->stream) {
+        begin_stream(j);
+        j->fmt->sources(j->fmt_ctx, j->req, sources);
+    }
 
     /* 3. answer from the passages */
     const char *context[ASK_MAX_TOP_K], *heading[ASK_MAX_TOP_K], *date[ASK_MAX_TOP_K];
@@ -396,7 +422,8 @@ static void wire_done(void *ctx, http_request *r, const ask_result *res) {
     }
 }
 
-static void wire_fail(void *ctx, http_request *r, bool streaming, int status, const char *message) {
+static void wire_fail(void *ctx, http_request *r, bool streaming, int status, int retry_after_s,
+                      const char *message) {
     if (streaming) {
         buf ev = BUF_INIT;
         buf_printf(&ev, "{\"error\":{\"code\":\"%s\",\"message\":\"", http_error_code(status));
@@ -406,7 +433,7 @@ static void wire_fail(void *ctx, http_request *r, bool streaming, int status, co
         buf_free(&ev);
         http_stream_end(r);
     } else {
-        if (status == 429 || status == 503) http_respond_overloaded(r, status, 1, message);
+        if (status == 429 || status == 503) http_respond_overloaded(r, status, retry_after_s, message);
         else http_respond_error(r, status, "%s", message);
     }
 }

@@ -48,8 +48,10 @@ typedef struct ask_format {
      * done or write it to the stream. <0: client gone. */
     int (*piece)(void *ctx, http_request *r, const char *text, size_t len);
     void (*done)(void *ctx, http_request *r, const ask_result *result);
-    /* streaming: the stream is open (say it in-band and end it); else answer. */
-    void (*fail)(void *ctx, http_request *r, bool streaming, int status, const char *message);
+    /* streaming: the stream is open (say it in-band and end it); else answer
+     * (a 429 or 503 with Retry-After: retry_after_s). */
+    void (*fail)(void *ctx, http_request *r, bool streaming, int status, int retry_after_s,
+                 const char *message);
     void (*release)(void *ctx);
 } ask_format;
 

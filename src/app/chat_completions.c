@@ -140,7 +140,8 @@ static void chat_done(void *ctx, http_request *r, const ask_result *res) {
     http_respond_json(r, 200, body);
 }
 
-static void chat_fail(void *ctx, http_request *r, bool streaming, int status, const char *message) {
+static void chat_fail(void *ctx, http_request *r, bool streaming, int status, int retry_after_s,
+                      const char *message) {
     if (streaming) {
         /* OpenAI's clients raise an error for a chunk that carries one. */
         char *body = openai_error_text(status, NULL, NULL, message);
@@ -148,7 +149,11 @@ static void chat_fail(void *ctx, http_request *r, bool streaming, int status, co
         free(body);
         http_stream_end(r);
     } else {
-        if (status == 429 || status == 503) http_add_header(r, "Retry-After", "1");
+        if (status == 429 || status == 503) {
+            char retry[16];
+            snprintf(retry, sizeof retry, "%d", retry_after_s > 0 ? retry_after_s : 1);
+            http_add_header(r, "Retry-After", retry);
+        }
         openai_respond_error(r, status, NULL, NULL, "%s", message);
     }
 }

@@ -25,6 +25,7 @@
 #include "model/encoder.h"
 #include "obs/curl_global.h"
 #include "obs/log.h"
+#include "app/store_open.h"
 #include "store/documents.h"
 #include "util/buf.h"
 #include "util/util.h"
@@ -247,7 +248,7 @@ static void print_json(const eval_mode *modes, int nmodes, const qrels *r,
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *qrels_path = "", *url = "", *data_dir = "./data", *model_dir = NULL;
+    const char *qrels_path = "", *url = "", *model_dir = NULL;
     const char *mode_list = "default,hybrid,vector,lexical";
     int threads = 0, max_per_article = -1;
     double k1 = 0, b = -1, heading_weight = -1;
@@ -255,7 +256,6 @@ int cmd_eval(int argc, char **argv) {
     const option_spec specs[] = {
         {"qrels", NULL, OPT_STRING, &qrels_path, "JSONL questions {\"question\", \"article_id\", \"kind\"?}", 0, 0},
         {"url", NULL, OPT_STRING, &url, "a running ragd (serve or gateway): ask its POST /ask instead of a store", 0, 0},
-        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "store directory (without --url)", 0, 0},
         {"mode", NULL, OPT_STRING, &mode_list, "comma-separated: default (as /ask), hybrid, vector, lexical", 0, 0},
         {"max-per-article", NULL, OPT_INT, &max_per_article, "sources of one article at most (-1: the /ask default, 0: no cap)", -1, RETRIEVAL_MAX_PER_ARTICLE_LIMIT},
         {"bm25-k1", NULL, OPT_DOUBLE, &k1, "BM25F k1 for a tuning run (0: the store's; without --url)", 0, 0},
@@ -271,6 +271,8 @@ int cmd_eval(int argc, char **argv) {
               "articles, per mode and kind.");
     cmd.log_level = "warn"; /* the table is the output; a line per question is noise */
     options_add_all(&cmd.options, specs, ARRAY_LEN(specs));
+    store_opts so;
+    store_opts_add(&cmd.options, &so, "store directory (without --url)");
     if (!role_begin(&cmd, argc, argv)) return role_end(&cmd, cmd.exit_status);
     int rc;
     if (!*qrels_path) {
@@ -314,10 +316,15 @@ int cmd_eval(int argc, char **argv) {
             goto out;
         }
     } else {
-        if (!(st = store_open(data_dir, NULL, err, sizeof err))) {
+        if (store_opts_check(&so, "eval") < 0) {
+            rc = 2;
+            goto out;
+        }
+        if (!(st = store_opts_open(&so, NULL, false, err, sizeof err, &rc))) {
             fprintf(stderr, "ragd eval: %s\n", err);
             goto out;
         }
+        rc = 1;
         s = store_acquire(st);
         bool need_vectors = false;
         for (int m = 0; m < nmodes; m++) {

@@ -29,6 +29,7 @@
 #include "app/remote_pipeline.h"
 #include "app/role.h"
 #include "app/store_facts.h"
+#include "app/store_open.h"
 #include "app/topics.h"
 #include "app/web.h"
 #include "model/model_dirs.h"
@@ -101,26 +102,29 @@ static int open_vocabulary(gateway_state *g, const char *model_dir) {
 
 /* Everything the gateway answers from: the store (its BM25 analyzer is built
  * in), the vocabulary and the client of the model services.
- * 0, or -1 after logging why (what was opened is in g, for the caller to close). */
-static int open_gateway(gateway_state *g, const char *data_dir, const char *model_dir,
+ * 0, or the exit status after logging why (what was opened is in g, for the
+ * caller to close). */
+static int open_gateway(gateway_state *g, const store_opts *so, const char *model_dir,
                         const model_client_options *base) {
-    char err[512];
-    if (open_vocabulary(g, model_dir) < 0) return -1;
-    if (!store_exists(data_dir)) {
+    char err[1024];
+    if (open_vocabulary(g, model_dir) < 0) return 1;
+    if (!store_opts_on_server(so) && !store_exists(so->data_dir)) {
         log_error("ragd gateway: no store in %s (build it with 'ragd ingest --data-dir %s')",
-                  data_dir, data_dir);
-        return -1;
+                  so->data_dir, so->data_dir);
+        return 1;
     }
-    if (!(g->store = store_open_writable(data_dir, NULL, err, sizeof err))) {
+    int status = 1;
+    /* NULL model: the store's own, which the model services must then run */
+    if (!(g->store = store_opts_open(so, NULL, true, err, sizeof err, &status))) {
         log_error("ragd gateway: %s", err);
-        return -1;
+        return status;
     }
     store_facts_publish(g->store);
     model_client_options mo = *base;
     mo.expected_model = store_model_of(g->store);
     if (!(g->client = model_client_start(&mo, err, sizeof err))) {
         log_error("ragd gateway: %s", err);
-        return -1;
+        return 1;
     }
     return 0;
 }
@@ -131,13 +135,11 @@ int cmd_gateway(int argc, char **argv) {
                      "Run the gateway: POST /ask from the local store, encoding and the LLM on "
                      "remote model services.", 8000);
     option_strings model_urls = {.items = {"http://127.0.0.1:8080"}, .n = 1, .provisional = true};
-    const char *data_dir = "./data";
     const char *model_dir = NULL;
     double upstream_timeout = 30, connect_timeout = 1, health_interval = 1;
     int merge_threshold = STORE_DEFAULT_MERGE_PASSAGES;
     const option_spec own[] = {
         {"model-url", "RAGD_MODEL_URLS", OPT_STRING_LIST, &model_urls, "a model service's base URL (commas separate several)", 0, 0},
-        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory (built by 'ragd ingest')", 0, 0},
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "the model folder whose vocab.txt splits /documents articles (default: ./models, then ../shared/models)", 0, 0},
         {"upstream-timeout", "RAGD_UPSTREAM_TIMEOUT", OPT_DOUBLE, &upstream_timeout, "seconds one model-service call may take, answer stream included, before 504 (0: no limit)", 0, 0},
         {"connect-timeout", "RAGD_CONNECT_TIMEOUT", OPT_DOUBLE, &connect_timeout, "seconds to connect to a model service", 0, 0},
@@ -145,6 +147,8 @@ int cmd_gateway(int argc, char **argv) {
         {"merge-threshold", "RAGD_MERGE_THRESHOLD", OPT_INT, &merge_threshold, "live passages plus tombstones that start a background merge into a new snapshot (0: never)", 0, 100000000},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
+    store_opts so;
+    store_opts_add(&r.options, &so, "the store's directory (built by 'ragd ingest')");
     ask_opts ao;
     ask_opts_add(&r.options, &ao, "threads running /ask and /documents writes (each waits on the model services)");
     documents_opts dopts;
@@ -154,6 +158,7 @@ int cmd_gateway(int argc, char **argv) {
         fprintf(stderr, "ragd gateway: timeouts must be >= 0 and --health-interval > 0\n");
         return role_end(&r, 2);
     }
+    if (store_opts_check(&so, "gateway") < 0) return role_end(&r, 2);
     char *url_storage = NULL;
     const char *urls[MAX_MODEL_URLS];
     int nurls = split_urls(&model_urls, &url_storage, urls);
@@ -168,10 +173,14 @@ int cmd_gateway(int argc, char **argv) {
                                .connect_timeout_s = connect_timeout,
                                .probe_interval_s = health_interval,
                                .probe_timeout_s = health_interval < 1 ? health_interval / 2 : 0.5};
-    if (open_gateway(&g, data_dir, model_dir, &mo) == 0) {
+    int opened = open_gateway(&g, &so, model_dir, &mo);
+    if (opened) rc = opened;
+    if (opened == 0) {
         store_set_merge_threshold(g.store, (size_t)merge_threshold);
+        char where[300];
+        store_opts_where(&so, where, sizeof where);
         log_fields(LOG_INFO, "gateway ready",
-                   (log_field[]){LOG_STR("data_dir", data_dir), LOG_STR("model", store_model_of(g.store)),
+                   (log_field[]){LOG_STR("store", where), LOG_STR("model", store_model_of(g.store)),
                                  LOG_INT("passages", store_passages_now(g.store)),
                                  LOG_INT("model_services", nurls),
                                  LOG_INT("model_services_up", model_client_up_count(g.client))},

@@ -14,6 +14,7 @@
 #include "app/role.h"
 #include "model/encoder.h"
 #include "obs/log.h"
+#include "app/store_open.h"
 #include "store/documents.h"
 #include "util/buf.h"
 #include "util/util.h"
@@ -59,7 +60,6 @@ static void print_hit(int rank, const search_hit *h, const store_passage *p, boo
 }
 
 int cmd_search(int argc, char **argv) {
-    const char *data_dir = "./data";
     const char *model_dir = NULL;
     const char *topic = NULL;
     const char *mode_name = "default";
@@ -78,7 +78,6 @@ int cmd_search(int argc, char **argv) {
         {"date-to", NULL, OPT_STRING, &date_to, "only passages dated on or before YYYY-MM-DD", 0, 0},
         {"approximate", NULL, OPT_BOOL, &approximate, "vector half through HNSW instead of exact", 0, 0},
         {"json", NULL, OPT_BOOL, &json, "one JSON object per hit", 0, 0},
-        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "store directory", 0, 0},
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir,
          "all-MiniLM-L6-v2 folder (default: ./models, then ../shared/models)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
@@ -86,6 +85,8 @@ int cmd_search(int argc, char **argv) {
     role r;
     role_init(&r, "search", "\"query text\"", "Print the passages of the store that best match the query.");
     options_add_all(&r.options, specs, ARRAY_LEN(specs));
+    store_opts so;
+    store_opts_add(&r.options, &so, "store directory");
     r.max_positional = INT_MAX; /* exactly one, with its own message below */
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
     int npos = r.npositional, rc;
@@ -114,12 +115,15 @@ int cmd_search(int argc, char **argv) {
         return role_end(&r, 2);
     }
     if (topic && !*topic) topic = NULL;
-    char err[1024];
+    if (store_opts_check(&so, "search") < 0) return role_end(&r, 2);
+    char err[1024], where[300];
+    store_opts_where(&so, where, sizeof where);
     encoder *enc = NULL;
-    store *st = store_open(data_dir, NULL, err, sizeof err);
+    int open_status = 1;
+    store *st = store_opts_open(&so, NULL, false, err, sizeof err, &open_status);
     if (!st) {
         fprintf(stderr, "ragd search: %s\n", err);
-        return role_end(&r, 1);
+        return role_end(&r, open_status);
     }
     const store_view *s = store_acquire(st);
     if (default_mode) mode = retrieval_default_mode(s);
@@ -148,10 +152,10 @@ int cmd_search(int argc, char **argv) {
         const char *identity = encoder_identity(encoder_get_info(enc));
         if (strcmp(identity, store_model(s)) != 0) {
             fprintf(stderr,
-                    "ragd search: the store in %s holds vectors of \"%s\" but the encoder is "
+                    "ragd search: the store in the %s holds vectors of \"%s\" but the encoder is "
                     "\"%s\"; use the model it was built with, --mode lexical, or re-run "
                     "`ragd ingest`\n",
-                    data_dir, store_model(s), identity);
+                    where, store_model(s), identity);
             goto out;
         }
         size_t len = strlen(query);

@@ -1,7 +1,7 @@
 /* cmd_serve — `ragd serve`, the embedded default: gateway, model and store in
  * one process, with no network hop between them. It serves /ask, the model
  * service's routes, and the common ones; on first start (no store in the
- * data directory) it listens at once and ingests the corpus meanwhile
+ * data directory, or an empty PostgreSQL database) it listens at once and ingests the corpus meanwhile
  * (first_ingest.h). */
 #include <stdatomic.h>
 
@@ -16,6 +16,7 @@
 #include "app/openai_models.h"
 #include "app/role.h"
 #include "app/store_facts.h"
+#include "app/store_open.h"
 #include "app/topics.h"
 #include "app/web.h"
 #include "obs/log.h"
@@ -52,27 +53,42 @@ static void store_ready(store *st, void *ctx) {
     atomic_store(&s->store, st);
 }
 
-/* Open the store in data_dir, or start the first ingest that will (unless
- * no_ingest). -1 after logging why. */
-static int open_or_ingest(serve_state *s, const char *data_dir, const char *csv, bool no_ingest) {
+/* Open the store the options name, or start the first ingest that will
+ * build it (unless no_ingest): an empty data directory, or a database that
+ * holds no passage yet (one that holds some is served as it is). 0, or the
+ * exit status after logging why. */
+static int open_or_ingest(serve_state *s, const store_opts *so, const char *csv, bool no_ingest) {
     const encoder_info *einfo = encoder_get_info(s->model.encoder);
-    if (!store_exists(data_dir)) {
-        if (no_ingest) {
-            log_error("ragd serve: no store in %s (run 'ragd ingest --data-dir %s')", data_dir, data_dir);
-            return -1;
+    char err[1024], where[300];
+    store_opts_where(so, where, sizeof where);
+    store *st = NULL;
+    if (store_opts_on_server(so)) {
+        int status = 1;
+        if (!(st = store_opts_open(so, encoder_identity(einfo), true, err, sizeof err, &status))) {
+            log_error("ragd serve: %s", err);
+            return status;
         }
-        s->first = first_ingest_start(&(first_ingest_config){.csv_path = csv, .data_dir = data_dir,
-                                                            .encoder = s->model.encoder,
-                                                            .on_ready = store_ready, .ctx = s});
+        if (store_passages_now(st) > 0) {
+            store_ready(st, s);
+            return 0;
+        }
+    } else if (store_exists(so->data_dir)) {
+        if (!(st = store_open_writable(so->data_dir, encoder_identity(einfo), err, sizeof err))) {
+            log_error("ragd serve: %s", err);
+            return 1;
+        }
+        store_ready(st, s);
         return 0;
     }
-    char err[512];
-    store *st = store_open_writable(data_dir, encoder_identity(einfo), err, sizeof err);
-    if (!st) {
-        log_error("ragd serve: %s", err);
-        return -1;
+    if (no_ingest) {
+        log_error("ragd serve: no store in the %s (run 'ragd ingest %s')", where,
+                  st ? "--store-url …" : "--data-dir …");
+        store_close(st);
+        return 1;
     }
-    store_ready(st, s);
+    s->first = first_ingest_start(&(first_ingest_config){.csv_path = csv, .data_dir = so->data_dir,
+                                                        .into = st, .encoder = s->model.encoder,
+                                                        .on_ready = store_ready, .ctx = s});
     return 0;
 }
 
@@ -81,22 +97,23 @@ int cmd_serve(int argc, char **argv) {
     role_init_server(&r, "serve", "Run the all-in-one server: gateway, model and store in one process.", 8000);
     model_opts mo;
     model_opts_add(&r.options, &mo);
-    const char *data_dir = "./data";
     const char *csv = "../shared/data/news-articles/Articles.csv";
     bool no_ingest = false;
     int merge_threshold = STORE_DEFAULT_MERGE_PASSAGES;
     const option_spec own[] = {
-        {"data-dir", "RAGD_DATA_DIR", OPT_STRING, &data_dir, "the store's directory", 0, 0},
         {"csv", "RAGD_CSV", OPT_STRING, &csv, "corpus ingested on first start, while serving (/ready reports progress)", 0, 0},
         {"no-ingest", "RAGD_NO_INGEST", OPT_BOOL, &no_ingest, "fail instead of ingesting when the data directory holds no store", 0, 0},
         {"merge-threshold", "RAGD_MERGE_THRESHOLD", OPT_INT, &merge_threshold, "live passages plus tombstones that start a background merge into a new snapshot (0: never)", 0, 100000000},
     };
     options_add_all(&r.options, own, ARRAY_LEN(own));
+    store_opts so;
+    store_opts_add(&r.options, &so, "the store's directory");
     ask_opts ao;
     ask_opts_add(&r.options, &ao, "threads running /ask (they wait on the encoder's batches)");
     documents_opts dopts;
     documents_opts_add(&r.options, &dopts);
     if (!role_begin(&r, argc, argv)) return role_end(&r, r.exit_status);
+    if (store_opts_check(&so, "serve") < 0) return role_end(&r, 2);
 
     serve_state s = {.merge_threshold = merge_threshold};
     if (model_stack_open(&s.model, &mo, "serve") < 0) return role_end(&r, 1);
@@ -104,9 +121,10 @@ int cmd_serve(int argc, char **argv) {
                              .query_precision = s.model.query_precision};
     pipeline p = {.max_per_article = ask_pipeline_max_per_article(&ao)};
     s.pipeline = &p;
-    if (open_or_ingest(&s, data_dir, csv, no_ingest) < 0) {
+    int opened = open_or_ingest(&s, &so, csv, no_ingest);
+    if (opened) {
         model_stack_close(&s.model);
-        return role_end(&r, 1);
+        return role_end(&r, opened);
     }
 
     p.workers = ask_workers_start(&ao, "serve");

@@ -10,6 +10,7 @@
 #include "app/documents_input.h"
 #include "app/documents_passages.h"
 #include "app/request_check.h"
+#include "app/store_open.h"
 #include "obs/log.h"
 #include "obs/ragd_metrics.h"
 #include "store/documents.h"
@@ -69,6 +70,24 @@ static void fail_write(write_job *j, int status, const char *outcome, const char
     else http_respond_error(j->r, status, "%s", message);
 }
 
+/* The store's server could not be reached: nothing was written, retry later. */
+static void store_unavailable(write_job *j, const char *message) {
+    log_fields(LOG_WARN, "document write failed: store unavailable",
+               (log_field[]){LOG_STR("kind", kind_names[j->kind]),
+                             LOG_STR("id", j->n ? j->docs[0].id : j->delete_id),
+                             LOG_STR("error", message)},
+               3);
+    count_write(j, "unavailable");
+    http_respond_overloaded(j->r, 503, STORE_RETRY_AFTER_S, message);
+}
+
+/* A read of v found nothing: a 404, unless it could not reach the store (503). */
+static void respond_not_found(http_request *r, const store_view *v, const char *id) {
+    char err[512];
+    if (store_view_failed(v, err, sizeof err)) http_respond_overloaded(r, 503, STORE_RETRY_AFTER_S, err);
+    else http_respond_error(r, 404, "no article with id '%s'", id);
+}
+
 static json_t *write_result_json(const document_input *d, const store_write_result *res) {
     return json_pack("{s:s, s:i, s:b}", "id", d->id, "passages", res->passages, "created",
                      res->created);
@@ -86,7 +105,10 @@ static void run_put(write_job *j) {
     store_write_result *results = xcalloc(j->n, sizeof *results);
     for (size_t i = 0; i < j->n; i++) articles[i] = document_article(&j->docs[i], &j->passages[i]);
     char err[512];
-    if (store_put(p->store, articles, j->n, results, err, sizeof err) < 0) {
+    int rc = store_put(p->store, articles, j->n, results, err, sizeof err);
+    if (rc == STORE_ERR_UNAVAILABLE) {
+        store_unavailable(j, err);
+    } else if (rc < 0) {
         /* Every article was validated as the store checks them: this is the store's fault. */
         fail_write(j, 500, "failed", err);
     } else {
@@ -117,7 +139,9 @@ static void run_put(write_job *j) {
 static void run_delete(write_job *j) {
     char err[512];
     int rc = store_delete(j->svc->pipeline->store, j->delete_id, err, sizeof err);
-    if (rc < 0) {
+    if (rc == STORE_ERR_UNAVAILABLE) {
+        store_unavailable(j, err);
+    } else if (rc < 0) {
         fail_write(j, 500, "failed", err);
     } else if (rc == 0) {
         count_write(j, "not_found");
@@ -307,8 +331,8 @@ static void get_document(http_request *r, void *ctx) {
     const store_view *v = store_acquire(svc->pipeline->store);
     store_article_info a;
     if (store_article_get(v, id, &a) < 0) {
+        respond_not_found(r, v, id);
         store_release(v);
-        http_respond_error(r, 404, "no article with id '%s'", id);
         return;
     }
     json_t *passages = json_array();
@@ -369,6 +393,14 @@ static void list_documents(http_request *r, void *ctx) {
     store_article_info *page = xmalloc(limit * sizeof *page);
     bool more = false;
     size_t n = store_article_list(v, topic, cursor, limit, page, &more);
+    char err[512];
+    if (store_view_failed(v, err, sizeof err)) {
+        store_release(v);
+        free(page);
+        free(topic);
+        http_respond_overloaded(r, 503, STORE_RETRY_AFTER_S, err);
+        return;
+    }
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(list, article_summary(&page[i]));
     json_t *body = json_pack("{s:o}", "documents", list);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "app/pg_ingest.h"
 #include "ingest/ingest.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -126,18 +127,32 @@ static void fail(first_ingest *fi, const char *why) {
     if (!atomic_load(&fi->stopping)) kill(getpid(), SIGTERM);
 }
 
+/* The store built and opened from the data directory, or the database
+ * loaded; NULL with err set. */
+static store *ingest_store(first_ingest *fi, char *err, size_t errlen) {
+    encoder *enc = fi->cfg.encoder;
+    if (fi->cfg.into) {
+        pg_ingest_options po = {.csv_path = fi->cfg.csv_path, .on_progress = on_progress,
+                                .progress_ctx = fi};
+        if (pg_ingest_run(&po, enc, fi->cfg.into, err, errlen) < 0) return NULL;
+        store *st = fi->cfg.into;
+        fi->cfg.into = NULL; /* on_ready's from here */
+        return st;
+    }
+    ingest_options io = {.csv_path = fi->cfg.csv_path, .data_dir = fi->cfg.data_dir,
+                         .on_progress = on_progress, .progress_ctx = fi};
+    if (ingest_run(&io, enc, err, errlen) < 0) return NULL;
+    return store_open_writable(fi->cfg.data_dir, encoder_identity(encoder_get_info(enc)), err, errlen);
+}
+
 static void *ingest_main(void *arg) {
     first_ingest *fi = arg;
     pthread_setname_np(pthread_self(), "ragd-ingest");
-    encoder *enc = fi->cfg.encoder;
     log_fields(LOG_INFO, "no store yet: ingesting while serving (/ready tells how far)",
-               (log_field[]){LOG_STR("data_dir", fi->cfg.data_dir), LOG_STR("csv", fi->cfg.csv_path)}, 2);
+               (log_field[]){LOG_STR("store", fi->cfg.into ? "postgres" : fi->cfg.data_dir),
+                             LOG_STR("csv", fi->cfg.csv_path)}, 2);
     char err[512] = "";
-    ingest_options io = {.csv_path = fi->cfg.csv_path, .data_dir = fi->cfg.data_dir,
-                         .on_progress = on_progress, .progress_ctx = fi};
-    store *st = NULL;
-    if (ingest_run(&io, enc, err, sizeof err) == 0)
-        st = store_open_writable(fi->cfg.data_dir, encoder_identity(encoder_get_info(enc)), err, sizeof err);
+    store *st = ingest_store(fi, err, sizeof err);
     if (st) {
         fi->cfg.on_ready(st, fi->cfg.ctx);
         atomic_store(&fi->state, STATE_READY); /* after on_ready: a gated request sees the store */
@@ -145,7 +160,9 @@ static void *ingest_main(void *arg) {
                    (log_field[]){LOG_INT("passages", (long)store_passages_now(st))}, 1);
     } else if (atomic_load(&fi->stopping)) {
         atomic_store(&fi->state, STATE_INTERRUPTED);
-        log_info("first ingest interrupted (%s); the next start resumes it", err);
+        /* A database already holding articles is served as it is at the next start. */
+        log_info("first ingest interrupted (%s); %s", err,
+                 fi->cfg.into ? "'ragd ingest --store-url' finishes it" : "the next start resumes it");
     } else {
         fail(fi, err[0] ? err : "unknown error");
     }
@@ -153,7 +170,7 @@ static void *ingest_main(void *arg) {
 }
 
 first_ingest *first_ingest_start(const first_ingest_config *c) {
-    assert(c->encoder && c->on_ready && c->csv_path && c->data_dir);
+    assert(c->encoder && c->on_ready && c->csv_path && (c->data_dir || c->into));
     first_ingest *fi = xcalloc(1, sizeof *fi);
     fi->cfg = *c;
     atomic_init(&fi->state, STATE_INGESTING);
@@ -251,6 +268,7 @@ bool first_ingest_finish(first_ingest *fi) {
     pthread_cond_broadcast(&fi->cv);
     pthread_mutex_unlock(&fi->mu);
     pthread_join(fi->thread, NULL);
+    store_close(fi->cfg.into); /* never handed to on_ready */
     bool failed = atomic_load(&fi->state) == STATE_FAILED;
     pthread_cond_destroy(&fi->cv);
     pthread_mutex_destroy(&fi->mu);

@@ -1,5 +1,6 @@
 /* first_ingest — `ragd serve`'s first start on an empty data directory: the
- * corpus is ingested on a thread of its own while the server already
+ * corpus (into the data directory, or into an empty PostgreSQL database) is
+ * ingested on a thread of its own while the server already
  * listens, so a user or an orchestrator sees a live server from the first
  * second rather than a refused connection for the minutes the ingest takes.
  *
@@ -34,7 +35,11 @@ typedef struct first_ingest first_ingest;
 
 typedef struct first_ingest_config {
     const char *csv_path;
-    const char *data_dir;
+    const char *data_dir;  /* the embedded store to build, or NULL with into */
+    /* Or: an open, empty store on a PostgreSQL server to load (pg_ingest.h);
+     * first_ingest owns it until it hands it to on_ready (closed if the
+     * ingest fails or is interrupted). */
+    store *into;
     encoder *encoder;  /* the ingest's alone until the store is ready */
     /* Called on the ingest thread with the opened store (ownership passes to
      * the callee), before any gated route lets a request through. */

@@ -4,6 +4,8 @@
 
 #include <assert.h>
 
+#include "app/store_open.h"
+
 static void get_topics(http_request *r, void *ctx) {
     const pipeline *p = ctx;
     assert(p->store); /* first_ingest gates this route until the store is open */
@@ -16,7 +18,14 @@ static void get_topics(http_request *r, void *ctx) {
                                               (json_int_t)store_count(st, names[i])));
     json_t *body = json_pack("{s:o, s:I}", "topics", list, "passages",
                              (json_int_t)store_count(st, NULL));
+    char err[512];
+    int failed = store_view_failed(st, err, sizeof err); /* the counts above mean "unknown" */
     store_release(st);
+    if (failed) {
+        json_decref(body);
+        http_respond_overloaded(r, 503, STORE_RETRY_AFTER_S, err);
+        return;
+    }
     http_respond_json(r, 200, body);
 }
 

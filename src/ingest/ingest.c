@@ -4,9 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ingest/corpus.h"
+#include "ingest/progress.h"
 #include "ingest/splitter.h"
 #include "obs/log.h"
 #include "store/store.h"
@@ -19,12 +19,6 @@ typedef struct pending {
     int index;
     char key[64];
 } pending;
-
-typedef struct progress {
-    bool bar; /* draw a bar (stderr is a terminal) instead of log lines */
-    long total;
-    double start, last;
-} progress;
 
 static bool heading_fits(const tokenizer *tok, const char *heading, int *pieces) {
     *pieces = count_pieces(tok, heading, strlen(heading));
@@ -66,48 +60,13 @@ static void passage_key(const tokenizer *tok, const article *a, size_t start, si
     snprintf(key, 64, "%s#%d#%016" PRIx64, a->id, index, h);
 }
 
-static void format_duration(double s, char *out, size_t n) {
-    if (s < 0 || s > 1e7) s = 0;
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(out, n, "%ld:%02ld", t / 60, t % 60);
-}
-
-static void progress_update(progress *p, long done, bool final) {
-    double now = now_seconds();
-    if (!final && now - p->last < (p->bar ? 0.1 : 5.0)) return;
-    p->last = now;
-    double elapsed = now - p->start;
-    double rate = elapsed > 0 ? (double)done / elapsed : 0;
-    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-    if (p->bar) {
-        enum { WIDTH = 30 };
-        int filled = p->total ? (int)((double)done * WIDTH / (double)p->total) : WIDTH;
-        char bar[WIDTH + 1];
-        for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '.';
-        bar[WIDTH] = '\0';
-        char eta_s[32], el_s[32];
-        format_duration(eta, eta_s, sizeof eta_s);
-        format_duration(elapsed, el_s, sizeof el_s);
-        fprintf(stderr, "\r[%s] %ld/%ld passages  %.1f/s  %s  ETA %s ", bar, done, p->total, rate,
-                el_s, eta_s);
-        if (final) fputc('\n', stderr);
-        fflush(stderr);
-    } else {
-        log_fields(LOG_INFO, "ingest progress",
-                   (log_field[]){LOG_INT("done", done), LOG_INT("total", p->total),
-                                 LOG_DBL("per_second", rate), LOG_DBL("eta_seconds", eta)},
-                   4);
-    }
-}
-
 /* Encode and add pend[0..n) in batches. */
 static int encode_all(const ingest_options *o, encoder *enc, store_writer *w, pending *pend,
                       long n, ingest_summary *sum, char *err, size_t errlen) {
     const tokenizer *tok = encoder_tokenizer(enc);
     int batch = o->batch_size > 0 ? o->batch_size : INGEST_DEFAULT_BATCH;
-    progress pr = {.bar = o->progress && isatty(STDERR_FILENO), .total = n};
-    pr.start = pr.last = now_seconds();
+    ingest_progress pr;
+    ingest_progress_start(&pr, o->progress, n);
     float *vecs = xmalloc((size_t)batch * ENCODER_DIM * sizeof *vecs);
     const char **texts = xmalloc((size_t)batch * sizeof *texts);
     size_t *lens = xmalloc((size_t)batch * sizeof *lens);
@@ -115,7 +74,7 @@ static int encode_all(const ingest_options *o, encoder *enc, store_writer *w, pe
     buf texts_buf = BUF_INIT;
     int rc = 0;
     double last_sync = now_seconds();
-    if (n) progress_update(&pr, 0, false);
+    if (n) ingest_progress_update(&pr, 0, false);
     if (o->on_progress && o->on_progress(0, n, o->progress_ctx))
         rc = seterr(err, errlen, "interrupted before encoding");
     for (long b = 0; b < n && rc == 0; b += batch) {
@@ -153,7 +112,7 @@ static int encode_all(const ingest_options *o, encoder *enc, store_writer *w, pe
             rc = store_writer_sync(w, err, errlen);
             last_sync = now_seconds();
         }
-        progress_update(&pr, b + m, b + m >= n);
+        ingest_progress_update(&pr, b + m, b + m >= n);
         if (rc == 0 && o->on_progress && o->on_progress(b + m, n, o->progress_ctx))
             rc = seterr(err, errlen, "interrupted after %ld of %ld passages", b + m, n);
     }

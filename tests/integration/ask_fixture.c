@@ -103,8 +103,47 @@ static int write_corpus(const char *path) {
     return rc;
 }
 
+bool ask_fixture_on_pg(void) {
+    const char *s = getenv("RAGD_TEST_STORE");
+    return s && !strcmp(s, "postgres");
+}
+
+/* The temporary folder, the CSV, and on PostgreSQL a fresh cluster. 0 or -1. */
+static int prepare(ask_fixture *f) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/ragd-ask-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        perror("ask_fixture: mkdtemp");
+        return -1;
+    }
+    snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->dir);
+    snprintf(f->csv_path, sizeof f->csv_path, "%s/corpus.csv", f->dir);
+    f->store_flag = "--data-dir";
+    f->store_value = f->data_dir;
+    if (ask_fixture_on_pg()) {
+        if (pg_cluster_start(&f->pg) < 0) return -1;
+        f->on_pg = true;
+        f->store_flag = "--store-url";
+        f->store_value = f->pg.url;
+    }
+    return write_corpus(f->csv_path);
+}
+
+/* The server answers from the store the fixture made: its /health says which. */
+static int check_store_kind(const ask_fixture *f, const ragd_proc *p) {
+    char url[128];
+    ragd_url(p, "/health", url, sizeof url);
+    http_reply r;
+    if (http_call("GET", url, NULL, NULL, 0, NULL, &r) != 0) return -1;
+    const char *want = f->on_pg ? "\"store\":\"postgres\"" : "\"store\":\"embedded\"";
+    int rc = r.status == 200 && strstr(r.body.data, want) ? 0 : -1;
+    if (rc) fprintf(stderr, "ask_fixture: /health does not say %s: %s\n", want, r.body.data);
+    http_reply_free(&r);
+    return rc;
+}
+
 static int start_on(ask_fixture *f, ragd_proc *p, const char *const *extra_args) {
-    const char *args[48] = {"serve", "--data-dir", f->data_dir, "--csv", f->csv_path};
+    const char *args[48] = {"serve", f->store_flag, f->store_value, "--csv", f->csv_path};
     int n = 5;
     for (int i = 0; extra_args && extra_args[i] && n < 47; i++) args[n++] = extra_args[i];
     args[n] = NULL;
@@ -119,21 +158,13 @@ static int start_on(ask_fixture *f, ragd_proc *p, const char *const *extra_args)
         bool failed = r.status == 503 && strstr(r.body.data, "\"status\":\"failed\"");
         if (failed) fprintf(stderr, "ask_fixture: the first ingest failed: %s\n", r.body.data);
         http_reply_free(&r);
-        if (!ingesting) return failed ? -1 : 0;
+        if (!ingesting) return failed ? -1 : check_store_kind(f, p);
         usleep(50 * 1000);
     }
 }
 
 int ask_fixture_start(ask_fixture *f, const char *const *extra_args) {
-    memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/ragd-ask-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        perror("ask_fixture: mkdtemp");
-        return -1;
-    }
-    snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->dir);
-    snprintf(f->csv_path, sizeof f->csv_path, "%s/corpus.csv", f->dir);
-    if (write_corpus(f->csv_path) < 0) return -1;
+    if (prepare(f) < 0) return -1;
     return start_on(f, &f->server, extra_args);
 }
 
@@ -169,7 +200,7 @@ static int run_to_end(const ask_fixture *f, const char *name, const char *const 
 }
 
 static int start_split(ask_fixture *f) {
-    const char *ingest[] = {"ingest", "--data-dir", f->data_dir, "--csv", f->csv_path,
+    const char *ingest[] = {"ingest", f->store_flag, f->store_value, "--csv", f->csv_path,
                             "--no-progress", NULL};
     if (run_to_end(f, "ingest", ingest) != 0) return -1;
     char urls[2][64];
@@ -179,7 +210,7 @@ static int start_split(ask_fixture *f) {
         f->nmodels++;
         ragd_url(&f->models[i], "", urls[i], sizeof urls[i]);
     }
-    const char *gateway[] = {"gateway", "--data-dir", f->data_dir, "--model-url", urls[0],
+    const char *gateway[] = {"gateway", f->store_flag, f->store_value, "--model-url", urls[0],
                              "--model-url", urls[1], NULL};
     if (ragd_start(&f->server, gateway, 60) < 0) return -1;
     /* ready once its health checks have found the model services */
@@ -190,7 +221,7 @@ static int start_split(ask_fixture *f) {
         int rc = http_call("GET", ready, NULL, NULL, 0, NULL, &r);
         long status = r.status;
         http_reply_free(&r);
-        if (rc == 0 && status == 200) return 0;
+        if (rc == 0 && status == 200) return check_store_kind(f, &f->server);
         usleep(50 * 1000);
     }
     fprintf(stderr, "ask_fixture: the gateway never became ready\n");
@@ -198,15 +229,7 @@ static int start_split(ask_fixture *f) {
 }
 
 int ask_fixture_start_gateway(ask_fixture *f) {
-    memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/ragd-ask-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        perror("ask_fixture: mkdtemp");
-        return -1;
-    }
-    snprintf(f->data_dir, sizeof f->data_dir, "%s/data", f->dir);
-    snprintf(f->csv_path, sizeof f->csv_path, "%s/corpus.csv", f->dir);
-    if (write_corpus(f->csv_path) < 0 || start_split(f) < 0) {
+    if (prepare(f) < 0 || start_split(f) < 0) {
         ask_fixture_stop(f, true); /* no process outlives a failed start */
         return -1;
     }
@@ -229,6 +252,10 @@ int ask_fixture_stop(ask_fixture *f, bool remove_dir) {
         if (!rc) rc = m;
     }
     f->nmodels = 0;
+    if (remove_dir && f->on_pg) {
+        pg_cluster_destroy(&f->pg);
+        f->on_pg = false;
+    }
     if (remove_dir && f->dir[0]) nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

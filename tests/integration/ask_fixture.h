@@ -7,6 +7,14 @@
  * built around a word no other article uses (ask_article.keyword) so lexical
  * retrieval has a known right answer. The server ingests it on its first
  * start into a fresh temporary data directory, which stop removes.
+ *
+ * On PostgreSQL: with RAGD_TEST_STORE=postgres in the environment (the *_pg
+ * registrations of the API tests, tests/pg/CMakeLists.txt) the store is a
+ * throwaway cluster (pg_cluster.h) instead: serve gets --store-url and
+ * ingests the corpus into the empty database on its first start, the split
+ * deployment runs `ragd ingest --store-url` and a gateway on the same URL.
+ * Tests name the store in their own commands with f->store_flag and
+ * f->store_value, and skip an embedded-only assertion with ask_fixture_on_pg.
  */
 #ifndef RAGD_TESTS_ASK_FIXTURE_H
 #define RAGD_TESTS_ASK_FIXTURE_H
@@ -15,6 +23,7 @@
 #include <stddef.h>
 
 #include "harness.h"
+#include "pg_cluster.h"
 
 typedef struct ask_article {
     const char *keyword;  /* appears in this article only */
@@ -35,7 +44,14 @@ typedef struct ask_fixture {
     ragd_proc server;     /* the process /ask is asked of: serve, or the gateway */
     ragd_proc models[2];  /* the gateway deployment's model services */
     int nmodels;
+    bool on_pg;           /* RAGD_TEST_STORE=postgres: the store is pg */
+    pg_cluster pg;        /* its cluster, while on_pg */
+    const char *store_flag;  /* "--data-dir" or "--store-url" */
+    const char *store_value; /* data_dir or pg.url */
 } ask_fixture;
+
+/* True when the tests run on PostgreSQL (RAGD_TEST_STORE=postgres). */
+bool ask_fixture_on_pg(void);
 
 /* Make the folder and the CSV; start `ragd serve --data-dir … --csv …
  * extra_args…` (extra_args NULL-terminated, or NULL) and wait until it

@@ -344,8 +344,16 @@ static void vector_mode_finds_an_identical_passage(void **state) {
                    json_string_value(json_object_get(s, "text")));
         json_t *doc = ask_json_fmt("{s:s, s:s, s:i}", "question", q.data, "mode", "vector", "top_k", 2);
         json_t *first = json_array_get(json_object_get(doc, "sources"), 0);
-        assert_int_equal(json_integer_value(json_object_get(first, "id")),
-                         json_integer_value(json_object_get(s, "id")));
+        /* Passage ids are snapshot-wide in the embedded store; on PostgreSQL
+         * they number the rows of one answer (backend.h), so there the
+         * passage is known by its article and text. */
+        if (!ask_fixture_on_pg())
+            assert_int_equal(json_integer_value(json_object_get(first, "id")),
+                             json_integer_value(json_object_get(s, "id")));
+        assert_string_equal(json_string_value(json_object_get(first, "article_id")),
+                            json_string_value(json_object_get(s, "article_id")));
+        assert_string_equal(json_string_value(json_object_get(first, "text")),
+                            json_string_value(json_object_get(s, "text")));
         assert_true(json_number_value(json_object_get(first, "score")) > 0.99);
         json_decref(doc);
         buf_free(&q);

@@ -50,7 +50,7 @@ static json_t *ask(const char *body, long want_status) {
 static char *search(const char *const *args) {
     char out_path[128];
     snprintf(out_path, sizeof out_path, "%s/search.out", fx.dir);
-    const char *argv[32] = {getenv("RAGD_BIN"), "search", "--json", "--data-dir", fx.data_dir,
+    const char *argv[32] = {getenv("RAGD_BIN"), "search", "--json", fx.store_flag, fx.store_value,
                             "--log-level", "error"};
     int n = 7;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
@@ -267,7 +267,7 @@ static void eval_in_process_and_over_http_agree(void **state) {
     fprintf(f, "{\"question\": \"zzqx\", \"article_id\": \"0\", \"kind\": \"miss\"}\n");
     fclose(f);
     ragd_url(&fx.server, "", url, sizeof url);
-    const char *local[] = {"--qrels", qrels, "--data-dir", fx.data_dir, NULL};
+    const char *local[] = {"--qrels", qrels, fx.store_flag, fx.store_value, NULL};
     const char *http[] = {"--qrels", qrels, "--url", url, NULL};
     json_t *a = eval_json(local), *b = eval_json(http);
     const char *modes[] = {"default", "hybrid", "vector", "lexical"};
