@@ -193,7 +193,7 @@ static void register_document_writes(void) {
     ragd_document_writes_total = metric_counter(
         "ragd_document_writes_total",
         "/documents writes by kind (put, batch, delete) and outcome (ok, rejected, not_found, "
-        "overloaded, failed).",
+        "overloaded, unavailable, failed).",
         2, kind_outcome);
     /* Writes are bound by encoding (an article is ~2-20 passages) and an fsync. */
     ragd_document_write_seconds = metric_histogram(
