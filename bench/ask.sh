@@ -241,19 +241,19 @@ peer_table() {
     awk -v q="$questions ($n)" -v c="$c" -v pr="${RPS[python,$c]}" -v pp="${P99[python,$c]}" \
         -v rr="${RPS[serve,$c]}" -v rp="${P99[serve,$c]}" \
         -v pn="${NON2XX[python,$c]}" -v rn="${NON2XX[serve,$c]}" '
-      function lat(ms) { return ms >= 100 ? sprintf("%.0f", ms) : sprintf("%.3g", ms) }
+      function num(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.3g", x) }
       BEGIN {
         rate = pr > 0 ? sprintf("%.1fx", rr / pr) : "-"
         if (rp > 0 && pp >= rp) tail = sprintf("p99 1/%.1f", pp / rp)
         else if (pp > 0) tail = sprintf("p99 %.1fx", rp / pp)
         else tail = "p99 -"
-        printf "| %s | %s | %.0f req/s, p99 %s ms | %.0f req/s, p99 %s ms | %s, %s | %s / %s |\n",
-               q, c, pr, lat(pp), rr, lat(rp), rate, tail, pn, rn
+        printf "| %s | %s | %s req/s, p99 %s ms | %s req/s, p99 %s ms | %s, %s | %s / %s |\n",
+               q, c, num(pr), num(pp), num(rr), num(rp), rate, tail, pn, rn
       }'
   done
 }
 
-echo "POST /ask, $questions questions ($(wc -l <"$tmp/bodies.txt")), top_k $top_k, ${secs}s per level, $(nproc) cores, $([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers"
+echo "POST /ask, questions: $questions ($(wc -l <"$tmp/bodies.txt")), top_k $top_k, ${secs}s per level, $(nproc) cores, $([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers"
 echo "start: $(uptime)"
 
 if [ -n "$peer" ]; then
