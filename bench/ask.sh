@@ -233,7 +233,8 @@ peer_table() {
   local c n
   n=$(wc -l <"$tmp/bodies.txt")
   echo
-  echo "Python system vs ragd serve, same run ($questions: $n questions, top_k $top_k, ${secs}s per level):"
+  echo "Python system vs ragd serve, same run ($questions: $n questions, top_k $top_k," \
+       "$([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers, ${secs}s per level):"
   echo
   echo "| questions | connections | Python system | ragd serve | ratio | non-2xx (Python / ragd) |"
   echo "| --- | --- | --- | --- | --- | --- |"
