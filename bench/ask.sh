@@ -18,7 +18,7 @@
 # PEER=python (also run the Python system, below), GATEWAY=0 (skip the
 # gateway deployment).
 #
-# Questions are rotated (bench/ask.lua), default top_k, hybrid retrieval, the
+# Questions are rotated (bench/ask.lua), top_k TOP_K, hybrid retrieval, the
 # mock LLM. Every level runs in this invocation, so the
 # ratios (each level against 1 connection, serve against gateway, Locust
 # against wrk) compare numbers taken under the same machine load. The
