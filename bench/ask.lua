@@ -1,5 +1,7 @@
 -- wrk script for bench/ask.sh: POST /ask with prepared JSON bodies (one per
--- line of the file named by BODIES: corpus headings or sentences), rotating
+-- line of the file named by BODIES: corpus headings or sentences, as
+-- {"question", "top_k"[, "stream"]}, which both ragd's /ask and the Python
+-- system's accept, so the same file drives either), rotating
 -- through them so the store and the encoder see varied questions. Each wrk
 -- thread starts at a different offset. STREAM=1 asks for Server-Sent Events
 -- instead of the JSON answer. DELAY_MS=n makes each connection pause n ms

@@ -14,9 +14,11 @@
 # STREAM=1 (ask for SSE instead of JSON answers), QUESTIONS (default
 # "headings": the first 1024 corpus headings; "distinct": every distinct
 # heading and article sentence of 40–300 bytes, ~7,100 different questions of
-# realistic length, so no cache can make the number).
+# realistic length, so no cache can make the number), TOP_K (default 5),
+# PEER=python (also run the Python system, below), GATEWAY=0 (skip the
+# gateway deployment).
 #
-# Questions are rotated (bench/ask.lua), default top_k, hybrid retrieval, the
+# Questions are rotated (bench/ask.lua), top_k TOP_K, hybrid retrieval, the
 # mock LLM. Every level runs in this invocation, so the
 # ratios (each level against 1 connection, serve against gateway, Locust
 # against wrk) compare numbers taken under the same machine load. The
@@ -26,6 +28,17 @@
 # Locust (Debian python3-locust, installed here when missing) runs headless
 # beside wrk at LOCUST_USERS users with no wait time; a Python client
 # saturates long before ragd does, which the ratio shows.
+#
+# PEER=python adds the Python system that ragd replaces
+# (../shared/peers/python-system: FastAPI + uvicorn + PyTorch, its gateway and
+# model service, one vector per article) through bench/peer_python.sh: its
+# Debian packages are installed when missing, its store is encoded once with
+# the model of ragd's store and cached (bench/.cache), and it runs on free
+# ports beside `ragd serve`. Both get the same bodies ({"question", "top_k"},
+# which both /ask accept) at each level in turn, and a table of Python against
+# ragd serve (req/s, p99, their ratios, non-2xx answers) closes the run. The
+# load average (uptime) is printed at the start and the end, and `ragd serve`'s
+# peak RSS (VmHWM) after its levels.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -34,6 +47,9 @@ data=${RAGD_DATA_DIR:-$root/data}
 csv="$root/../shared/data/news-articles/Articles.csv"
 levels=${LEVELS:-1 8 32 128 1000}
 locust_users=${LOCUST_USERS:-32}
+peer=${PEER:-}
+top_k=${TOP_K:-5}
+case $peer in ""|python) ;; *) echo "ask.sh: PEER is python (or unset)" >&2; exit 2 ;; esac
 [ -x "$bin" ] || { echo "ask.sh: no $bin — build first (scripts/build.sh) or set RAGD_BIN" >&2; exit 1; }
 [ -f "$csv" ] || { echo "ask.sh: corpus not found at $csv" >&2; exit 1; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
@@ -46,6 +62,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+  [ -n "$peer" ] && "$root/bench/peer_python.sh" stop "$tmp/peer" || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$tmp"
@@ -54,7 +71,7 @@ trap cleanup EXIT
 
 questions=${QUESTIONS:-headings}
 case $questions in headings|distinct) ;; *) echo "ask.sh: QUESTIONS is headings or distinct" >&2; exit 2 ;; esac
-python3 - "$csv" "$tmp/bodies.txt" "$questions" <<'PY'
+python3 - "$csv" "$tmp/bodies.txt" "$questions" "$top_k" "${STREAM:-0}" <<'PY'
 import csv, json, re, sys
 rows = list(csv.DictReader(open(sys.argv[1], encoding="cp1252", newline="")))
 heads = [r["Heading"].strip() for r in rows if r["Heading"].strip()]
@@ -71,7 +88,11 @@ else:
                 questions.append(q)
 with open(sys.argv[2], "w") as f:
     for q in questions:
-        f.write(json.dumps({"question": q}) + "\n")
+        # the fields both /ask accept: ragd's and the Python system's
+        body = {"question": q, "top_k": int(sys.argv[4])}
+        if sys.argv[5] == "1":
+            body["stream"] = True
+        f.write(json.dumps(body) + "\n")
 print(f"ask.sh: {len(questions)} {sys.argv[3]} questions", file=sys.stderr)
 PY
 
@@ -103,9 +124,10 @@ ms() { # wrk latency ("812.00us", "1.52ms", "1.01s", "1.00m") → ms
                          else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-# wrk_level URL CONNECTIONS → "req/s p50_ms p99_ms errors open", where open
-# is the number of established connections to the server's port counted in
-# the middle of the run (the server's side of "holds N connections").
+# wrk_level URL CONNECTIONS → "req/s p50_ms p99_ms errors open non2xx", where
+# errors = socket errors + non-2xx answers, and open is the number of
+# established connections to the server's port counted in the middle of the
+# run (the server's side of "holds N connections").
 wrk_level() {
   local t=2; [ "$2" -lt 2 ] && t=1
   local port=${1##*:}
@@ -121,8 +143,8 @@ wrk_level() {
   p99=$(awk '$1=="99%" {print $2}' "$tmp/wrk.out")
   sock=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$tmp/wrk.out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$tmp/wrk.out")
-  if [ -z "$rps" ]; then cat "$tmp/wrk.out" >&2; echo "0 0 0 -1 0"; return; fi
-  echo "$rps $(ms "$p50") $(ms "$p99") $(( ${sock:-0} + ${non2xx:-0} )) $(cat "$tmp/open" 2>/dev/null || echo ?)"
+  if [ -z "$rps" ]; then cat "$tmp/wrk.out" >&2; echo "0 0 0 -1 0 -1"; return; fi
+  echo "$rps $(ms "$p50") $(ms "$p99") $(( ${sock:-0} + ${non2xx:-0} )) $(cat "$tmp/open" 2>/dev/null || echo ?) ${non2xx:-0}"
 }
 
 # locust_run URL USERS → "req/s p50_ms p99_ms failures" (or nothing), read
@@ -150,43 +172,126 @@ if rps is not None and p50 is not None:
 PY
 }
 
-declare -A RPS P50 P99 ERR
-run_deployment() { # NAME URL
-  local name=$1 url=$2
-  curl -s -o /dev/null -H 'Content-Type: application/json' -d "$(head -1 "$tmp/bodies.txt")" "$url/ask" # warm up
-  for c in $levels; do
-    read -r rps p50 p99 err open < <(wrk_level "$url" "$c")
-    RPS[$name,$c]=$rps; P50[$name,$c]=$p50; P99[$name,$c]=$p99; ERR[$name,$c]=$err
-    printf "%-9s %11s %10.0f %9s %9s %8s %9s %7s\n" "$name" "$c" "$rps" "$p50" "$p99" "$err" \
-      "$(awk -v a="$rps" -v b="${RPS[$name,${levels%% *}]}" 'BEGIN { printf "%.2fx", a / b }')" "$open"
-  done
-  if [ "$locust_users" -gt 0 ]; then
-    local out
-    out=$(locust_run "$url" "$locust_users")
-    if [ -n "$out" ]; then
-      read -r lrps lp50 lp99 lfail <<<"$out"
-      printf "%-9s %11s %10.0f %9s %9s %8s   locust, %d users" "$name" "locust" "$lrps" "$lp50" \
-        "$lp99" "$lfail" "$locust_users"
-      if [ -n "${RPS[$name,$locust_users]:-}" ]; then
-        awk -v a="${RPS[$name,$locust_users]}" -v b="$lrps" -v u="$locust_users" \
-          'BEGIN { printf "; wrk at %d connections did %.2fx its req/s", u, (b > 0 ? a / b : 0) }'
-      fi
-      echo
-    else
-      echo "$name: locust not available (apt-get install python3-locust) — skipped"
+declare -A RPS P50 P99 ERR NON2XX
+# warm_up NAME URL: one question must be answered 200 (else the run stops,
+# showing the answer), then 2 s at 4 connections so that neither side is
+# measured while it loads lazily (PyTorch's first passes).
+warm_up() {
+  local name=$1 url=$2 code
+  code=$(curl -s -o "$tmp/first.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+         -d "$(head -1 "$tmp/bodies.txt")" "$url/ask" || true)
+  if [ "$code" != 200 ]; then
+    echo "ask.sh: $name answered HTTP $code to $(head -1 "$tmp/bodies.txt"):" >&2
+    head -c 2000 "$tmp/first.out" >&2; echo >&2
+    exit 1
+  fi
+  BODIES="$tmp/bodies.txt" STREAM="${STREAM:-0}" wrk -t1 -c4 -d2s --timeout 10s \
+    -s "$root/bench/ask.lua" "$url" >/dev/null 2>&1 || true
+}
+
+run_level() { # NAME URL CONNECTIONS: one row
+  local name=$1 url=$2 c=$3 rps p50 p99 err open non2xx
+  read -r rps p50 p99 err open non2xx < <(wrk_level "$url" "$c")
+  RPS[$name,$c]=$rps; P50[$name,$c]=$p50; P99[$name,$c]=$p99; ERR[$name,$c]=$err; NON2XX[$name,$c]=$non2xx
+  printf "%-9s %11s %10.0f %9s %9s %8s %9s %7s\n" "$name" "$c" "$rps" "$p50" "$p99" "$err" \
+    "$(awk -v a="$rps" -v b="${RPS[$name,${levels%% *}]}" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "$open"
+}
+
+run_locust() { # NAME URL
+  local name=$1 url=$2 out
+  [ "$locust_users" -gt 0 ] || return 0
+  out=$(locust_run "$url" "$locust_users")
+  if [ -n "$out" ]; then
+    read -r lrps lp50 lp99 lfail <<<"$out"
+    printf "%-9s %11s %10.0f %9s %9s %8s   locust, %d users" "$name" "locust" "$lrps" "$lp50" \
+      "$lp99" "$lfail" "$locust_users"
+    if [ -n "${RPS[$name,$locust_users]:-}" ]; then
+      awk -v a="${RPS[$name,$locust_users]}" -v b="$lrps" -v u="$locust_users" \
+        'BEGIN { printf "; wrk at %d connections did %.2fx its req/s", u, (b > 0 ? a / b : 0) }'
     fi
+    echo
+  else
+    echo "$name: locust not available (apt-get install python3-locust) — skipped"
   fi
 }
 
-echo "POST /ask, corpus headings as questions, ${secs}s per level, $(nproc) cores, $([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers"
+run_deployment() { # NAME URL
+  local name=$1 url=$2 c
+  warm_up "$name" "$url"
+  for c in $levels; do run_level "$name" "$url" "$c"; done
+  run_locust "$name" "$url"
+}
+
+# peak_rss PID → "VmHWM MB, VmRSS MB" of a running process
+peak_rss() {
+  awk '/^VmHWM/ { h = $2 } /^VmRSS/ { r = $2 } END { printf "VmHWM %.1f MB, VmRSS %.1f MB", h / 1024, r / 1024 }' \
+    "/proc/$1/status"
+}
+
+# peer_table: Python system against ragd serve, one markdown row per level
+peer_table() {
+  local c n
+  n=$(wc -l <"$tmp/bodies.txt")
+  echo
+  echo "Python system vs ragd serve, same run ($questions: $n questions, top_k $top_k," \
+       "$([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers, ${secs}s per level):"
+  echo
+  echo "| questions | connections | Python system | ragd serve | ratio | non-2xx (Python / ragd) |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for c in $levels; do
+    awk -v q="$questions ($n)" -v c="$c" -v pr="${RPS[python,$c]}" -v pp="${P99[python,$c]}" \
+        -v rr="${RPS[serve,$c]}" -v rp="${P99[serve,$c]}" \
+        -v pn="${NON2XX[python,$c]}" -v rn="${NON2XX[serve,$c]}" '
+      function num(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.3g", x) }
+      BEGIN {
+        rate = pr > 0 ? sprintf("%.1fx", rr / pr) : "-"
+        if (rp > 0 && pp >= rp) tail = sprintf("p99 1/%.1f", pp / rp)
+        else if (pp > 0) tail = sprintf("p99 %.1fx", rp / pp)
+        else tail = "p99 -"
+        printf "| %s | %s | %s req/s, p99 %s ms | %s req/s, p99 %s ms | %s, %s | %s / %s |\n",
+               q, c, num(pr), num(pp), num(rr), num(rp), rate, tail, pn, rn
+      }'
+  done
+}
+
+echo "POST /ask, questions: $questions ($(wc -l <"$tmp/bodies.txt")), top_k $top_k, ${secs}s per level, $(nproc) cores, $([ "${STREAM:-0}" = 1 ] && echo SSE || echo JSON) answers"
+echo "start: $(uptime)"
+
+if [ -n "$peer" ]; then
+  "$root/bench/peer_python.sh" deps
+  peer_model=$("$root/bench/peer_python.sh" model "$data")
+  peer_npz=$("$root/bench/peer_python.sh" store "$peer_model")
+  peer_url=$("$root/bench/peer_python.sh" start "$tmp/peer" "$peer_npz" "$peer_model")
+  echo "python: the Python system at $peer_url (${peer_model##*/}, $peer_npz)"
+fi
+
 printf "%-9s %11s %10s %9s %9s %8s %9s %7s\n" "deploy" "connections" "req/s" "p50 ms" "p99 ms" "errors" "vs c=1" "open"
 
 start serve serve --data-dir "$data" --no-ingest --max-connections 4096
 serve_pid=${pids[-1]}
-run_deployment serve "http://127.0.0.1:$port"
+serve_url="http://127.0.0.1:$port"
+if [ -n "$peer" ]; then
+  # level by level, the Python system then ragd, so both meet the same load
+  warm_up python "$peer_url"
+  warm_up serve "$serve_url"
+  for c in $levels; do
+    run_level python "$peer_url" "$c"
+    run_level serve "$serve_url" "$c"
+  done
+  run_locust serve "$serve_url"
+else
+  run_deployment serve "$serve_url"
+fi
+echo "serve: peak RSS over the run: $(peak_rss "$serve_pid")"
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+if [ -n "$peer" ]; then
+  "$root/bench/peer_python.sh" stop "$tmp/peer"
+  peer_table
+fi
 
-if "$bin" gateway --help 2>/dev/null | grep -q -- "--model-url"; then
+if [ "${GATEWAY:-1}" = 0 ]; then
+  echo "gateway: skipped (GATEWAY=0)"
+elif "$bin" gateway --help 2>/dev/null | grep -q -- "--model-url"; then
   start model1 model; m1=$port
   start model2 model; m2=$port
   start gateway gateway --data-dir "$data" --model-url "http://127.0.0.1:$m1" \
@@ -206,3 +311,4 @@ if "$bin" gateway --help 2>/dev/null | grep -q -- "--model-url"; then
 else
   echo "gateway: this ragd has no 'ragd gateway --model-url' yet — the gateway + 2 model services run is skipped"
 fi
+echo "end: $(uptime)"
