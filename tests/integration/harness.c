@@ -237,6 +237,15 @@ int ragd_stop(ragd_proc *p) {
     }
     untrack(p->pid);
     p->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        /* The test will fail on this status: keep the why (the log is removed next). */
+        char *log = ragd_log(p);
+        size_t len = strlen(log), tail = len > 4096 ? len - 4096 : 0;
+        fprintf(stderr, "harness: ragd ended with %s %d; the end of its log:\n%s\n",
+                WIFEXITED(status) ? "status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log + tail);
+        free(log);
+    }
     unlink(p->log_path);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);

@@ -419,7 +419,7 @@ static void models_on_serve_and_gateway(void **state) {
 
     char model_url[128];
     ragd_url(&model, "", model_url, sizeof model_url);
-    const char *gw_args[] = {"gateway", "--model-url", model_url, "--data-dir", f.data_dir, NULL};
+    const char *gw_args[] = {"gateway", "--model-url", model_url, f.store_flag, f.store_value, NULL};
     ragd_proc gw;
     assert_int_equal(ragd_start(&gw, gw_args, 60), 0);
     check_models(&gw);
