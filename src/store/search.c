@@ -286,15 +286,15 @@ static const char *article_of(uint32_t id, void *ctx) {
 /* seterr's -1 is the query's fault: STORE_ERR_BAD_QUERY (store.h). */
 _Static_assert(STORE_ERR_BAD_QUERY == -1, "store_search returns seterr's -1 as STORE_ERR_BAD_QUERY");
 
-int embedded_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
-                    size_t errlen) {
+int store_query_check(const store_query *q, char *err, size_t errlen) {
     if (q->k < 1 || q->k > STORE_MAX_K)
         return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
-    bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;
     if (q->mode != SEARCH_HYBRID && q->mode != SEARCH_VECTOR && q->mode != SEARCH_LEXICAL)
         return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
-    if (need_vec && q->vector == NULL) return seterr(err, errlen, "this search mode needs a query vector");
-    if (need_text && q->text == NULL) return seterr(err, errlen, "this search mode needs query text");
+    if (q->mode != SEARCH_LEXICAL && q->vector == NULL)
+        return seterr(err, errlen, "this search mode needs a query vector");
+    if (q->mode != SEARCH_VECTOR && q->text == NULL)
+        return seterr(err, errlen, "this search mode needs query text");
     if (q->date_from != NULL && !store_valid_date(q->date_from))
         return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
     if (q->date_to != NULL && !store_valid_date(q->date_to))
@@ -302,6 +302,13 @@ int embedded_search(const store_view *v, const store_query *q, search_hit *hits,
     if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
         return seterr(err, errlen, "date_from is after date_to");
     if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
+    return 0;
+}
+
+int embedded_search(const store_view *v, const store_query *q, search_hit *hits, char *err,
+                    size_t errlen) {
+    if (store_query_check(q, err, errlen) != 0) return STORE_ERR_BAD_QUERY;
+    bool need_vec = q->mode != SEARCH_LEXICAL, need_text = q->mode != SEARCH_VECTOR;
     keep f = {v, q->date_from, q->date_to, -1};
     int st = -2; /* every snapshot topic */
     if (q->topic != NULL) {

@@ -112,6 +112,11 @@ store_bm25_params store_bm25(const store_view *v);
 /* True if s is a calendar date "YYYY-MM-DD" (what date_from / date_to take). */
 bool store_valid_date(const char *s);
 
+/* The checks every backend's store_search makes before searching: k in range,
+ * a known mode with the vector / text it needs, valid dates in order, a cap
+ * of 0 or more. 0, or -1 (STORE_ERR_BAD_QUERY) with err naming the field. */
+int store_query_check(const store_query *q, char *err, size_t errlen);
+
 /* ---- reading ---------------------------------------------------------- */
 
 /* Open the committed store in data_dir. expected_model (NULL = accept any)

@@ -201,25 +201,6 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
 
 /* ---- the rows to the sink, then fusion.c -------------------------------------- */
 
-static int validate(const store_query *q, char *err, size_t errlen) {
-    if (q->k < 1 || q->k > STORE_MAX_K)
-        return seterr(err, errlen, "k must be between 1 and %d", STORE_MAX_K);
-    if (q->mode != SEARCH_HYBRID && q->mode != SEARCH_VECTOR && q->mode != SEARCH_LEXICAL)
-        return seterr(err, errlen, "unknown search mode %d", (int)q->mode);
-    if (q->mode != SEARCH_LEXICAL && q->vector == NULL)
-        return seterr(err, errlen, "this search mode needs a query vector");
-    if (q->mode != SEARCH_VECTOR && q->text == NULL)
-        return seterr(err, errlen, "this search mode needs query text");
-    if (q->date_from != NULL && !store_valid_date(q->date_from))
-        return seterr(err, errlen, "date_from must be a date YYYY-MM-DD");
-    if (q->date_to != NULL && !store_valid_date(q->date_to))
-        return seterr(err, errlen, "date_to must be a date YYYY-MM-DD");
-    if (q->date_from != NULL && q->date_to != NULL && strcmp(q->date_from, q->date_to) > 0)
-        return seterr(err, errlen, "date_from is after date_to");
-    if (q->max_per_article < 0) return seterr(err, errlen, "max_per_article must be 0 or more");
-    return 0;
-}
-
 static pg_fetched fetched(const PGresult *r, int i) {
     return (pg_fetched){.article_id = PQgetvalue(r, i, COL_ARTICLE),
                         .passage_index = atoi(PQgetvalue(r, i, COL_INDEX)),
@@ -291,7 +272,7 @@ static int search_on(pg_store *s, PGconn *c, const store_query *q, const pg_row_
 
 int pg_search_into(pg_store *s, const store_query *q, const pg_row_sink *sink, search_hit *hits,
                    char *err, size_t errlen) {
-    if (validate(q, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
+    if (store_query_check(q, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
     /* A read is safe to repeat: once more on a fresh connection when the
      * server dropped this one (a restart the idle check could not see). */
     for (int attempt = 0;; attempt++) {
@@ -338,7 +319,7 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
     pg_row_sink sink = {.keep = named_keep, .name = named_name, .ctx = &t};
     search_hit *sh = q->k >= 1 && q->k <= STORE_MAX_K ? xmalloc((size_t)q->k * sizeof *sh) : NULL;
     int n = sh ? pg_search_into(s, q, &sink, sh, err, errlen)
-               : (validate(q, err, errlen), PG_STORE_ERR_BAD_QUERY);
+               : (store_query_check(q, err, errlen), PG_STORE_ERR_BAD_QUERY);
     for (int i = 0; i < n; i++) {
         hits[i] = t.rows[sh[i].passage_id];
         hits[i].score = sh[i].score;
