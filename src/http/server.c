@@ -319,6 +319,20 @@ static void server_free(http_server *s) {
     free(s);
 }
 
+/* The accept policy: once stopping, a new connection is closed as soon as it
+ * is accepted. This is how the server stops taking work, rather than
+ * MHD_quiesce_daemon(): on an epoll daemon with its own threads, quiescing
+ * races the worker's own removal of the listening socket from its epoll set,
+ * and libmicrohttpd (0.9.75, and upstream still) aborts the process when it
+ * loses that race ("Failed to remove listen FD from epoll set"). */
+static enum MHD_Result accept_unless_stopping(void *cls, const struct sockaddr *addr,
+                                              socklen_t addrlen) {
+    (void)addr;
+    (void)addrlen;
+    const http_server *s = cls;
+    return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
+}
+
 http_server *http_server_start(const http_config *cfg, const http_route *routes, int nroutes,
                                char *err, size_t errlen) {
     if (!request_prefix) request_prefix = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16));
@@ -357,7 +371,7 @@ http_server *http_server_start(const http_config *cfg, const http_route *routes,
     }
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 2;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+        flags, (uint16_t)cfg->port, accept_unless_stopping, s, access_handler, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, /* first, so every message goes through it */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -412,13 +426,12 @@ static int wake_parked(http_server *s) {
 void http_server_stop(http_server *s) {
     if (!s) return;
     atomic_store(&s->stopping, true);
-    /* Stop accepting; then, because libmicrohttpd refuses to stop while any
-     * connection is parked (parked connections are not polled, so it could not
-     * close them), answer and wake every parked request and give the event
-     * loop up to 10 s to send those answers before the daemon goes. */
-    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    /* Stop accepting (accept_unless_stopping now refuses); then, because
+     * libmicrohttpd refuses to stop while any connection is parked (parked
+     * connections are not polled, so it could not close them), answer and
+     * wake every parked request and give the event loop up to 10 s to send
+     * those answers before the daemon goes. */
     for (int i = 0; i < 1000 && wake_parked(s) > 0; i++) usleep(10 * 1000);
     MHD_stop_daemon(s->daemon);
-    if (listener != MHD_INVALID_SOCKET) close(listener);
     server_free(s);
 }
