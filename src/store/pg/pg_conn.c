@@ -93,7 +93,9 @@ static void note_wait(const pg_store *s, const pg_pool *p, double since, bool ti
                                                 timed_out);
 }
 
-PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
+/* pg_conn_take, or with wait false pg_conn_try_take: NULL and no error at
+ * once when every connection is held and the pool is full. */
+static PGconn *take(pg_store *s, pg_pool *p, bool wait, char *err, size_t errlen) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += s->opts.pool_wait_ms / 1000;
@@ -131,6 +133,10 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
             }
             return c;
         }
+        if (!wait) {
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
         if (waited_from == 0) waited_from = now_seconds();
         int rc = pthread_cond_timedwait(&p->freed, &s->lock, &until);
         if (rc == ETIMEDOUT && p->n_idle == 0 && p->n_open >= s->opts.pool_size) {
@@ -141,6 +147,15 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
             return NULL;
         }
     }
+}
+
+PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
+    return take(s, p, true, err, errlen);
+}
+
+PGconn *pg_conn_try_take(pg_store *s, pg_pool *p) {
+    char ignored[8];
+    return take(s, p, false, ignored, sizeof ignored);
 }
 
 void pg_pool_figures(pg_store *s, int counts[2][2]) {

@@ -38,6 +38,9 @@ struct pg_store {
  * room, or the first one freed within pool_wait_ms. NULL with err set
  * (PG_STORE_ERR_UNAVAILABLE). */
 PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen);
+/* An idle connection, or a new one while the pool has room; NULL (no error,
+ * no wait) when it has none: for work that can also be done without it. */
+PGconn *pg_conn_try_take(pg_store *s, pg_pool *p);
 /* The pools' connections now: counts[0] reads, [1] writes; [.][0] idle,
  * [.][1] busy (a ragd_pool_reader for /metrics). */
 void pg_pool_figures(pg_store *s, int counts[2][2]);

@@ -16,8 +16,13 @@
  * round trip. The two lists are fused by fusion.c, as the embedded store's.
  * Ties are broken by seq, the passages' write order, as the embedded store
  * breaks them by passage id (which counts up in ingest and write order): the
- * same writes give the same order among equal scores. */
+ * same writes give the same order among equal scores.
+ * A hybrid search runs its halves at once on two connections when the read
+ * pool has a second one free (the vector half on a thread of its own), so it
+ * costs about its slower half; with the pool full it runs them in turn on one
+ * connection, never waiting for a second. */
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,13 +252,51 @@ static int key_tie(uint32_t a, uint32_t b, void *ctx) {
     return (a > b) - (a < b);
 }
 
-static int search_on(pg_store *s, PGconn *c, const store_query *q, const pg_row_sink *sink,
-                     search_hit *hits, char *err, size_t errlen) {
+/* The vector half of a hybrid search, run on its own thread and connection. */
+typedef struct vector_half {
+    pg_store *s;
+    PGconn *c;
+    const store_query *q;
+    int depth;
+    PGresult *rows;
+    int rc;
+    char err[512];
+} vector_half;
+
+static void *run_vector_half(void *arg) {
+    vector_half *h = arg;
+    h->rc = vector_rows(h->s, h->c, h->q, h->depth, &h->rows, h->err, sizeof h->err);
+    return NULL;
+}
+
+/* Both halves' rows (either NULL when its mode leaves it out), at once when
+ * c2 is a second connection, else one after the other on c. */
+static int both_halves(pg_store *s, PGconn *c, PGconn *c2, const store_query *q, int depth,
+                       PGresult **rv, PGresult **rl, char *err, size_t errlen) {
+    *rv = *rl = NULL;
+    if (q->mode == SEARCH_LEXICAL) return lexical_rows(s, c, q, depth, rl, err, errlen);
+    if (q->mode == SEARCH_VECTOR) return vector_rows(s, c, q, depth, rv, err, errlen);
+    vector_half h = {.s = s, .c = c2, .q = q, .depth = depth};
+    pthread_t t;
+    if (c2 == NULL || pthread_create(&t, NULL, run_vector_half, &h) != 0) {
+        int rc = vector_rows(s, c, q, depth, rv, err, errlen);
+        return rc == 0 ? lexical_rows(s, c, q, depth, rl, err, errlen) : rc;
+    }
+    int rc = lexical_rows(s, c, q, depth, rl, err, errlen);
+    pthread_join(t, NULL);
+    *rv = h.rows;
+    if (rc == 0 && h.rc != 0) {
+        seterr(err, errlen, "%s", h.err);
+        rc = h.rc;
+    }
+    return rc;
+}
+
+static int search_on(pg_store *s, PGconn *c, PGconn *c2, const store_query *q,
+                     const pg_row_sink *sink, search_hit *hits, char *err, size_t errlen) {
     int depth = fusion_depth(q);
-    PGresult *rv = NULL, *rl = NULL;
-    int rc = 0;
-    if (q->mode != SEARCH_LEXICAL) rc = vector_rows(s, c, q, depth, &rv, err, errlen);
-    if (rc == 0 && q->mode != SEARCH_VECTOR) rc = lexical_rows(s, c, q, depth, &rl, err, errlen);
+    PGresult *rv, *rl;
+    int rc = both_halves(s, c, c2, q, depth, &rv, &rl, err, errlen);
     if (rc == 0) {
         /* Only now, when both halves answered, do rows reach the sink: a
          * retried search adds nothing twice. */
@@ -273,14 +316,16 @@ static int search_on(pg_store *s, PGconn *c, const store_query *q, const pg_row_
 int pg_search_into(pg_store *s, const store_query *q, const pg_row_sink *sink, search_hit *hits,
                    char *err, size_t errlen) {
     if (store_query_check(q, err, errlen) != 0) return PG_STORE_ERR_BAD_QUERY;
-    /* A read is safe to repeat: once more on a fresh connection when the
-     * server dropped this one (a restart the idle check could not see). */
+    /* A read is safe to repeat: once more on fresh connections when the
+     * server dropped one (a restart the idle check could not see). */
     for (int attempt = 0;; attempt++) {
         PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
         if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
-        int n = search_on(s, c, q, sink, hits, err, errlen);
-        bool dropped = PQstatus(c) != CONNECTION_OK;
+        PGconn *c2 = q->mode == SEARCH_HYBRID ? pg_conn_try_take(s, &s->reads) : NULL;
+        int n = search_on(s, c, c2, q, sink, hits, err, errlen);
+        bool dropped = PQstatus(c) != CONNECTION_OK || (c2 && PQstatus(c2) != CONNECTION_OK);
         pg_conn_give(s, &s->reads, c);
+        if (c2) pg_conn_give(s, &s->reads, c2);
         if (n != PG_STORE_ERR_UNAVAILABLE || !dropped || attempt == 1) return n;
     }
 }
