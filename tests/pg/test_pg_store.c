@@ -316,6 +316,15 @@ static void test_frozen_server(void **state) {
     store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
     pg_hit hits[3];
     assert_true(pg_store_search(s, &q, hits, err, sizeof err) > 0);
+    /* A pool of one runs a hybrid search's halves in turn, with the same top. */
+    float v[DIM];
+    uint64_t seed = 5;
+    test_unit_vector(&seed, v, DIM);
+    store_query hq = q;
+    hq.mode = SEARCH_HYBRID, hq.lexical_first = true, hq.vector = v;
+    pg_hit hybrid_hits[3];
+    assert_true(pg_store_search(s, &hq, hybrid_hits, err, sizeof err) > 0);
+    assert_string_equal(hybrid_hits[0].article_id, hits[0].article_id);
     assert_int_equal(pg_cluster_freeze(&fx.cluster, true), 0);
     int n = pg_store_search(s, &q, hits, err, sizeof err);
     assert_int_equal(pg_cluster_freeze(&fx.cluster, false), 0);
@@ -373,6 +382,7 @@ static void test_hnsw_after_bulk_load(void **state) {
  * fixture's answer (the writer's article uses words of its own). */
 typedef struct searcher {
     pg_store *s;
+    const float *vector; /* the vector half of its hybrid searches */
     int failures;
     char err[512];
 } searcher;
@@ -389,6 +399,12 @@ static void *search_loop(void *arg) {
         store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 1};
         pg_hit hit[1];
         int n = pg_store_search(w->s, &q, hit, w->err, sizeof w->err);
+        if (n != 1 || strcmp(hit[0].article_id, data.articles[i].id) != 0) w->failures++;
+        /* Hybrid, lexical first: its top is lexical's, whether its halves
+         * ran at once (a second connection was free) or in turn (four
+         * threads on a pool of two: often none is). */
+        q.mode = SEARCH_HYBRID, q.lexical_first = true, q.vector = w->vector;
+        n = pg_store_search(w->s, &q, hit, w->err, sizeof w->err);
         if (n != 1 || strcmp(hit[0].article_id, data.articles[i].id) != 0) w->failures++;
     }
     return NULL;
@@ -413,8 +429,11 @@ static void test_threads_share_the_pool(void **state) {
     assert_true(n_robust >= 10);
     searcher w[4];
     pthread_t t[4];
+    float query_vec[DIM];
+    uint64_t query_seed = 78;
+    test_unit_vector(&query_seed, query_vec, DIM);
     for (int i = 0; i < 4; i++) {
-        w[i] = (searcher){.s = s};
+        w[i] = (searcher){.s = s, .vector = query_vec};
         assert_int_equal(pthread_create(&t[i], NULL, search_loop, &w[i]), 0);
     }
     float vec[DIM];
