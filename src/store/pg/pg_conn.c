@@ -219,6 +219,13 @@ static PGresult *await_answer(pg_store *s, PGconn *c, double deadline, const cha
         while (!PQisBusy(c)) {
             PGresult *r = PQgetResult(c);
             if (r == NULL) return kept;
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+                /* The server waits for the COPY's data now: PQgetResult would
+                 * hand out this status again and again, never NULL. */
+                PQclear(kept);
+                return r;
+            }
             bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
             if (kept == NULL || (failed && PQresultStatus(kept) != PGRES_FATAL_ERROR)) {
                 PQclear(kept);
@@ -300,12 +307,24 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
     return await_answer(s, c, deadline, what, err, errlen);
 }
 
-int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
-    PGresult *r = PQexec(c, sql);
+int pg_cmd(pg_store *s, PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
+    PGresult *r = pg_exec_timed(s, c, sql, 0, NULL, what, err, errlen);
+    if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* err set */
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_fail(c, r, what, err, errlen);
     PQclear(r);
     return 0;
+}
+
+void pg_rollback(pg_store *s, PGconn *c) {
+    PGTransactionStatusType t = PQtransactionStatus(c);
+    if (t != PQTRANS_INTRANS && t != PQTRANS_INERROR) return;
+    PQclear(pg_exec_timed(s, c, "ROLLBACK", 0, NULL, "ROLLBACK", NULL, 0));
+}
+
+PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t errlen) {
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    return await_answer(s, c, deadline, what, err, errlen);
 }
 
 static void read_pools(void *ctx, int counts[2][2]) { pg_pool_figures(ctx, counts); }
