@@ -143,12 +143,13 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen) {
     }
 }
 
-void pg_pool_figures(pg_store *s, int counts[2][2]) {
+void pg_pool_figures(pg_store *s, int counts[2][3]) {
     pthread_mutex_lock(&s->lock);
     const pg_pool *pools[2] = {&s->reads, &s->writes};
     for (int i = 0; i < 2; i++) {
         counts[i][0] = pools[i]->n_idle;
         counts[i][1] = pools[i]->n_open - pools[i]->n_idle;
+        counts[i][2] = s->opts.pool_size;
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -327,7 +328,7 @@ PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t e
     return await_answer(s, c, deadline, what, err, errlen);
 }
 
-static void read_pools(void *ctx, int counts[2][2]) { pg_pool_figures(ctx, counts); }
+static void read_pools(void *ctx, int counts[2][3]) { pg_pool_figures(ctx, counts); }
 
 pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
                         const pg_store_options *opts, char *err, size_t errlen) {

@@ -39,8 +39,8 @@ struct pg_store {
  * (PG_STORE_ERR_UNAVAILABLE). */
 PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen);
 /* The pools' connections now: counts[0] reads, [1] writes; [.][0] idle,
- * [.][1] busy (a ragd_pool_reader for /metrics). */
-void pg_pool_figures(pg_store *s, int counts[2][2]);
+ * [.][1] busy, [.][2] the limit (a ragd_pool_reader for /metrics). */
+void pg_pool_figures(pg_store *s, int counts[2][3]);
 /* Give it back; a broken connection is closed (the pool opens another). */
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c);
 
