@@ -163,7 +163,14 @@ int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen) {
         buf_putc(&step, '\0');
         char what[64];
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
-        rc = pg_cmd(s, c, step.data, what, err, errlen);
+        /* Not pg_cmd: its one wait covers the whole string, while the
+         * server's statement_timeout holds each of a step's statements
+         * (rewrites of every row) on its own, and a step runs once. */
+        PGresult *r = PQexec(c, step.data);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = pg_fail(c, r, what, err, errlen);
+        else
+            PQclear(r);
         buf_free(&step);
     }
     if (rc == 0 && version == 0) rc = create_meta(s, c, err, errlen);
