@@ -156,8 +156,10 @@ void pg_pool_figures(pg_store *s, int counts[2][3]) {
 
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c) {
     assert(c != NULL);
-    /* A connection left inside a transaction (an error path) is not reusable as is. */
-    bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+    /* A connection left inside a transaction (an error path), or in the
+     * nonblocking mode of a COPY that failed (pg_write.c), is not reusable as is. */
+    bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE &&
+                    !PQisnonblocking(c);
     pthread_mutex_lock(&s->lock);
     if (reusable) {
         p->idle[p->n_idle++] = c;

@@ -13,7 +13,8 @@
  * short one: creating a partition locks the parent table, and readers should
  * not wait for a whole batch to commit.
  * Every statement waits for its answer at most statement_timeout plus the
- * grace (pg_exec_timed, pg_await), as searches do: a server that stops
+ * grace (pg_exec_timed, pg_await), and COPY's rows are sent within the same
+ * bound, as searches do: a server that stops
  * answering (frozen, or a peer gone without a reset) fails a write as
  * unavailable instead of holding its thread and its pool connection.
  * Each passages partition has its own HNSW index (ragd_passages_p<N>_hnsw;
@@ -24,6 +25,8 @@
  * graph), and at its end creates every index still missing (an interrupted
  * load's). Until then that partition is searched exactly. */
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +181,22 @@ static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, l
     return len;
 }
 
+/* Send what libpq holds for c, waiting at most until deadline
+ * (now_seconds()) for the socket to take it: 0 sent, 1 not within the time,
+ * -1 the connection failed. c is in nonblocking mode. */
+static int flush_until(PGconn *c, double deadline) {
+    for (;;) {
+        int f = PQflush(c);
+        if (f <= 0) return f;
+        int ms = (int)((deadline - now_seconds()) * 1000.0);
+        if (ms <= 0) return 1;
+        /* Readable too: the server may answer (an error) instead of reading. */
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLOUT | POLLIN};
+        if (p.fd < 0 || (poll(&p, 1, ms) < 0 && errno != EINTR)) return -1;
+        if ((p.revents & POLLIN) && !PQconsumeInput(c)) return -1;
+    }
+}
+
 /* COPY table (columns) FROM STDIN with the rows in data. */
 static int copy_in(pg_store *s, PGconn *c, const char *sql, const buf *data, char *err,
                    size_t errlen) {
@@ -185,17 +204,34 @@ static int copy_in(pg_store *s, PGconn *c, const char *sql, const buf *data, cha
     PGresult *r = exec_want(s, c, sql, 0, NULL, PGRES_COPY_IN, "COPY", &rc, err, errlen);
     if (r == NULL) return rc;
     PQclear(r);
-    /* The rows are sent in blocking mode: a server that stops reading once
-     * the socket's buffers are full would hold this (the wait for the answer
-     * below is bounded, the sending is not). */
+    /* The rows go out in nonblocking mode, a chunk at a time, each flushed
+     * within the bound of an answer: a server that stops reading once the
+     * socket's buffers are full cannot hold the thread either. */
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    if (PQsetnonblocking(c, 1) != 0) return pg_fail(c, NULL, "COPY", err, errlen);
+    int state = 0; /* flush_until's */
     size_t off = 0;
-    while (off < data->len) {
+    while (state == 0 && off < data->len) {
         size_t n = data->len - off < COPY_CHUNK ? data->len - off : COPY_CHUNK;
-        if (PQputCopyData(c, data->data + off, (int)n) != 1) break;
-        off += n;
+        int put = PQputCopyData(c, data->data + off, (int)n);
+        if (put < 0) state = -1;
+        else off += put == 1 ? n : 0; /* 0: libpq's buffer is full, flush first */
+        if (state == 0) state = flush_until(c, deadline);
     }
-    PQputCopyEnd(c, off == data->len ? NULL : "ragd: sending COPY data failed");
+    if (state == 0 || state == -1) {
+        if (PQputCopyEnd(c, state == 0 ? NULL : "ragd: sending COPY data failed") < 0) state = -1;
+        else if (state == 0) state = flush_until(c, deadline);
+    }
+    if (state == 1) {
+        /* Left mid-COPY: pg_conn_give closes it and the server rolls back. */
+        return seterr(err, errlen, "PostgreSQL unavailable, COPY: the server took no data within %d ms",
+                      s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS),
+               PG_STORE_ERR_UNAVAILABLE;
+    }
+    if (PQsetnonblocking(c, 0) != 0 && state == 0) state = -1;
+    if (state < 0 && PQstatus(c) != CONNECTION_OK) return pg_fail(c, NULL, "COPY", err, errlen);
     r = pg_await(s, c, "COPY", err, errlen);
+    if (state < 0) PQsetnonblocking(c, 0); /* all sent by now, or the connection is closed on return */
     if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* err set */
     if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, sql, err, errlen);
     PQclear(r);
