@@ -26,7 +26,7 @@ void store_opts_add(option_list *l, store_opts *o, const char *data_dir_help) {
         {"store-pool", "RAGD_STORE_POOL", OPT_INT, &o->pool,
          "with --store-url: connections at most in each of the read and the write pool", 1, 1000},
         {"store-timeout-ms", "RAGD_STORE_TIMEOUT_MS", OPT_INT, &o->timeout_ms,
-         "with --store-url: statement timeout, ms (a search waits at most this + 2 s)", 1, 3600000},
+         "with --store-url: statement timeout, ms (a search, or each statement of a write, waits at most this + 2 s)", 1, 3600000},
     };
     options_add_all(l, specs, ARRAY_LEN(specs));
 }

@@ -227,14 +227,14 @@ static int n_pool_readers;
  * which is never held while a metric is touched (pg_conn.c), so no cycle. */
 static void collect_pools(buf *out, void *ctx) {
     (void)ctx;
-    int sum[2][2] = {{0}};
+    int sum[2][3] = {{0}};
     pthread_mutex_lock(&pool_readers_lock);
     int n = n_pool_readers;
     for (int i = 0; i < n; i++) {
-        int c[2][2] = {{0}};
+        int c[2][3] = {{0}};
         pool_readers[i].read(pool_readers[i].ctx, c);
         for (int p = 0; p < 2; p++)
-            for (int st = 0; st < 2; st++) sum[p][st] += c[p][st];
+            for (int st = 0; st < 3; st++) sum[p][st] += c[p][st];
     }
     pthread_mutex_unlock(&pool_readers_lock);
     if (n == 0) return; /* no PostgreSQL store: no pools to show */
@@ -248,6 +248,15 @@ static void collect_pools(buf *out, void *ctx) {
             metrics_write_value(out, sum[p][st]);
             buf_putc(out, '\n');
         }
+    /* The limit beside the count: busy at the limit is a pool that makes
+     * /ask wait (ragd_store_pool_waits_total), not a slow database. */
+    metrics_write_header(out, "ragd_store_pool_max_connections", "gauge",
+                         "PostgreSQL store connections at most, by pool (--store-pool).");
+    for (int p = 0; p < 2; p++) {
+        buf_printf(out, "ragd_store_pool_max_connections{pool=\"%s\"} ", pools[p]);
+        metrics_write_value(out, sum[p][2]);
+        buf_putc(out, '\n');
+    }
 }
 
 static void register_store_pg(void) {

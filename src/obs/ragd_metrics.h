@@ -25,6 +25,7 @@
  *   ragd_document_writes_total{kind,outcome} counter /documents writes (put, batch, delete)
  *   ragd_document_write_seconds{kind} histogram  request to acknowledged write (ok ones)
  *   ragd_store_pool_connections{pool,state} gauge  PostgreSQL store connections ("reads", "writes"; "idle", "busy"), read at scrape
+ *   ragd_store_pool_max_connections{pool} gauge   the pools' limit (--store-pool), read at scrape
  *   ragd_store_pool_waits_total{pool}  counter    takes that found the pool full and waited
  *   ragd_store_pool_wait_seconds       histogram  how long those waited (got one or timed out)
  *   ragd_store_pool_timeouts_total{pool} counter  waits that ended without a connection
@@ -93,10 +94,11 @@ void ragd_metrics_store_pool_wait(const char *pool, double seconds, int timed_ou
 
 /* The pools' connections are read when /metrics is scraped: every open
  * PostgreSQL store adds a reader (ctx names it) that fills
- * counts[pool][state] — pool 0 reads, 1 writes; state 0 idle, 1 busy — and
+ * counts[pool][state] — pool 0 reads, 1 writes; state 0 idle, 1 busy, and in
+ * column 2 the pool's limit (--store-pool) — and
  * removes it before it closes (after remove returns no read is running).
  * The figures of every store in the process are summed. */
-typedef void (*ragd_pool_reader)(void *ctx, int counts[2][2]);
+typedef void (*ragd_pool_reader)(void *ctx, int counts[2][3]);
 void ragd_metrics_store_pools_add(ragd_pool_reader read, void *ctx);
 void ragd_metrics_store_pools_remove(void *ctx);
 

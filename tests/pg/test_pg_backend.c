@@ -514,6 +514,7 @@ static void test_pool_exhausted_and_frozen_server(void **state) {
     PGconn *held = pg_conn_take(ps, &ps->reads, err, sizeof err);
     assert_non_null(held);
     assert_true(metrics_have("ragd_store_pool_connections{pool=\"reads\",state=\"busy\"} 1"));
+    assert_true(metrics_have("ragd_store_pool_max_connections{pool=\"reads\"} "));
     const char *h = fx.articles[2].heading;
     store_query q = {.text = h, .text_len = strlen(h), .mode = SEARCH_LEXICAL, .k = 3};
     search_hit hits[3];

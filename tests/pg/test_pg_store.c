@@ -337,6 +337,42 @@ static void test_frozen_server(void **state) {
     pg_store_close(s);
 }
 
+/* Writes too: a put and a delete on a frozen server fail as unavailable once
+ * statement_timeout plus the grace has passed — neither the thread nor the
+ * write pool's connection is held until the server runs again — and the
+ * same store writes again once it does. */
+static void test_frozen_server_writes(void **state) {
+    (void)state;
+    char err[512];
+    pg_store_options o = {.statement_timeout_ms = 300, .pool_size = 1};
+    pg_store *s = pg_store_open(fx.cluster.url, "m", DIM, &o, err, sizeof err);
+    assert_non_null(s);
+    float vec[DIM];
+    uint64_t seed = 91;
+    test_unit_vector(&seed, vec, DIM);
+    const char *p[] = {"Glimmerquartz mined on a frozen server."};
+    store_article a = {.id = "frozen-1", .heading = "Glimmerquartz", .date = "2016-06-06",
+                       .topic = "business", .text = p[0], .n_passages = 1, .passages = p,
+                       .vectors = vec};
+    assert_int_equal(pg_store_put(s, &a, 1, NULL, err, sizeof err), 0); /* a warm connection */
+    assert_int_equal(pg_cluster_freeze(&fx.cluster, true), 0);
+    int put = pg_store_put(s, &a, 1, NULL, err, sizeof err);
+    char put_err[512];
+    snprintf(put_err, sizeof put_err, "%s", err);
+    int del = pg_store_delete(s, "frozen-1", err, sizeof err);
+    assert_int_equal(pg_cluster_freeze(&fx.cluster, false), 0);
+    fprintf(stderr, "frozen server, put: %s\nfrozen server, delete: %s\n", put_err, err);
+    assert_int_equal(put, PG_STORE_ERR_UNAVAILABLE);
+    assert_non_null(strstr(put_err, "no answer within 2300 ms"));
+    /* The delete finds the pool's one connection closed (given back busy)
+     * and opens another, which the frozen postmaster never accepts. */
+    assert_int_equal(del, PG_STORE_ERR_UNAVAILABLE);
+    int rc = pg_store_put(s, &a, 1, NULL, err, sizeof err);
+    if (rc != 0) fail_msg("after thawing: %s", err);
+    assert_int_equal(pg_store_delete(s, "frozen-1", err, sizeof err), 1);
+    pg_store_close(s);
+}
+
 /* An interrupted bulk load resumes: a load of the first articles, then of
  * all of them, adds only the rest (in a second database of the cluster). */
 static void test_bulk_load_resumes(void **state) {
@@ -465,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_hnsw_after_bulk_load),
         cmocka_unit_test(test_threads_share_the_pool),
         cmocka_unit_test(test_frozen_server),
+        cmocka_unit_test(test_frozen_server_writes),
         cmocka_unit_test(test_database_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -158,20 +158,23 @@ PGconn *pg_conn_try_take(pg_store *s, pg_pool *p) {
     return take(s, p, false, ignored, sizeof ignored);
 }
 
-void pg_pool_figures(pg_store *s, int counts[2][2]) {
+void pg_pool_figures(pg_store *s, int counts[2][3]) {
     pthread_mutex_lock(&s->lock);
     const pg_pool *pools[2] = {&s->reads, &s->writes};
     for (int i = 0; i < 2; i++) {
         counts[i][0] = pools[i]->n_idle;
         counts[i][1] = pools[i]->n_open - pools[i]->n_idle;
+        counts[i][2] = s->opts.pool_size;
     }
     pthread_mutex_unlock(&s->lock);
 }
 
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c) {
     assert(c != NULL);
-    /* A connection left inside a transaction (an error path) is not reusable as is. */
-    bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+    /* A connection left inside a transaction (an error path), or in the
+     * nonblocking mode of a COPY that failed (pg_write.c), is not reusable as is. */
+    bool reusable = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE &&
+                    !PQisnonblocking(c);
     pthread_mutex_lock(&s->lock);
     if (reusable) {
         p->idle[p->n_idle++] = c;
@@ -234,6 +237,13 @@ static PGresult *await_answer(pg_store *s, PGconn *c, double deadline, const cha
         while (!PQisBusy(c)) {
             PGresult *r = PQgetResult(c);
             if (r == NULL) return kept;
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+                /* The server waits for the COPY's data now: PQgetResult would
+                 * hand out this status again and again, never NULL. */
+                PQclear(kept);
+                return r;
+            }
             bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
             if (kept == NULL || (failed && PQresultStatus(kept) != PGRES_FATAL_ERROR)) {
                 PQclear(kept);
@@ -315,15 +325,27 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
     return await_answer(s, c, deadline, what, err, errlen);
 }
 
-int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
-    PGresult *r = PQexec(c, sql);
+int pg_cmd(pg_store *s, PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
+    PGresult *r = pg_exec_timed(s, c, sql, 0, NULL, what, err, errlen);
+    if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* err set */
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         return pg_fail(c, r, what, err, errlen);
     PQclear(r);
     return 0;
 }
 
-static void read_pools(void *ctx, int counts[2][2]) { pg_pool_figures(ctx, counts); }
+void pg_rollback(pg_store *s, PGconn *c) {
+    PGTransactionStatusType t = PQtransactionStatus(c);
+    if (t != PQTRANS_INTRANS && t != PQTRANS_INERROR) return;
+    PQclear(pg_exec_timed(s, c, "ROLLBACK", 0, NULL, "ROLLBACK", NULL, 0));
+}
+
+PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t errlen) {
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    return await_answer(s, c, deadline, what, err, errlen);
+}
+
+static void read_pools(void *ctx, int counts[2][3]) { pg_pool_figures(ctx, counts); }
 
 pg_store *pg_store_open(const char *conninfo, const char *model, int dim,
                         const pg_store_options *opts, char *err, size_t errlen) {

@@ -42,8 +42,8 @@ PGconn *pg_conn_take(pg_store *s, pg_pool *p, char *err, size_t errlen);
  * no wait) when it has none: for work that can also be done without it. */
 PGconn *pg_conn_try_take(pg_store *s, pg_pool *p);
 /* The pools' connections now: counts[0] reads, [1] writes; [.][0] idle,
- * [.][1] busy (a ragd_pool_reader for /metrics). */
-void pg_pool_figures(pg_store *s, int counts[2][2]);
+ * [.][1] busy, [.][2] the limit (a ragd_pool_reader for /metrics). */
+void pg_pool_figures(pg_store *s, int counts[2][3]);
 /* Give it back; a broken connection is closed (the pool opens another). */
 void pg_conn_give(pg_store *s, pg_pool *p, PGconn *c);
 
@@ -54,10 +54,19 @@ void pg_analyzer_give(pg_store *s, analyzer *a);
  * message"); clears r. Unavailable when the connection is gone or the server
  * is shutting down, starting, read-only or cancelled the statement. */
 int pg_fail(PGconn *c, PGresult *r, const char *what, char *err, size_t errlen);
-/* PQexec a command that returns no rows; 0 or pg_fail's code. */
-int pg_cmd(PGconn *c, const char *sql, const char *what, char *err, size_t errlen);
+/* Run a command that returns no rows (or rows it ignores), waiting as
+ * pg_exec_timed does; 0 or pg_fail's code. */
+int pg_cmd(pg_store *s, PGconn *c, const char *sql, const char *what, char *err, size_t errlen);
+/* Roll back c's open transaction, if it has one and is not busy with an
+ * abandoned statement (pg_conn_give closes such a connection, and the server
+ * rolls back when it goes), waiting at most as pg_exec_timed does. */
+void pg_rollback(pg_store *s, PGconn *c);
+/* Wait for the answer to what was just sent on c (PQsendQuery…, or the end
+ * of a COPY), at most statement_timeout + PG_ANSWER_GRACE_MS; as
+ * pg_exec_timed's result. */
+PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t errlen);
 
-/* How long past statement_timeout a read waits for the server's answer. */
+/* How long past statement_timeout a read or write waits for the server's answer. */
 #define PG_ANSWER_GRACE_MS 2000
 
 /* Run sql (with n text params; n = 0 allows several statements) and wait at

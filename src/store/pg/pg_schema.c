@@ -135,15 +135,15 @@ static int check_meta(pg_store *s, PGconn *c, char *err, size_t errlen) {
 }
 
 int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen) {
-    if (pg_cmd(c, "BEGIN", "BEGIN", err, errlen) != 0) return -1;
+    if (pg_cmd(s, c, "BEGIN", "BEGIN", err, errlen) != 0) return -1;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d)", SCHEMA_LOCK_KEY);
-    int rc = pg_cmd(c, sql, "locking the schema", err, errlen);
+    int rc = pg_cmd(s, c, sql, "locking the schema", err, errlen);
     if (rc == 0)
-        rc = pg_cmd(c, "CREATE EXTENSION IF NOT EXISTS vector", "CREATE EXTENSION vector", err,
+        rc = pg_cmd(s, c, "CREATE EXTENSION IF NOT EXISTS vector", "CREATE EXTENSION vector", err,
                     errlen);
     if (rc == 0)
-        rc = pg_cmd(c, "CREATE TABLE IF NOT EXISTS ragd_meta (key text PRIMARY KEY, value text NOT NULL)",
+        rc = pg_cmd(s, c, "CREATE TABLE IF NOT EXISTS ragd_meta (key text PRIMARY KEY, value text NOT NULL)",
                     "creating ragd_meta", err, errlen);
     int version = 0;
     if (rc == 0) {
@@ -163,7 +163,14 @@ int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen) {
         buf_putc(&step, '\0');
         char what[64];
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
-        rc = pg_cmd(c, step.data, what, err, errlen);
+        /* Not pg_cmd: its one wait covers the whole string, while the
+         * server's statement_timeout holds each of a step's statements
+         * (rewrites of every row) on its own, and a step runs once. */
+        PGresult *r = PQexec(c, step.data);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = pg_fail(c, r, what, err, errlen);
+        else
+            PQclear(r);
         buf_free(&step);
     }
     if (rc == 0 && version == 0) rc = create_meta(s, c, err, errlen);
@@ -173,8 +180,7 @@ int pg_schema_ensure(pg_store *s, PGconn *c, char *err, size_t errlen) {
         rc = meta_set(c, "schema_version", ver, err, errlen);
     }
     if (rc == 0 && version == 0) rc = check_meta(s, c, err, errlen);
-    if (rc == 0) return pg_cmd(c, "COMMIT", "committing the schema", err, errlen);
-    PGresult *r = PQexec(c, "ROLLBACK");
-    PQclear(r);
+    if (rc == 0) return pg_cmd(s, c, "COMMIT", "committing the schema", err, errlen);
+    pg_rollback(s, c);
     return rc < 0 ? rc : -1;
 }

@@ -12,6 +12,11 @@
  * A topic's partitions are created before the write transaction, in their own
  * short one: creating a partition locks the parent table, and readers should
  * not wait for a whole batch to commit.
+ * Every statement waits for its answer at most statement_timeout plus the
+ * grace (pg_exec_timed, pg_await), and COPY's rows are sent within the same
+ * bound, as searches do: a server that stops
+ * answering (frozen, or a peer gone without a reset) fails a write as
+ * unavailable instead of holding its thread and its pool connection.
  * Each passages partition has its own HNSW index (ragd_passages_p<N>_hnsw;
  * the parent has none, the planner merges the partitions' index scans). A
  * put creates it with the partition; a bulk load that creates a partition
@@ -20,6 +25,8 @@
  * graph), and at its end creates every index still missing (an interrupted
  * load's). Until then that partition is searched exactly. */
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,23 @@
 #define TF_BODY_MAX 0xFFFFFFu /* bm25.c's packing limits */
 #define TF_HEADING_MAX 255u
 #define COPY_CHUNK (1u << 20)
+
+/* Run sql (n text params) as pg_exec_timed does: its result when its status
+ * is want, else NULL with *rc the pg_store_error (err set). */
+static PGresult *exec_want(pg_store *s, PGconn *c, const char *sql, int n,
+                           const char *const *params, ExecStatusType want, const char *what, int *rc,
+                           char *err, size_t errlen) {
+    PGresult *r = pg_exec_timed(s, c, sql, n, params, what, err, errlen);
+    if (r == NULL) {
+        *rc = PG_STORE_ERR_UNAVAILABLE; /* err set */
+        return NULL;
+    }
+    if (PQresultStatus(r) != want) {
+        *rc = pg_fail(c, r, what, err, errlen);
+        return NULL;
+    }
+    return r;
+}
 
 /* ---- validation -------------------------------------------------------- */
 
@@ -157,29 +181,67 @@ static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, l
     return len;
 }
 
-/* COPY table (columns) FROM STDIN with the rows in data. */
-static int copy_in(PGconn *c, const char *sql, const buf *data, char *err, size_t errlen) {
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COPY_IN) return pg_fail(c, r, "COPY", err, errlen);
-    PQclear(r);
-    size_t off = 0;
-    while (off < data->len) {
-        size_t n = data->len - off < COPY_CHUNK ? data->len - off : COPY_CHUNK;
-        if (PQputCopyData(c, data->data + off, (int)n) != 1) break;
-        off += n;
+/* Send what libpq holds for c, waiting at most until deadline
+ * (now_seconds()) for the socket to take it: 0 sent, 1 not within the time,
+ * -1 the connection failed. c is in nonblocking mode. */
+static int flush_until(PGconn *c, double deadline) {
+    for (;;) {
+        int f = PQflush(c);
+        if (f <= 0) return f;
+        int ms = (int)((deadline - now_seconds()) * 1000.0);
+        if (ms <= 0) return 1;
+        /* Readable too: the server may answer (an error) instead of reading. */
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLOUT | POLLIN};
+        if (p.fd < 0 || (poll(&p, 1, ms) < 0 && errno != EINTR)) return -1;
+        if ((p.revents & POLLIN) && !PQconsumeInput(c)) return -1;
     }
-    PQputCopyEnd(c, off == data->len ? NULL : "ragd: sending COPY data failed");
-    r = PQgetResult(c);
+}
+
+/* COPY table (columns) FROM STDIN with the rows in data. */
+static int copy_in(pg_store *s, PGconn *c, const char *sql, const buf *data, char *err,
+                   size_t errlen) {
+    int rc = 0;
+    PGresult *r = exec_want(s, c, sql, 0, NULL, PGRES_COPY_IN, "COPY", &rc, err, errlen);
+    if (r == NULL) return rc;
+    PQclear(r);
+    /* The rows go out in nonblocking mode, a chunk at a time, each flushed
+     * within the bound of an answer: a server that stops reading once the
+     * socket's buffers are full cannot hold the thread either. */
+    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    if (PQsetnonblocking(c, 1) != 0) return pg_fail(c, NULL, "COPY", err, errlen);
+    int state = 0; /* flush_until's */
+    size_t off = 0;
+    while (state == 0 && off < data->len) {
+        size_t n = data->len - off < COPY_CHUNK ? data->len - off : COPY_CHUNK;
+        int put = PQputCopyData(c, data->data + off, (int)n);
+        if (put < 0) state = -1;
+        else off += put == 1 ? n : 0; /* 0: libpq's buffer is full, flush first */
+        if (state == 0) state = flush_until(c, deadline);
+    }
+    if (state == 0 || state == -1) {
+        if (PQputCopyEnd(c, state == 0 ? NULL : "ragd: sending COPY data failed") < 0) state = -1;
+        else if (state == 0) state = flush_until(c, deadline);
+    }
+    if (state == 1) {
+        /* Left mid-COPY: pg_conn_give closes it and the server rolls back. */
+        return seterr(err, errlen, "PostgreSQL unavailable, COPY: the server took no data within %d ms",
+                      s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS),
+               PG_STORE_ERR_UNAVAILABLE;
+    }
+    if (PQsetnonblocking(c, 0) != 0 && state == 0) state = -1;
+    if (state < 0 && PQstatus(c) != CONNECTION_OK) return pg_fail(c, NULL, "COPY", err, errlen);
+    r = pg_await(s, c, "COPY", err, errlen);
+    if (state < 0) PQsetnonblocking(c, 0); /* all sent by now, or the connection is closed on return */
+    if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* err set */
     if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, sql, err, errlen);
     PQclear(r);
-    while ((r = PQgetResult(c)) != NULL) PQclear(r);
     return 0;
 }
 
 /* ---- partitions -------------------------------------------------------- */
 
 /* Make sure topic has its two partitions (own transaction, see the top). */
-static int create_index(PGconn *c, int part, char *err, size_t errlen) {
+static int create_index(pg_store *s, PGconn *c, int part, char *err, size_t errlen) {
     char sql[320];
     snprintf(sql, sizeof sql,
              "SET maintenance_work_mem = '128MB';"
@@ -187,40 +249,41 @@ static int create_index(PGconn *c, int part, char *err, size_t errlen) {
              " USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 100);"
              "RESET maintenance_work_mem",
              part, part);
-    return pg_cmd(c, sql, "building the HNSW index", err, errlen);
+    return pg_cmd(s, c, sql, "building the HNSW index", err, errlen);
 }
 
 /* Build the HNSW index of every partition that has none yet. */
-static int create_missing_indexes(PGconn *c, char *err, size_t errlen) {
-    PGresult *r = PQexec(c, "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
-                            " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "listing indexes", err, errlen);
+static int create_missing_indexes(pg_store *s, PGconn *c, char *err, size_t errlen) {
     int rc = 0;
+    PGresult *r = exec_want(s, c,
+                            "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
+                            " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')",
+                            0, NULL, PGRES_TUPLES_OK, "listing indexes", &rc, err, errlen);
+    if (r == NULL) return rc;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-        rc = create_index(c, atoi(PQgetvalue(r, i, 0)), err, errlen);
+        rc = create_index(s, c, atoi(PQgetvalue(r, i, 0)), err, errlen);
     PQclear(r);
     return rc;
 }
 
-static int ensure_partition(PGconn *c, const char *topic, bool index_now, char *err, size_t errlen) {
+static int ensure_partition(pg_store *s, PGconn *c, const char *topic, bool index_now, char *err,
+                            size_t errlen) {
     const char *params[] = {topic};
-    PGresult *r = PQexecParams(c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, NULL, params,
-                               NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "reading topics", err, errlen);
+    int rc = 0;
+    PGresult *r = exec_want(s, c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, params,
+                            PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
+    if (r == NULL) return rc;
     bool known = PQntuples(r) == 1;
     PQclear(r);
     if (known) return 0;
     char lock[96];
     snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%d)", PARTITION_LOCK_KEY);
-    int rc = pg_cmd(c, lock, "locking partitions", err, errlen);
+    rc = pg_cmd(s, c, lock, "locking partitions", err, errlen);
     if (rc != 0) goto rollback;
-    r = PQexecParams(c, "SELECT (SELECT part FROM ragd_topics WHERE topic = $1),"
+    r = exec_want(s, c, "SELECT (SELECT part FROM ragd_topics WHERE topic = $1),"
                         " (SELECT coalesce(max(part), 0) + 1 FROM ragd_topics)",
-                     1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = pg_fail(c, r, "reading topics", err, errlen);
-        goto rollback;
-    }
+                  1, params, PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
+    if (r == NULL) goto rollback;
     bool made_meanwhile = !PQgetisnull(r, 0, 0);
     int part = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
@@ -238,14 +301,14 @@ static int ensure_partition(PGconn *c, const char *topic, bool index_now, char *
                    part, lit, part, lit, lit, part);
         buf_putc(&sql, '\0');
         PQfreemem(lit);
-        rc = pg_cmd(c, sql.data, "creating the topic's partitions", err, errlen);
+        rc = pg_cmd(s, c, sql.data, "creating the topic's partitions", err, errlen);
         buf_free(&sql);
-        if (rc == 0 && index_now) rc = create_index(c, part, err, errlen);
+        if (rc == 0 && index_now) rc = create_index(s, c, part, err, errlen);
         if (rc != 0) goto rollback;
     }
-    return pg_cmd(c, "COMMIT", "committing the partitions", err, errlen);
+    return pg_cmd(s, c, "COMMIT", "committing the partitions", err, errlen);
 rollback:
-    PQclear(PQexec(c, "ROLLBACK"));
+    pg_rollback(s, c);
     return rc;
 }
 
@@ -253,23 +316,25 @@ rollback:
 
 /* Remove an article inside the open transaction: *existed, and the passages
  * and body length it took off the statistics. */
-static int remove_article(PGconn *c, const char *id, bool *existed, long long *docs,
+static int remove_article(pg_store *s, PGconn *c, const char *id, bool *existed, long long *docs,
                           long long *len, char *err, size_t errlen) {
     const char *params[] = {id};
-    PGresult *r = PQexecParams(c,
-                               "WITH d AS (DELETE FROM ragd_passages WHERE article_id = $1"
-                               " RETURNING body_len) SELECT count(*), coalesce(sum(body_len), 0) FROM d",
-                               1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "deleting passages", err, errlen);
+    int rc = 0;
+    PGresult *r = exec_want(s, c,
+                            "WITH d AS (DELETE FROM ragd_passages WHERE article_id = $1"
+                            " RETURNING body_len) SELECT count(*), coalesce(sum(body_len), 0) FROM d",
+                            1, params, PGRES_TUPLES_OK, "deleting passages", &rc, err, errlen);
+    if (r == NULL) return rc;
     *docs = atoll(PQgetvalue(r, 0, 0));
     *len = atoll(PQgetvalue(r, 0, 1));
     PQclear(r);
-    r = PQexecParams(c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, NULL, params, NULL,
-                     NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, "deleting postings", err, errlen);
+    r = exec_want(s, c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, params,
+                  PGRES_COMMAND_OK, "deleting postings", &rc, err, errlen);
+    if (r == NULL) return rc;
     PQclear(r);
-    r = PQexecParams(c, "DELETE FROM ragd_articles WHERE id = $1", 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_fail(c, r, "deleting the article", err, errlen);
+    r = exec_want(s, c, "DELETE FROM ragd_articles WHERE id = $1", 1, params, PGRES_COMMAND_OK,
+                  "deleting the article", &rc, err, errlen);
+    if (r == NULL) return rc;
     *existed = atoi(PQcmdTuples(r)) > 0;
     PQclear(r);
     return 0;
@@ -277,24 +342,25 @@ static int remove_article(PGconn *c, const char *id, bool *existed, long long *d
 
 /* Open a write transaction: lock the statistics row (writers queue here)
  * and read *next_seq, the write order of the next passage. */
-static int begin_write(PGconn *c, long long *next_seq, char *err, size_t errlen) {
-    int rc = pg_cmd(c, "BEGIN", "BEGIN", err, errlen);
+static int begin_write(pg_store *s, PGconn *c, long long *next_seq, char *err, size_t errlen) {
+    int rc = pg_cmd(s, c, "BEGIN", "BEGIN", err, errlen);
     if (rc != 0) return rc;
-    PGresult *r = PQexec(c, "SELECT next_seq FROM ragd_stats FOR UPDATE");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        return pg_fail(c, r, "locking the statistics", err, errlen);
+    PGresult *r = exec_want(s, c, "SELECT next_seq FROM ragd_stats FOR UPDATE", 0, NULL,
+                            PGRES_TUPLES_OK, "locking the statistics", &rc, err, errlen);
+    if (r == NULL) return rc;
+    if (PQntuples(r) != 1) return pg_fail(c, r, "locking the statistics", err, errlen);
     *next_seq = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }
 
-static int add_stats(PGconn *c, long long docs, long long len, long long next_seq, char *err,
+static int add_stats(pg_store *s, PGconn *c, long long docs, long long len, long long next_seq, char *err,
                      size_t errlen) {
     char sql[200];
     snprintf(sql, sizeof sql,
              "UPDATE ragd_stats SET n_docs = n_docs + (%lld), total_len = total_len + (%lld),"
              " next_seq = %lld", docs, len, next_seq);
-    return pg_cmd(c, sql, "updating the statistics", err, errlen);
+    return pg_cmd(s, c, sql, "updating the statistics", err, errlen);
 }
 
 /* Write the articles whose keep[i] is set (all if keep is NULL) in one
@@ -303,21 +369,21 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
                        bool replace, store_write_result *results, char *err, size_t errlen) {
     for (size_t i = 0; i < n; i++) {
         if (keep && !keep[i]) continue;
-        int made = ensure_partition(c, a[i].topic, replace, err, errlen);
+        int made = ensure_partition(s, c, a[i].topic, replace, err, errlen);
         if (made != 0) return made;
     }
     analyzer *an = pg_analyzer_take(s);
     if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
     buf passages = {0}, postings = {0}, articles = {0};
     long long docs = 0, len = 0, seq = 0;
-    int rc = begin_write(c, &seq, err, errlen);
+    int rc = begin_write(s, c, &seq, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (keep && !keep[i]) continue;
         const store_article *x = &a[i];
         bool existed = false;
         if (replace) {
             long long d = 0, l = 0;
-            rc = remove_article(c, x->id, &existed, &d, &l, err, errlen);
+            rc = remove_article(s, c, x->id, &existed, &d, &l, err, errlen);
             docs -= d, len -= l;
         }
         for (size_t j = 0; j < x->n_passages; j++) {
@@ -350,18 +416,18 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     }
     pg_analyzer_give(s, an);
     if (rc == 0 && articles.len > 0) {
-        rc = copy_in(c, "COPY ragd_passages (topic, article_id, passage_index, heading, date, text,"
+        rc = copy_in(s, c, "COPY ragd_passages (topic, article_id, passage_index, heading, date, text,"
                         " body_len, embedding, seq) FROM STDIN", &passages, err, errlen);
         if (rc == 0)
-            rc = copy_in(c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
+            rc = copy_in(s, c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
                             " tf_heading, body_len, date, seq) FROM STDIN", &postings, err, errlen);
         if (rc == 0)
-            rc = copy_in(c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
+            rc = copy_in(s, c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
                             " FROM STDIN", &articles, err, errlen);
     }
-    if (rc == 0) rc = add_stats(c, docs, len, seq, err, errlen);
-    if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
-    else PQclear(PQexec(c, "ROLLBACK"));
+    if (rc == 0) rc = add_stats(s, c, docs, len, seq, err, errlen);
+    if (rc == 0) rc = pg_cmd(s, c, "COMMIT", "COMMIT", err, errlen);
+    else pg_rollback(s, c);
     buf_free(&passages), buf_free(&postings), buf_free(&articles);
     return rc;
 }
@@ -384,27 +450,28 @@ int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errle
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     bool existed = false;
     long long docs = 0, len = 0, seq = 0;
-    int rc = begin_write(c, &seq, err, errlen);
-    if (rc == 0) rc = remove_article(c, article_id, &existed, &docs, &len, err, errlen);
-    if (rc == 0) rc = add_stats(c, -docs, -len, seq, err, errlen);
-    if (rc == 0) rc = pg_cmd(c, "COMMIT", "COMMIT", err, errlen);
-    else PQclear(PQexec(c, "ROLLBACK"));
+    int rc = begin_write(s, c, &seq, err, errlen);
+    if (rc == 0) rc = remove_article(s, c, article_id, &existed, &docs, &len, err, errlen);
+    if (rc == 0) rc = add_stats(s, c, -docs, -len, seq, err, errlen);
+    if (rc == 0) rc = pg_cmd(s, c, "COMMIT", "COMMIT", err, errlen);
+    else pg_rollback(s, c);
     pg_conn_give(s, &s->writes, c);
     return rc == 0 ? (existed ? 1 : 0) : rc;
 }
 
 /* keep[i] = article i of the batch is not in the database yet. */
-static int absent_articles(PGconn *c, const store_article *a, size_t n, bool *keep, char *err,
+static int absent_articles(pg_store *s, PGconn *c, const store_article *a, size_t n, bool *keep, char *err,
                            size_t errlen) {
     buf arr = {0};
     buf_putc(&arr, '{');
     for (size_t i = 0; i < n; i++) buf_printf(&arr, i ? ",\"%s\"" : "\"%s\"", a[i].id); /* ids are [A-Za-z0-9._:-] */
     buf_append(&arr, "}", 2);
     const char *params[] = {arr.data};
-    PGresult *r = PQexecParams(c, "SELECT id FROM ragd_articles WHERE id = ANY ($1::text[])", 1,
-                               NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    PGresult *r = exec_want(s, c, "SELECT id FROM ragd_articles WHERE id = ANY ($1::text[])", 1,
+                            params, PGRES_TUPLES_OK, "reading article ids", &rc, err, errlen);
     buf_free(&arr);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_fail(c, r, "reading article ids", err, errlen);
+    if (r == NULL) return rc;
     for (size_t i = 0; i < n; i++) keep[i] = true;
     for (int row = 0; row < PQntuples(r); row++)
         for (size_t i = 0; i < n; i++)
@@ -424,7 +491,7 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
     size_t total = 0;
     for (size_t at = 0; rc == 0 && at < n; at += PG_STORE_BULK_BATCH) {
         size_t m = n - at < PG_STORE_BULK_BATCH ? n - at : PG_STORE_BULK_BATCH;
-        rc = absent_articles(c, articles + at, m, keep, err, errlen);
+        rc = absent_articles(s, c, articles + at, m, keep, err, errlen);
         size_t fresh = 0;
         for (size_t i = 0; rc == 0 && i < m; i++) fresh += keep[i];
         if (rc == 0 && fresh > 0)
@@ -432,13 +499,13 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
         if (rc == 0) total += fresh;
     }
     free(keep);
-    if (rc == 0) rc = create_missing_indexes(c, err, errlen);
+    if (rc == 0) rc = create_missing_indexes(s, c, err, errlen);
     if (added) *added = total;
     /* Fresh tables have no statistics until autovacuum comes by (the
      * planner would guess, badly, for the first searches), and no visibility
      * map (the postings' covering key would not give index-only scans). */
     if (rc == 0 && total > 0)
-        rc = pg_cmd(c, "VACUUM (ANALYZE) ragd_passages, ragd_postings, ragd_articles, ragd_stats", "VACUUM",
+        rc = pg_cmd(s, c, "VACUUM (ANALYZE) ragd_passages, ragd_postings, ragd_articles, ragd_stats", "VACUUM",
                     err, errlen);
     pg_conn_give(s, &s->writes, c);
     return rc;
@@ -448,11 +515,15 @@ long long pg_store_count(pg_store *s, const char *topic, char *err, size_t errle
     PGconn *c = pg_conn_take(s, &s->writes, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     const char *params[] = {topic};
-    PGresult *r = topic ? PQexecParams(c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
-                                       NULL, params, NULL, NULL, 0)
-                        : PQexec(c, "SELECT n_docs FROM ragd_stats");
+    int rc = 0;
+    PGresult *r = topic ? exec_want(s, c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
+                                    params, PGRES_TUPLES_OK, "counting passages", &rc, err, errlen)
+                        : exec_want(s, c, "SELECT n_docs FROM ragd_stats", 0, NULL, PGRES_TUPLES_OK,
+                                    "counting passages", &rc, err, errlen);
     long long n;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    if (r == NULL) {
+        n = rc;
+    } else if (PQntuples(r) != 1) {
         n = pg_fail(c, r, "counting passages", err, errlen);
     } else {
         n = atoll(PQgetvalue(r, 0, 0));
