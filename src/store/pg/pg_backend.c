@@ -169,10 +169,7 @@ static PGresult *read_rows(pg_backend *b, const char *kind, const char *sql, int
     for (int attempt = 0; attempt < 2 && out == NULL; attempt++) {
         PGconn *c = pg_conn_take(b->pg, &b->pg->reads, err, errlen);
         if (c == NULL) break;
-        PGresult *r = pg_exec_timed(b->pg, c, sql, n, params, kind, err, errlen);
-        if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) out = r;
-        else if (r != NULL) *code = pg_fail(c, r, kind, err, errlen);
-        else *code = PG_STORE_ERR_UNAVAILABLE;
+        out = pg_exec_want(b->pg, c, sql, n, params, PGRES_TUPLES_OK, kind, code, err, errlen);
         bool dropped = PQstatus(c) != CONNECTION_OK;
         pg_conn_give(b->pg, &b->pg->reads, c);
         if (!dropped) break;

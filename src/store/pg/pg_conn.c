@@ -284,10 +284,14 @@ static bool is_missing_statement(const PGresult *r) {
     return PQresultStatus(r) == PGRES_FATAL_ERROR && st && strcmp(st, "26000") == 0;
 }
 
+double pg_answer_deadline(const pg_store *s) {
+    /* The server's statement_timeout, plus time for its answer to arrive. */
+    return now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+}
+
 PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
                         const char *const *params, const char *what, char *err, size_t errlen) {
-    /* The server's statement_timeout, plus time for its answer to arrive. */
-    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    double deadline = pg_answer_deadline(s);
     /* A query with parameters outside a transaction runs as a prepared
      * statement, prepared on this connection the first time it is missing:
      * planning a search costs about as much as running it on a small
@@ -325,6 +329,20 @@ PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
     return await_answer(s, c, deadline, what, err, errlen);
 }
 
+PGresult *pg_exec_want(pg_store *s, PGconn *c, const char *sql, int n, const char *const *params,
+                       ExecStatusType want, const char *what, int *rc, char *err, size_t errlen) {
+    PGresult *r = pg_exec_timed(s, c, sql, n, params, what, err, errlen);
+    if (r == NULL) {
+        *rc = PG_STORE_ERR_UNAVAILABLE; /* err set */
+        return NULL;
+    }
+    if (PQresultStatus(r) != want) {
+        *rc = pg_fail(c, r, what, err, errlen);
+        return NULL;
+    }
+    return r;
+}
+
 int pg_cmd(pg_store *s, PGconn *c, const char *sql, const char *what, char *err, size_t errlen) {
     PGresult *r = pg_exec_timed(s, c, sql, 0, NULL, what, err, errlen);
     if (r == NULL) return PG_STORE_ERR_UNAVAILABLE; /* err set */
@@ -341,7 +359,7 @@ void pg_rollback(pg_store *s, PGconn *c) {
 }
 
 PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t errlen) {
-    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    double deadline = pg_answer_deadline(s);
     return await_answer(s, c, deadline, what, err, errlen);
 }
 

@@ -76,6 +76,13 @@ PGresult *pg_await(pg_store *s, PGconn *c, const char *what, char *err, size_t e
  * checks its status and clears it), or NULL with err set (unavailable). */
 PGresult *pg_exec_timed(pg_store *s, PGconn *c, const char *sql, int n,
                         const char *const *params, const char *what, char *err, size_t errlen);
+/* pg_exec_timed, wanting status want: its result then, else NULL with *rc
+ * the pg_store_error (err set; the result cleared). */
+PGresult *pg_exec_want(pg_store *s, PGconn *c, const char *sql, int n, const char *const *params,
+                       ExecStatusType want, const char *what, int *rc, char *err, size_t errlen);
+/* When an answer asked for now is overdue (now_seconds()): statement_timeout
+ * plus PG_ANSWER_GRACE_MS from now. */
+double pg_answer_deadline(const pg_store *s);
 
 /* A passage row a search fetched (strings valid during the call only). */
 typedef struct pg_fetched {

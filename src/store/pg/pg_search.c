@@ -43,14 +43,11 @@ enum { COL_ARTICLE, COL_INDEX, COL_SCORE, COL_HEADING, COL_DATE, COL_TOPIC, COL_
     " AND v.passage_index = x.passage_index"                                                       \
     " ORDER BY x.score DESC, x.seq"
 
-/* A half's answer: its rows, or NULL and a pg_store_error (err set). */
-static PGresult *rows_of(PGconn *c, PGresult *r, const char *what, int *rc, char *err,
-                         size_t errlen) {
-    if (r == NULL) {
-        *rc = PG_STORE_ERR_UNAVAILABLE; /* pg_exec_timed set err */
-        return NULL;
-    }
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != N_COLS) {
+/* Run a half's query: its rows, or NULL and a pg_store_error (err set). */
+static PGresult *half_rows(pg_store *s, PGconn *c, const char *sql, int n, const char *const *params,
+                           const char *what, int *rc, char *err, size_t errlen) {
+    PGresult *r = pg_exec_want(s, c, sql, n, params, PGRES_TUPLES_OK, what, rc, err, errlen);
+    if (r != NULL && PQnfields(r) != N_COLS) {
         *rc = pg_fail(c, r, what, err, errlen);
         return NULL;
     }
@@ -138,11 +135,10 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                      " ORDER BY score DESC, p.seq LIMIT $5::int)"
                      " SELECT " ROW_COLUMNS " FROM x" ROW_JOIN);
     buf_putc(&sql, '\0');
-    PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "lexical search", err, errlen);
+    int rc = 0;
+    *out = half_rows(s, c, sql.data, np, params, "lexical search", &rc, err, errlen);
     buf_free(&sql);
     buf_free(&t.arr);
-    int rc = 0;
-    *out = rows_of(c, r, "lexical search", &rc, err, errlen);
     return rc;
 }
 
@@ -185,15 +181,9 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
         if (ef > HNSW_EF_MAX) ef = HNSW_EF_MAX;
         char set[80];
         snprintf(set, sizeof set, "BEGIN; SET LOCAL hnsw.ef_search = %d", ef);
-        PGresult *r = pg_exec_timed(s, c, set, 0, NULL, "setting hnsw.ef_search", err, errlen);
-        if (r == NULL) rc = PG_STORE_ERR_UNAVAILABLE;
-        else if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_fail(c, r, "setting hnsw.ef_search", err, errlen);
-        else PQclear(r);
+        rc = pg_cmd(s, c, set, "setting hnsw.ef_search", err, errlen);
     }
-    if (rc == 0) {
-        PGresult *r = pg_exec_timed(s, c, sql.data, np, params, "vector search", err, errlen);
-        *out = rows_of(c, r, "vector search", &rc, err, errlen);
-    }
+    if (rc == 0) *out = half_rows(s, c, sql.data, np, params, "vector search", &rc, err, errlen);
     /* Only a connection that answers (not one a timeout left busy). */
     if (hnsw && (PQtransactionStatus(c) == PQTRANS_INTRANS || PQtransactionStatus(c) == PQTRANS_INERROR)) {
         PGresult *r = pg_exec_timed(s, c, "COMMIT", 0, NULL, "COMMIT", NULL, 0);
@@ -382,14 +372,12 @@ int pg_store_search(pg_store *s, const store_query *q, pg_hit *hits, char *err, 
 int pg_store_reads_from_standby(pg_store *s, char *err, size_t errlen) {
     PGconn *c = pg_conn_take(s, &s->reads, err, errlen);
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
-    PGresult *r = pg_exec_timed(s, c, "SELECT pg_is_in_recovery()", 0, NULL, "asking where reads go",
-                                err, errlen);
-    int rc;
-    if (r == NULL) {
-        rc = PG_STORE_ERR_UNAVAILABLE;
-    } else if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    int rc = 0;
+    PGresult *r = pg_exec_want(s, c, "SELECT pg_is_in_recovery()", 0, NULL, PGRES_TUPLES_OK,
+                               "asking where reads go", &rc, err, errlen);
+    if (r != NULL && PQntuples(r) != 1) {
         rc = pg_fail(c, r, "asking where reads go", err, errlen);
-    } else {
+    } else if (r != NULL) {
         rc = PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);
     }

@@ -41,23 +41,6 @@
 #define TF_HEADING_MAX 255u
 #define COPY_CHUNK (1u << 20)
 
-/* Run sql (n text params) as pg_exec_timed does: its result when its status
- * is want, else NULL with *rc the pg_store_error (err set). */
-static PGresult *exec_want(pg_store *s, PGconn *c, const char *sql, int n,
-                           const char *const *params, ExecStatusType want, const char *what, int *rc,
-                           char *err, size_t errlen) {
-    PGresult *r = pg_exec_timed(s, c, sql, n, params, what, err, errlen);
-    if (r == NULL) {
-        *rc = PG_STORE_ERR_UNAVAILABLE; /* err set */
-        return NULL;
-    }
-    if (PQresultStatus(r) != want) {
-        *rc = pg_fail(c, r, what, err, errlen);
-        return NULL;
-    }
-    return r;
-}
-
 /* ---- validation -------------------------------------------------------- */
 
 static int check_articles(const pg_store *s, const store_article *a, size_t n, char *err,
@@ -201,13 +184,13 @@ static int flush_until(PGconn *c, double deadline) {
 static int copy_in(pg_store *s, PGconn *c, const char *sql, const buf *data, char *err,
                    size_t errlen) {
     int rc = 0;
-    PGresult *r = exec_want(s, c, sql, 0, NULL, PGRES_COPY_IN, "COPY", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c, sql, 0, NULL, PGRES_COPY_IN, "COPY", &rc, err, errlen);
     if (r == NULL) return rc;
     PQclear(r);
     /* The rows go out in nonblocking mode, a chunk at a time, each flushed
      * within the bound of an answer: a server that stops reading once the
      * socket's buffers are full cannot hold the thread either. */
-    double deadline = now_seconds() + (s->opts.statement_timeout_ms + PG_ANSWER_GRACE_MS) / 1000.0;
+    double deadline = pg_answer_deadline(s);
     if (PQsetnonblocking(c, 1) != 0) return pg_fail(c, NULL, "COPY", err, errlen);
     int state = 0; /* flush_until's */
     size_t off = 0;
@@ -255,10 +238,10 @@ static int create_index(pg_store *s, PGconn *c, int part, char *err, size_t errl
 /* Build the HNSW index of every partition that has none yet. */
 static int create_missing_indexes(pg_store *s, PGconn *c, char *err, size_t errlen) {
     int rc = 0;
-    PGresult *r = exec_want(s, c,
-                            "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
-                            " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')",
-                            0, NULL, PGRES_TUPLES_OK, "listing indexes", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c,
+                               "SELECT part FROM ragd_topics t WHERE NOT EXISTS (SELECT 1 FROM"
+                               " pg_indexes WHERE indexname = 'ragd_passages_p' || t.part || '_hnsw')",
+                               0, NULL, PGRES_TUPLES_OK, "listing indexes", &rc, err, errlen);
     if (r == NULL) return rc;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = create_index(s, c, atoi(PQgetvalue(r, i, 0)), err, errlen);
@@ -270,8 +253,8 @@ static int ensure_partition(pg_store *s, PGconn *c, const char *topic, bool inde
                             size_t errlen) {
     const char *params[] = {topic};
     int rc = 0;
-    PGresult *r = exec_want(s, c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, params,
-                            PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c, "SELECT 1 FROM ragd_topics WHERE topic = $1", 1, params,
+                               PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
     if (r == NULL) return rc;
     bool known = PQntuples(r) == 1;
     PQclear(r);
@@ -280,9 +263,9 @@ static int ensure_partition(pg_store *s, PGconn *c, const char *topic, bool inde
     snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%d)", PARTITION_LOCK_KEY);
     rc = pg_cmd(s, c, lock, "locking partitions", err, errlen);
     if (rc != 0) goto rollback;
-    r = exec_want(s, c, "SELECT (SELECT part FROM ragd_topics WHERE topic = $1),"
-                        " (SELECT coalesce(max(part), 0) + 1 FROM ragd_topics)",
-                  1, params, PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
+    r = pg_exec_want(s, c, "SELECT (SELECT part FROM ragd_topics WHERE topic = $1),"
+                           " (SELECT coalesce(max(part), 0) + 1 FROM ragd_topics)",
+                     1, params, PGRES_TUPLES_OK, "reading topics", &rc, err, errlen);
     if (r == NULL) goto rollback;
     bool made_meanwhile = !PQgetisnull(r, 0, 0);
     int part = atoi(PQgetvalue(r, 0, 1));
@@ -320,20 +303,20 @@ static int remove_article(pg_store *s, PGconn *c, const char *id, bool *existed,
                           long long *len, char *err, size_t errlen) {
     const char *params[] = {id};
     int rc = 0;
-    PGresult *r = exec_want(s, c,
-                            "WITH d AS (DELETE FROM ragd_passages WHERE article_id = $1"
-                            " RETURNING body_len) SELECT count(*), coalesce(sum(body_len), 0) FROM d",
-                            1, params, PGRES_TUPLES_OK, "deleting passages", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c,
+                               "WITH d AS (DELETE FROM ragd_passages WHERE article_id = $1"
+                               " RETURNING body_len) SELECT count(*), coalesce(sum(body_len), 0) FROM d",
+                               1, params, PGRES_TUPLES_OK, "deleting passages", &rc, err, errlen);
     if (r == NULL) return rc;
     *docs = atoll(PQgetvalue(r, 0, 0));
     *len = atoll(PQgetvalue(r, 0, 1));
     PQclear(r);
-    r = exec_want(s, c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, params,
-                  PGRES_COMMAND_OK, "deleting postings", &rc, err, errlen);
+    r = pg_exec_want(s, c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, params,
+                     PGRES_COMMAND_OK, "deleting postings", &rc, err, errlen);
     if (r == NULL) return rc;
     PQclear(r);
-    r = exec_want(s, c, "DELETE FROM ragd_articles WHERE id = $1", 1, params, PGRES_COMMAND_OK,
-                  "deleting the article", &rc, err, errlen);
+    r = pg_exec_want(s, c, "DELETE FROM ragd_articles WHERE id = $1", 1, params, PGRES_COMMAND_OK,
+                     "deleting the article", &rc, err, errlen);
     if (r == NULL) return rc;
     *existed = atoi(PQcmdTuples(r)) > 0;
     PQclear(r);
@@ -345,8 +328,8 @@ static int remove_article(pg_store *s, PGconn *c, const char *id, bool *existed,
 static int begin_write(pg_store *s, PGconn *c, long long *next_seq, char *err, size_t errlen) {
     int rc = pg_cmd(s, c, "BEGIN", "BEGIN", err, errlen);
     if (rc != 0) return rc;
-    PGresult *r = exec_want(s, c, "SELECT next_seq FROM ragd_stats FOR UPDATE", 0, NULL,
-                            PGRES_TUPLES_OK, "locking the statistics", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c, "SELECT next_seq FROM ragd_stats FOR UPDATE", 0, NULL,
+                               PGRES_TUPLES_OK, "locking the statistics", &rc, err, errlen);
     if (r == NULL) return rc;
     if (PQntuples(r) != 1) return pg_fail(c, r, "locking the statistics", err, errlen);
     *next_seq = atoll(PQgetvalue(r, 0, 0));
@@ -468,8 +451,8 @@ static int absent_articles(pg_store *s, PGconn *c, const store_article *a, size_
     buf_append(&arr, "}", 2);
     const char *params[] = {arr.data};
     int rc = 0;
-    PGresult *r = exec_want(s, c, "SELECT id FROM ragd_articles WHERE id = ANY ($1::text[])", 1,
-                            params, PGRES_TUPLES_OK, "reading article ids", &rc, err, errlen);
+    PGresult *r = pg_exec_want(s, c, "SELECT id FROM ragd_articles WHERE id = ANY ($1::text[])", 1,
+                               params, PGRES_TUPLES_OK, "reading article ids", &rc, err, errlen);
     buf_free(&arr);
     if (r == NULL) return rc;
     for (size_t i = 0; i < n; i++) keep[i] = true;
@@ -516,10 +499,10 @@ long long pg_store_count(pg_store *s, const char *topic, char *err, size_t errle
     if (c == NULL) return PG_STORE_ERR_UNAVAILABLE;
     const char *params[] = {topic};
     int rc = 0;
-    PGresult *r = topic ? exec_want(s, c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
-                                    params, PGRES_TUPLES_OK, "counting passages", &rc, err, errlen)
-                        : exec_want(s, c, "SELECT n_docs FROM ragd_stats", 0, NULL, PGRES_TUPLES_OK,
-                                    "counting passages", &rc, err, errlen);
+    PGresult *r = topic ? pg_exec_want(s, c, "SELECT count(*) FROM ragd_passages WHERE topic = $1", 1,
+                                       params, PGRES_TUPLES_OK, "counting passages", &rc, err, errlen)
+                        : pg_exec_want(s, c, "SELECT n_docs FROM ragd_stats", 0, NULL, PGRES_TUPLES_OK,
+                                       "counting passages", &rc, err, errlen);
     long long n;
     if (r == NULL) {
         n = rc;
