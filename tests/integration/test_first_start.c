@@ -5,9 +5,14 @@
  * answers once the store is committed. A failed first ingest is reported on
  * /ready and in the log, and the process exits non-zero by itself.
  *
- * The corpus comes through a named pipe the test holds open, so the ingest
- * cannot get past reading it until the test writes it: the "ingesting" state
- * is observed deterministically, with no knob that slows the server. */
+ * The corpus comes through a named pipe, so the ingest cannot get past
+ * reading it until the test writes it: the "ingesting" state is observed
+ * deterministically, with no knob that slows the server. The server's open
+ * of the pipe waits for the test's (a FIFO opens for reading only once it
+ * has a writer, and the other way round), so the test cannot write and
+ * close before the server is reading: the data would be dropped with the
+ * last descriptor and the server's later open would wait forever (seen in
+ * CI, when the ingest thread ran late under load). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -34,7 +39,7 @@
 
 static char dir[64];
 static ragd_proc server;
-static int corpus_fd = -1; /* our end of the named pipe */
+static char corpus_path[128]; /* the named pipe, until the test has fed it */
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
     (void)st, (void)type, (void)ftw;
@@ -53,11 +58,15 @@ static int remove_dir(void **state) {
     return 0;
 }
 
-/* Whatever a failed assertion left: our end of the pipe, the server. */
+/* Whatever a failed assertion left: a server waiting in its open of the
+ * pipe is let through (an empty corpus; it stops either way), then stopped. */
 static int cleanup(void **state) {
     (void)state;
-    if (corpus_fd >= 0) close(corpus_fd);
-    corpus_fd = -1;
+    if (corpus_path[0]) {
+        int fd = open(corpus_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* ENXIO: no reader waits */
+        if (fd >= 0) close(fd);
+        corpus_path[0] = '\0';
+    }
     if (server.pid > 0) ragd_stop(&server);
     return 0;
 }
@@ -84,23 +93,25 @@ static void corpus_csv(buf *b) {
         }
 }
 
-/* mkfifo name in dir, opened read-write so neither side blocks in open and
- * the reader sees end of file only when we close it. */
+/* mkfifo name in dir; nobody opens it until the test feeds it. */
 static void make_corpus_pipe(const char *name, char *path, size_t pathlen) {
     snprintf(path, pathlen, "%s/%s", dir, name);
     assert_int_equal(mkfifo(path, 0600), 0);
-    corpus_fd = open(path, O_RDWR | O_CLOEXEC); /* the server must not hold a writer end */
-    assert_true(corpus_fd >= 0);
+    snprintf(corpus_path, sizeof corpus_path, "%s", path);
 }
 
+/* The open returns once the server has the pipe open to read; it then
+ * reads everything and sees end of file at our close. */
 static void feed_and_close(const char *data, size_t len) {
+    int fd = open(corpus_path, O_WRONLY | O_CLOEXEC); /* bounded by the harness's deadline */
+    assert_true(fd >= 0);
+    corpus_path[0] = '\0';
     for (size_t off = 0; off < len;) {
-        ssize_t w = write(corpus_fd, data + off, len - off);
+        ssize_t w = write(fd, data + off, len - off);
         assert_true(w > 0);
         off += (size_t)w;
     }
-    assert_int_equal(close(corpus_fd), 0);
-    corpus_fd = -1;
+    assert_int_equal(close(fd), 0);
 }
 
 static void start_serve(const char *data_name, const char *csv) {
