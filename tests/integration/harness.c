@@ -25,6 +25,9 @@
 #define TRACKED_MAX 64
 /* Written by the test's own thread, read by the SIGALRM handler and at exit. */
 static volatile sig_atomic_t tracked[TRACKED_MAX];
+/* The log of a tracked ragd (empty for other children): the watchdog shows
+ * its tail, since a hang is usually explained by what the server said last. */
+static char tracked_log[TRACKED_MAX][256];
 /* What the test was doing, for the watchdog's message (best effort). */
 static char activity[256] = "starting";
 static volatile sig_atomic_t deadline_s;
@@ -41,7 +44,12 @@ static void track(pid_t pid) {
 
 static void untrack(pid_t pid) {
     for (int i = 0; i < TRACKED_MAX; i++)
-        if (tracked[i] == pid) tracked[i] = 0;
+        if (tracked[i] == pid) tracked[i] = 0, tracked_log[i][0] = '\0';
+}
+
+static void track_log(pid_t pid, const char *path) {
+    for (int i = 0; i < TRACKED_MAX; i++)
+        if (tracked[i] == pid) snprintf(tracked_log[i], sizeof tracked_log[i], "%s", path);
 }
 
 /* Continue (a paused child ignores everything but SIGKILL until then) and kill. */
@@ -59,6 +67,7 @@ static void kill_tracked(void) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         tracked[i] = 0;
+        tracked_log[i][0] = '\0';
     }
 }
 
@@ -71,7 +80,26 @@ static void write_str(const char *s) {
     }
 }
 
-/* Async-signal-safe: only write, kill, waitpid and _exit. */
+/* The last bytes of each tracked ragd's log (async-signal-safe: open, lseek, read, write). */
+static void write_log_tails(void) {
+    enum { TAIL = 3000 };
+    for (int i = 0; i < TRACKED_MAX; i++) {
+        if (!tracked[i] || !tracked_log[i][0]) continue;
+        int fd = open(tracked_log[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        write_str("harness: the end of ");
+        write_str(tracked_log[i]);
+        write_str(":\n");
+        if (lseek(fd, -TAIL, SEEK_END) < 0) lseek(fd, 0, SEEK_SET);
+        char chunk[512];
+        ssize_t n;
+        while ((n = read(fd, chunk, sizeof chunk)) > 0)
+            if (write(STDERR_FILENO, chunk, (size_t)n) < 0) break;
+        close(fd);
+    }
+}
+
+/* Async-signal-safe: only open, read, write, kill, waitpid and _exit. */
 static void on_deadline(int sig) {
     (void)sig;
     char secs[16];
@@ -85,7 +113,9 @@ static void on_deadline(int sig) {
     write_str(secs);
     write_str(" s passed (RAGD_TEST_DEADLINE_S); it hung while: ");
     write_str(activity);
-    write_str("\nharness: killing every child it started and failing\n");
+    write_str("\n");
+    write_log_tails();
+    write_str("harness: killing every child it started and failing\n");
     kill_tracked();
     _exit(124);
 }
@@ -193,6 +223,7 @@ int ragd_start_at(ragd_proc *p, const char *const *args, int port, double timeou
         _exit(127);
     }
     p->pid = pid;
+    track_log(pid, p->log_path);
     double deadline = now_seconds() + timeout_s;
     while (now_seconds() < deadline) {
         char *log = ragd_log(p);
