@@ -251,7 +251,7 @@ int cmd_eval(int argc, char **argv) {
     const char *qrels_path = "", *url = "", *model_dir = NULL;
     const char *mode_list = "default,hybrid,vector,lexical";
     int threads = 0, max_per_article = -1;
-    double k1 = 0, b = -1, heading_weight = -1;
+    double k1 = 0, b = -1, heading_weight = -1, article_weight = -1;
     bool json = false;
     const option_spec specs[] = {
         {"qrels", NULL, OPT_STRING, &qrels_path, "JSONL questions {\"question\", \"article_id\", \"kind\"?}", 0, 0},
@@ -261,6 +261,7 @@ int cmd_eval(int argc, char **argv) {
         {"bm25-k1", NULL, OPT_DOUBLE, &k1, "BM25F k1 for a tuning run (0: the store's; without --url)", 0, 0},
         {"bm25-b", NULL, OPT_DOUBLE, &b, "BM25F body length normalisation b in [0, 1] (-1: the store's)", 0, 0},
         {"heading-weight", NULL, OPT_DOUBLE, &heading_weight, "BM25F heading field weight (-1: the store's)", 0, 0},
+        {"article-weight", NULL, OPT_DOUBLE, &article_weight, "weight of the article field: each passage adds its whole article's BM25F times this (-1: the default, 0: passages alone)", 0, 0},
         {"json", NULL, OPT_BOOL, &json, "print the results as one JSON document", 0, 0},
         {"model-dir", "RAGD_MODEL_DIR", OPT_STRING, &model_dir, "all-MiniLM-L6-v2 folder, for modes with vectors (without --url)", 0, 0},
         {"threads", "RAGD_THREADS", OPT_INT, &threads, "encoder threads (0: one per core)", 0, 1024},
@@ -279,8 +280,9 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "ragd eval: give --qrels FILE (and no other argument), see 'ragd eval --help'\n");
         return role_end(&cmd, 2);
     }
-    bool tuned = k1 != 0 || b >= 0 || heading_weight >= 0;
-    if (k1 < 0 || b > 1 || (b < 0 && b != -1) || (heading_weight < 0 && heading_weight != -1)) {
+    bool tuned = k1 != 0 || b >= 0 || heading_weight >= 0 || article_weight >= 0;
+    if (k1 < 0 || b > 1 || (b < 0 && b != -1) || (heading_weight < 0 && heading_weight != -1) ||
+        (article_weight < 0 && article_weight != -1)) {
         fprintf(stderr, "ragd eval: --bm25-k1 must be > 0, --bm25-b in [0, 1], --heading-weight >= 0\n");
         return role_end(&cmd, 2);
     }
@@ -350,6 +352,7 @@ int cmd_eval(int argc, char **argv) {
             if (k1 > 0) params.k1 = (float)k1;
             if (b >= 0) params.b = (float)b;
             if (heading_weight >= 0) params.heading_weight = (float)heading_weight;
+            if (article_weight >= 0) params.article_weight = (float)article_weight;
             c.bm25 = &params;
         }
     }

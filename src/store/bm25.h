@@ -7,6 +7,16 @@
  * headings are near-constant in length, so they are not length-normalised).
  * With w_heading = 0 it is plain Okapi BM25 over the body.
  *
+ * Passage and article evidence (Callan 1994): a passage's score adds
+ * w_article times the same BM25F computed with its whole article as the
+ * document (body tf summed over the article's passages, heading once, length
+ * the article's, df and N over articles). A question whose words fall in
+ * different passages of one article (the subject in the lead, the fact
+ * asked three passages on) then still finds that article, as an engine
+ * indexing whole articles does, while the passage that holds most of it
+ * still comes first. The article score is computed at query time from the
+ * passage postings (search.c; the PostgreSQL store's SQL the same way).
+ *
  * Terms come from the store's English analyzer (analyzer.h), at build and at
  * query time alike.
  *
@@ -40,6 +50,10 @@ typedef struct bm25_params {
 #define BM25_DEFAULT_K1 1.2f
 #define BM25_DEFAULT_B 0.75f
 #define BM25_DEFAULT_W_HEADING 2.0f
+/* The article field: each passage also gets w_article times its whole
+ * article's BM25F score (search.c), chosen on eval/tune.jsonl. A query
+ * parameter, not the index's: changing it rebuilds nothing. */
+#define BM25_DEFAULT_W_ARTICLE 1.0f
 
 typedef enum { BM25_BODY, BM25_HEADING } bm25_field;
 

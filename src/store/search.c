@@ -148,10 +148,10 @@ static const live_term *live_find(const live_passage *p, uint64_t h) {
 }
 
 /* One posting's BM25F contribution (bm25.h's formula, in bm25.c's float order). */
-static inline float term_score(float idf, uint32_t body, uint32_t heading, uint32_t doclen,
+static inline float term_score(float idf, float body, uint32_t heading, uint32_t doclen,
                                float avgdl, float k1, float bb, float wh) {
     float tf = wh * (float)heading;
-    if (body) tf += (float)body / (1.0f - bb + bb * (float)doclen / avgdl);
+    if (body > 0.0f) tf += body / (1.0f - bb + bb * (float)doclen / avgdl);
     if (tf <= 0.0f) return 0.0f; /* heading-only posting with w_heading 0 */
     return idf * tf * (k1 + 1.0f) / (tf + k1);
 }
@@ -176,6 +176,117 @@ static void accum_add(accum *a, uint32_t slot, float s) {
         a->touched[a->n++] = slot;
     }
     a->acc[slot] += s;
+}
+
+/* ---- the article field (bm25.h): each article's BM25F as one document ---- */
+
+/* Per query. Slots: snapshot article a is slot a; the live article whose
+ * first passage is live passage i is slot n_snap + i. One query term at a
+ * time gathers the term's article tf (body summed, heading once) in range,
+ * and its document frequency over every visible article. */
+typedef struct article_field {
+    float weight;            /* w_article; 0: off */
+    uint32_t n_snap;
+    float n_articles, avg_len;
+    float *body, *score;     /* per slot: this term's body tf; the summed article score */
+    uint32_t *heading, *seen; /* this term's heading tf; the term that last counted the slot */
+    uint32_t *touched, n_touched, stamp, df;
+} article_field;
+
+static void article_field_init(article_field *af, const store_view *v, float weight) {
+    const snapshot *s = v->ep->snap;
+    memset(af, 0, sizeof *af);
+    if (!(weight > 0.0f) || v->n_articles == 0) return;
+    af->weight = weight;
+    af->n_snap = s->n_articles;
+    af->n_articles = (float)v->n_articles;
+    af->avg_len = (float)((double)v->total_body / (double)v->n_articles);
+    if (!(af->avg_len > 0)) af->avg_len = 1.0f;
+    size_t slots = (size_t)s->n_articles + v->n_live + 1;
+    af->body = xcalloc(slots, sizeof *af->body);
+    af->score = xcalloc(slots, sizeof *af->score);
+    af->heading = xcalloc(slots, sizeof *af->heading);
+    af->seen = xcalloc(slots, sizeof *af->seen);
+    af->touched = xmalloc(slots * sizeof *af->touched);
+}
+
+static void article_field_free(article_field *af) {
+    free(af->body);
+    free(af->score);
+    free(af->heading);
+    free(af->seen);
+    free(af->touched);
+}
+
+/* A visible passage of slot holds the term; in_range: its tf counts (the
+ * rows searched; an article's passages are all in range or none). */
+static inline void article_field_posting(article_field *af, uint32_t slot, bool in_range,
+                                         uint32_t body, uint32_t heading) {
+    if (af->seen[slot] != af->stamp) {
+        af->seen[slot] = af->stamp;
+        af->df++;
+        if (in_range) {
+            af->touched[af->n_touched++] = slot;
+            af->body[slot] = 0.0f;
+            af->heading[slot] = 0;
+        }
+    }
+    if (!in_range) return;
+    af->body[slot] += (float)body;
+    if (heading > af->heading[slot]) af->heading[slot] = heading;
+}
+
+/* Body terms of all the passages of slot's article. */
+static uint32_t article_len(const store_view *v, const article_field *af, uint32_t slot) {
+    if (slot < af->n_snap) return v->ep->snap->article_len[slot];
+    const live_article *a = epoch_passage(v->ep, slot - af->n_snap)->article;
+    uint32_t len = 0;
+    for (uint32_t i = 0; i < a->n_passages; i++) len += epoch_passage(v->ep, a->first + i)->body_len;
+    return len;
+}
+
+/* The term's postings are all in: score it for every article in range. */
+static void article_field_end_term(article_field *af, const store_view *v, const bm25_params *pr) {
+    if (af->df > 0) {
+        float fdf = (float)af->df;
+        float idf = logf(1.0f + (af->n_articles - fdf + 0.5f) / (fdf + 0.5f));
+        for (uint32_t i = 0; i < af->n_touched; i++) {
+            uint32_t slot = af->touched[i];
+            af->score[slot] += term_score(idf, af->body[slot], af->heading[slot], article_len(v, af, slot),
+                                          af->avg_len, pr->k1, pr->b, pr->w_heading);
+        }
+    }
+    af->n_touched = 0;
+    af->df = 0;
+}
+
+/* The article score goes to each article's best passage only (the one that
+ * stands for it; ties: the lower id, as PostgreSQL's seq): its other
+ * passages keep their own scores, so under the per-article cap a second
+ * slice of the story does not ride on the first's article score and push
+ * the next article out of the sources. best reuses the touched scratch. */
+static void article_field_apply(article_field *af, const store_view *v, accum *rows, uint32_t lo,
+                                accum *live) {
+    const snapshot *s = v->ep->snap;
+    uint32_t *best = af->touched; /* per slot: 1 + the passage's accum slot; 0 none */
+    memset(best, 0, ((size_t)af->n_snap + v->n_live + 1) * sizeof *best);
+    for (uint32_t i = 0; i < rows->n; i++) {
+        uint32_t at = rows->touched[i], slot = s->row_article[at + lo];
+        uint32_t b = best[slot];
+        if (b == 0 || rows->acc[at] > rows->acc[b - 1] ||
+            (rows->acc[at] == rows->acc[b - 1] && s->row_ids[at + lo] < s->row_ids[b - 1 + lo]))
+            best[slot] = at + 1;
+    }
+    for (uint32_t i = 0; i < live->n; i++) {
+        uint32_t at = live->touched[i], slot = af->n_snap + epoch_passage(v->ep, at)->article->first;
+        uint32_t b = best[slot];
+        if (b == 0 || live->acc[at] > live->acc[b - 1] || (live->acc[at] == live->acc[b - 1] && at < b - 1))
+            best[slot] = at + 1;
+    }
+    for (uint32_t slot = 0; slot < af->n_snap; slot++)
+        if (best[slot]) rows->acc[best[slot] - 1] += af->weight * af->score[slot];
+    for (uint32_t slot = af->n_snap; slot < af->n_snap + v->n_live; slot++)
+        if (best[slot]) live->acc[best[slot] - 1] += af->weight * af->score[slot];
 }
 
 /* The best depth passages by BM25F, best first, as view ids; -1 if no
@@ -208,6 +319,8 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     float n_docs = (float)v->n_passages;
     float avgdl = (float)((double)v->total_body / (double)v->n_passages);
     if (!(avgdl > 0)) avgdl = 1.0f;
+    article_field af;
+    article_field_init(&af, v, q->bm25 != NULL ? q->bm25->article_weight : BM25_DEFAULT_W_ARTICLE);
     for (int i = 0; i < qt.n; i++) {
         const qterm *t = &qt.t[i];
         uint32_t a = 0, z = 0;
@@ -231,6 +344,25 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
             if (keep_live(f, j)) matches[n_matches++] = (live_match){j, lt};
         }
         if (df == 0) continue;
+        if (af.weight > 0.0f) {
+            af.stamp = (uint32_t)i + 1;
+            for (uint32_t p = a; p < z; p++) {
+                uint32_t d = bm->post_doc[p];
+                if (!view_snap_visible(v, d)) continue;
+                uint32_t packed = bm->post_tf[p];
+                article_field_posting(&af, s->row_article[d], d >= lo && d < hi, packed & TF_BODY_MASK,
+                                      packed >> TF_HEADING_SHIFT);
+            }
+            for (uint32_t j = 0; j < v->n_live; j++) {
+                if (!view_live_visible(v, j)) continue;
+                const live_passage *lp = epoch_passage(v->ep, j);
+                const live_term *lt = live_find(lp, t->hash);
+                if (lt != NULL)
+                    article_field_posting(&af, af.n_snap + lp->article->first, keep_live(f, j), lt->body,
+                                          lt->heading);
+            }
+            article_field_end_term(&af, v, &pr);
+        }
         float fdf = (float)df;
         float idf = logf(1.0f + (n_docs - fdf + 0.5f) / (fdf + 0.5f));
         /* Snapshot postings of the rows searched: first one at or after lo. */
@@ -256,6 +388,8 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
             if (sc > 0.0f) accum_add(&live, matches[m].passage, sc);
         }
     }
+    if (af.weight > 0.0f) article_field_apply(&af, v, &rows, lo, &live);
+    article_field_free(&af);
     heap h = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
     for (uint32_t i = 0; i < rows.n; i++) {
         uint32_t row = rows.touched[i] + lo;

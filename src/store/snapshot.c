@@ -230,6 +230,15 @@ snapshot *snap_open(const char *data_dir, const char *expected_model, char *err,
     if (check_tables(s, path, err, errlen) != 0 || open_indexes(s, path, err, errlen) != 0)
         goto fail;
     for (uint32_t r = 0; r < s->n; r++) s->total_body += s->bm25.doclen[r];
+    s->row_article = xmalloc(((size_t)s->n + 1) * sizeof *s->row_article);
+    s->article_len = xcalloc((size_t)s->n_articles + 1, sizeof *s->article_len);
+    for (uint32_t a = 0; a < s->n_articles; a++) /* check_tables: runs cover every passage once */
+        for (uint32_t id = s->articles[a].first_passage;
+             id < s->articles[a].first_passage + s->articles[a].n_passages; id++) {
+            uint32_t row = s->passages[id].row;
+            s->row_article[row] = a;
+            s->article_len[a] += s->bm25.doclen[row];
+        }
     s->topic_names = xcalloc(s->n_topics + 1, sizeof *s->topic_names);
     for (uint32_t t = 0; t < s->n_topics; t++) s->topic_names[t] = s->strings + s->topics[t].name;
     return s;
@@ -253,6 +262,8 @@ void snap_close(snapshot *s) {
     pthread_mutex_destroy(&s->pool_lock);
     free(s->graphs);
     free(s->topic_names);
+    free(s->row_article);
+    free(s->article_len);
     munmap((void *)s->map, s->size);
     close(s->fd);
     free(s);
@@ -358,7 +369,7 @@ void snap_analyzer_give(snapshot *s, analyzer *a) {
 
 store_bm25_params snap_bm25(const snapshot *s) {
     const bm25_params *p = &s->bm25.params;
-    return (store_bm25_params){p->k1, p->b, p->w_heading};
+    return (store_bm25_params){p->k1, p->b, p->w_heading, BM25_DEFAULT_W_ARTICLE};
 }
 
 const disk_header *snap_header(const snapshot *s) { return s->h; }

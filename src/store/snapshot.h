@@ -49,6 +49,9 @@ struct snapshot {
     int analyzers_len, analyzers_cap;
     const disk_article *articles; /* sorted by id */
     uint32_t n_articles;
+    /* Derived at open, for BM25's article field (search.c), owned: */
+    uint32_t *row_article; /* row -> index into articles */
+    uint32_t *article_len; /* article -> body terms of all its passages */
     uint64_t total_body; /* body terms of every passage (BM25 lengths) */
 };
 

@@ -73,6 +73,7 @@ typedef struct search_hit {
  * the ones the store was built with. */
 typedef struct store_bm25_params {
     float k1, b, heading_weight;
+    float article_weight; /* the article field's (bm25.h), not recorded in the store */
 } store_bm25_params;
 
 typedef struct store_query {

@@ -63,7 +63,9 @@ static int run(fixture *f, store_query q, search_hit *hits) {
 static void test_cap_per_article(void **state) {
     fixture *f = *state;
     search_hit hits[N_DOCS];
-    store_query q = {.text = "oil", .k = 3, .mode = SEARCH_LEXICAL};
+    /* Passages alone (no article field, bm25.h): the cap is what is tested. */
+    store_bm25_params passages_only = {.k1 = 1.2f, .b = 0.75f, .heading_weight = 2.0f, .article_weight = 0};
+    store_query q = {.text = "oil", .k = 3, .mode = SEARCH_LEXICAL, .bm25 = &passages_only};
     /* No cap: article a's three passages say "oil" most. */
     assert_int_equal(run(f, q, hits), 3);
     for (int i = 0; i < 3; i++) assert_string_equal(docs[hits[i].passage_id].article, "a");

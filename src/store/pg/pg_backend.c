@@ -419,7 +419,7 @@ static int pgb_dim(const store_view *v) { return pg_store_dim(view_of(v)->b->pg)
 
 static store_bm25_params pgb_bm25(const store_view *v) {
     bm25_params p = view_of(v)->b->pg->bm25;
-    return (store_bm25_params){p.k1, p.b, p.w_heading};
+    return (store_bm25_params){p.k1, p.b, p.w_heading, BM25_DEFAULT_W_ARTICLE};
 }
 
 static size_t pgb_count(const store_view *cv, const char *topic) {

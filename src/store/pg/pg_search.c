@@ -107,33 +107,65 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
         return 0;
     }
     bm25_params p = s->bm25;
-    if (q->bm25) p = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
-    char k1[32], b[32], wh[32], lim[16];
+    float w_article = BM25_DEFAULT_W_ARTICLE;
+    if (q->bm25) {
+        p = (bm25_params){q->bm25->k1, q->bm25->b, q->bm25->heading_weight};
+        w_article = q->bm25->article_weight;
+    }
+    char k1[32], b[32], wh[32], lim[16], wa[32];
     snprintf(k1, sizeof k1, "%.9g", (double)p.k1);
     snprintf(b, sizeof b, "%.9g", (double)p.b);
     snprintf(wh, sizeof wh, "%.9g", (double)p.w_heading);
     snprintf(lim, sizeof lim, "%d", depth);
-    const char *params[9] = {t.arr.data, k1, b, wh, lim};
-    int np = 5;
+    snprintf(wa, sizeof wa, "%.9g", (double)w_article);
+    const char *params[9] = {t.arr.data, k1, b, wh, lim, wa};
+    int np = 6;
+    /* bm25.h's BM25F twice, as search.c computes it: m, the question's
+     * postings in the filters; ps, each passage's score; art, each article's
+     * (body tf summed over its passages, heading once, its length, df and N
+     * over articles), added ($6 times) to the article's best passage only. */
     buf sql = {0};
     buf_printf(&sql,
                "WITH q AS (SELECT DISTINCT unnest($1::text[]) COLLATE \"C\" AS term),"
-               " df AS MATERIALIZED (SELECT p.term, count(*)::float8 AS df FROM ragd_postings p"
+               " df AS MATERIALIZED (SELECT p.term, count(*)::float8 AS df,"
+               "  count(DISTINCT p.article_id)::float8 AS adf FROM ragd_postings p"
                "  JOIN q ON p.term = q.term GROUP BY p.term),"
                " st AS (SELECT n_docs::float8 AS n, CASE WHEN n_docs > 0 AND total_len > 0"
-               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl FROM ragd_stats),"
-               " x AS (SELECT p.topic, p.article_id, p.passage_index, p.seq,"
+               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl, a.na,"
+               "  CASE WHEN a.na > 0 AND total_len > 0 THEN total_len::float8 / a.na ELSE 1 END AS avgal"
+               "  FROM ragd_stats CROSS JOIN (SELECT count(*)::float8 AS na FROM ragd_articles) a),"
+               " m AS MATERIALIZED (SELECT p.topic, p.article_id, p.passage_index, p.seq, p.term,"
+               "  p.tf_body, p.tf_heading, p.body_len FROM ragd_postings p JOIN q ON p.term = q.term"
+               "  WHERE true");
+    add_filters(&sql, "p", q, params, &np);
+    buf_printf(&sql,
+               "),"
+               " ps AS (SELECT m.topic, m.article_id, m.passage_index, m.seq,"
                "  sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * f.tf * ($2::float8 + 1)"
                "   / (f.tf + $2::float8)) AS score"
-               " FROM ragd_postings p JOIN df ON p.term = df.term CROSS JOIN st");
-    buf_printf(&sql,
-               " CROSS JOIN LATERAL (SELECT $4::float8 * p.tf_heading + CASE WHEN p.tf_body > 0"
-               "  THEN p.tf_body / (1 - $3::float8 + $3::float8 * p.body_len / st.avgdl) ELSE 0 END"
-               "  AS tf) f WHERE f.tf > 0");
-    add_filters(&sql, "p", q, params, &np);
-    buf_printf(&sql, " GROUP BY p.topic, p.article_id, p.passage_index, p.seq"
-                     " ORDER BY score DESC, p.seq LIMIT $5::int)"
-                     " SELECT " ROW_COLUMNS " FROM x" ROW_JOIN);
+               "  FROM m JOIN df ON m.term = df.term CROSS JOIN st"
+               "  CROSS JOIN LATERAL (SELECT $4::float8 * m.tf_heading + CASE WHEN m.tf_body > 0"
+               "   THEN m.tf_body / (1 - $3::float8 + $3::float8 * m.body_len / st.avgdl) ELSE 0 END"
+               "   AS tf) f WHERE f.tf > 0 GROUP BY m.topic, m.article_id, m.passage_index, m.seq),"
+               " at AS (SELECT m.article_id, m.term, sum(m.tf_body)::float8 AS body,"
+               "  max(m.tf_heading)::float8 AS heading FROM m WHERE $6::float8 > 0"
+               "  GROUP BY m.article_id, m.term),"
+               " al AS (SELECT v.article_id, sum(v.body_len)::float8 AS len FROM ragd_passages v"
+               "  WHERE v.article_id IN (SELECT article_id FROM at) GROUP BY v.article_id),"
+               " art AS (SELECT at.article_id,"
+               "  sum(ln(1 + (st.na - df.adf + 0.5) / (df.adf + 0.5)) * f.tf * ($2::float8 + 1)"
+               "   / (f.tf + $2::float8)) AS score"
+               "  FROM at JOIN df ON at.term = df.term JOIN al ON al.article_id = at.article_id CROSS JOIN st"
+               "  CROSS JOIN LATERAL (SELECT $4::float8 * at.heading + CASE WHEN at.body > 0"
+               "   THEN at.body / (1 - $3::float8 + $3::float8 * al.len / st.avgal) ELSE 0 END"
+               "   AS tf) f WHERE f.tf > 0 GROUP BY at.article_id),"
+               " x AS (SELECT y.topic, y.article_id, y.passage_index, y.seq, y.total AS score FROM"
+               "  (SELECT ps.topic, ps.article_id, ps.passage_index, ps.seq, ps.score"
+               "   + CASE WHEN row_number() OVER (PARTITION BY ps.article_id ORDER BY ps.score DESC, ps.seq) = 1"
+               "   THEN $6::float8 * coalesce(art.score, 0) ELSE 0 END AS total"
+               "   FROM ps LEFT JOIN art ON art.article_id = ps.article_id) y"
+               "  ORDER BY y.total DESC, y.seq LIMIT $5::int)"
+               " SELECT " ROW_COLUMNS " FROM x" ROW_JOIN);
     buf_putc(&sql, '\0');
     int rc = 0;
     *out = half_rows(s, c, sql.data, np, params, "lexical search", &rc, err, errlen);
