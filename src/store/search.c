@@ -190,7 +190,9 @@ typedef struct article_field {
     float n_articles, avg_len;
     float *body, *score;     /* per slot: this term's body tf; the summed article score */
     uint32_t *heading, *seen; /* this term's heading tf; the term that last counted the slot */
-    uint32_t *touched, n_touched, stamp, df;
+    uint32_t *best;          /* per slot: 1 + the accum slot of its best passage, 0 none */
+    uint32_t *touched, n_touched, stamp, df; /* this term's slots in range */
+    uint32_t *scored, n_scored;              /* slots with a score, each once */
 } article_field;
 
 static void article_field_init(article_field *af, const store_view *v, float weight) {
@@ -207,7 +209,9 @@ static void article_field_init(article_field *af, const store_view *v, float wei
     af->score = xcalloc(slots, sizeof *af->score);
     af->heading = xcalloc(slots, sizeof *af->heading);
     af->seen = xcalloc(slots, sizeof *af->seen);
+    af->best = xcalloc(slots, sizeof *af->best);
     af->touched = xmalloc(slots * sizeof *af->touched);
+    af->scored = xmalloc(slots * sizeof *af->scored);
 }
 
 static void article_field_free(article_field *af) {
@@ -215,7 +219,9 @@ static void article_field_free(article_field *af) {
     free(af->score);
     free(af->heading);
     free(af->seen);
+    free(af->best);
     free(af->touched);
+    free(af->scored);
 }
 
 /* A visible passage of slot holds the term; in_range: its tf counts (the
@@ -252,8 +258,11 @@ static void article_field_end_term(article_field *af, const store_view *v, const
         float idf = logf(1.0f + (af->n_articles - fdf + 0.5f) / (fdf + 0.5f));
         for (uint32_t i = 0; i < af->n_touched; i++) {
             uint32_t slot = af->touched[i];
-            af->score[slot] += term_score(idf, af->body[slot], af->heading[slot], article_len(v, af, slot),
-                                          af->avg_len, pr->k1, pr->b, pr->w_heading);
+            float sc = term_score(idf, af->body[slot], af->heading[slot], article_len(v, af, slot),
+                                  af->avg_len, pr->k1, pr->b, pr->w_heading);
+            if (sc <= 0.0f) continue;
+            if (af->score[slot] == 0.0f) af->scored[af->n_scored++] = slot;
+            af->score[slot] += sc;
         }
     }
     af->n_touched = 0;
@@ -264,12 +273,11 @@ static void article_field_end_term(article_field *af, const store_view *v, const
  * stands for it; ties: the lower id, as PostgreSQL's seq): its other
  * passages keep their own scores, so under the per-article cap a second
  * slice of the story does not ride on the first's article score and push
- * the next article out of the sources. best reuses the touched scratch. */
+ * the next article out of the sources. */
 static void article_field_apply(article_field *af, const store_view *v, accum *rows, uint32_t lo,
                                 accum *live) {
     const snapshot *s = v->ep->snap;
-    uint32_t *best = af->touched; /* per slot: 1 + the passage's accum slot; 0 none */
-    memset(best, 0, ((size_t)af->n_snap + v->n_live + 1) * sizeof *best);
+    uint32_t *best = af->best;
     for (uint32_t i = 0; i < rows->n; i++) {
         uint32_t at = rows->touched[i], slot = s->row_article[at + lo];
         uint32_t b = best[slot];
@@ -283,10 +291,12 @@ static void article_field_apply(article_field *af, const store_view *v, accum *r
         if (b == 0 || live->acc[at] > live->acc[b - 1] || (live->acc[at] == live->acc[b - 1] && at < b - 1))
             best[slot] = at + 1;
     }
-    for (uint32_t slot = 0; slot < af->n_snap; slot++)
-        if (best[slot]) rows->acc[best[slot] - 1] += af->weight * af->score[slot];
-    for (uint32_t slot = af->n_snap; slot < af->n_snap + v->n_live; slot++)
-        if (best[slot]) live->acc[best[slot] - 1] += af->weight * af->score[slot];
+    for (uint32_t i = 0; i < af->n_scored; i++) {
+        uint32_t slot = af->scored[i];
+        if (best[slot] == 0) continue; /* no passage of it scored (a heading-only match at weight 0) */
+        accum *acc = slot < af->n_snap ? rows : live;
+        acc->acc[best[slot] - 1] += af->weight * af->score[slot];
+    }
 }
 
 /* The best depth passages by BM25F, best first, as view ids; -1 if no
@@ -336,49 +346,51 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
         /* One pass over the live passages finds the term for the document
          * frequency and remembers the hits the search keeps, to score below. */
         n_matches = 0;
+        af.stamp = (uint32_t)i + 1;
         for (uint32_t j = 0; j < v->n_live; j++) {
             if (!view_live_visible(v, j)) continue;
-            const live_term *lt = live_find(epoch_passage(v->ep, j), t->hash);
+            const live_passage *lp = epoch_passage(v->ep, j);
+            const live_term *lt = live_find(lp, t->hash);
             if (lt == NULL) continue;
             df++;
-            if (keep_live(f, j)) matches[n_matches++] = (live_match){j, lt};
+            bool kept = keep_live(f, j);
+            if (kept) matches[n_matches++] = (live_match){j, lt};
+            if (af.weight > 0.0f)
+                article_field_posting(&af, af.n_snap + lp->article->first, kept, lt->body, lt->heading);
         }
         if (df == 0) continue;
+        float fdf = (float)df;
+        float idf = logf(1.0f + (n_docs - fdf + 0.5f) / (fdf + 0.5f));
         if (af.weight > 0.0f) {
-            af.stamp = (uint32_t)i + 1;
+            /* Every posting, for the articles' document frequency; those in
+             * range also score their passage. */
             for (uint32_t p = a; p < z; p++) {
                 uint32_t d = bm->post_doc[p];
                 if (!view_snap_visible(v, d)) continue;
-                uint32_t packed = bm->post_tf[p];
-                article_field_posting(&af, s->row_article[d], d >= lo && d < hi, packed & TF_BODY_MASK,
-                                      packed >> TF_HEADING_SHIFT);
-            }
-            for (uint32_t j = 0; j < v->n_live; j++) {
-                if (!view_live_visible(v, j)) continue;
-                const live_passage *lp = epoch_passage(v->ep, j);
-                const live_term *lt = live_find(lp, t->hash);
-                if (lt != NULL)
-                    article_field_posting(&af, af.n_snap + lp->article->first, keep_live(f, j), lt->body,
-                                          lt->heading);
+                uint32_t packed = bm->post_tf[p], body = packed & TF_BODY_MASK, heading = packed >> TF_HEADING_SHIFT;
+                bool in_range = d >= lo && d < hi;
+                article_field_posting(&af, s->row_article[d], in_range, body, heading);
+                if (!in_range) continue;
+                float sc = term_score(idf, body, heading, bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
+                if (sc > 0.0f) accum_add(&rows, d - lo, sc);
             }
             article_field_end_term(&af, v, &pr);
-        }
-        float fdf = (float)df;
-        float idf = logf(1.0f + (n_docs - fdf + 0.5f) / (fdf + 0.5f));
-        /* Snapshot postings of the rows searched: first one at or after lo. */
-        uint32_t l = a, r = z;
-        while (l < r) {
-            uint32_t mid = l + (r - l) / 2;
-            if (bm->post_doc[mid] < lo) l = mid + 1;
-            else r = mid;
-        }
-        for (uint32_t p = l; p < z && bm->post_doc[p] < hi; p++) {
-            uint32_t d = bm->post_doc[p];
-            if (!view_snap_visible(v, d)) continue;
-            uint32_t packed = bm->post_tf[p];
-            float sc = term_score(idf, packed & TF_BODY_MASK, packed >> TF_HEADING_SHIFT,
-                                  bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
-            if (sc > 0.0f) accum_add(&rows, d - lo, sc);
+        } else {
+            /* Snapshot postings of the rows searched: first one at or after lo. */
+            uint32_t l = a, r = z;
+            while (l < r) {
+                uint32_t mid = l + (r - l) / 2;
+                if (bm->post_doc[mid] < lo) l = mid + 1;
+                else r = mid;
+            }
+            for (uint32_t p = l; p < z && bm->post_doc[p] < hi; p++) {
+                uint32_t d = bm->post_doc[p];
+                if (!view_snap_visible(v, d)) continue;
+                uint32_t packed = bm->post_tf[p];
+                float sc = term_score(idf, packed & TF_BODY_MASK, packed >> TF_HEADING_SHIFT,
+                                      bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
+                if (sc > 0.0f) accum_add(&rows, d - lo, sc);
+            }
         }
         for (uint32_t m = 0; m < n_matches; m++) {
             const live_passage *lp = epoch_passage(v->ep, matches[m].passage);
