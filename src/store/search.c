@@ -156,6 +156,15 @@ static inline float term_score(float idf, float body, uint32_t heading, uint32_t
     return idf * tf * (k1 + 1.0f) / (tf + k1);
 }
 
+/* The same with the length norm's inverse given, 1 / (1 - b + b * len / avgdl):
+ * an article's is computed once per query, not once per term. */
+static inline float term_score_normed(float idf, float body, uint32_t heading, float inv_norm, float k1,
+                                      float wh) {
+    float tf = wh * (float)heading + body * inv_norm;
+    if (tf <= 0.0f) return 0.0f;
+    return idf * tf * (k1 + 1.0f) / (tf + k1);
+}
+
 typedef struct live_match {
     uint32_t passage;
     const live_term *term;
@@ -184,12 +193,20 @@ static void accum_add(accum *a, uint32_t slot, float s) {
  * first passage is live passage i is slot n_snap + i. One query term at a
  * time gathers the term's article tf (body summed, heading once) in range,
  * and its document frequency over every visible article. */
+/* What one term gathers of one article, kept together (one cache line). */
+typedef struct article_slot {
+    uint32_t seen;    /* the term that last counted it */
+    uint32_t heading; /* this term's heading tf */
+    float body;       /* this term's body tf */
+    float inv_norm;   /* its length norm's inverse, 0 until needed */
+} article_slot;
+
 typedef struct article_field {
     float weight;            /* w_article; 0: off */
     uint32_t n_snap;
     float n_articles, avg_len;
-    float *body, *score;     /* per slot: this term's body tf; the summed article score */
-    uint32_t *heading, *seen; /* this term's heading tf; the term that last counted the slot */
+    article_slot *slot;
+    float *score;            /* per slot: the summed article score */
     uint32_t *best;          /* per slot: 1 + the accum slot of its best passage, 0 none */
     uint32_t *touched, n_touched, stamp, df; /* this term's slots in range */
     uint32_t *scored, n_scored;              /* slots with a score, each once */
@@ -205,21 +222,21 @@ static void article_field_init(article_field *af, const store_view *v, float wei
     af->avg_len = (float)((double)v->total_body / (double)v->n_articles);
     if (!(af->avg_len > 0)) af->avg_len = 1.0f;
     size_t slots = (size_t)s->n_articles + v->n_live + 1;
-    af->body = xcalloc(slots, sizeof *af->body);
+    af->slot = xcalloc(slots, sizeof *af->slot);
     af->score = xcalloc(slots, sizeof *af->score);
-    af->heading = xcalloc(slots, sizeof *af->heading);
-    af->seen = xcalloc(slots, sizeof *af->seen);
+
     af->best = xcalloc(slots, sizeof *af->best);
+
     af->touched = xmalloc(slots * sizeof *af->touched);
     af->scored = xmalloc(slots * sizeof *af->scored);
 }
 
 static void article_field_free(article_field *af) {
-    free(af->body);
+    free(af->slot);
     free(af->score);
-    free(af->heading);
-    free(af->seen);
+
     free(af->best);
+
     free(af->touched);
     free(af->scored);
 }
@@ -228,18 +245,19 @@ static void article_field_free(article_field *af) {
  * rows searched; an article's passages are all in range or none). */
 static inline void article_field_posting(article_field *af, uint32_t slot, bool in_range,
                                          uint32_t body, uint32_t heading) {
-    if (af->seen[slot] != af->stamp) {
-        af->seen[slot] = af->stamp;
+    article_slot *as = &af->slot[slot];
+    if (as->seen != af->stamp) {
+        as->seen = af->stamp;
         af->df++;
         if (in_range) {
             af->touched[af->n_touched++] = slot;
-            af->body[slot] = 0.0f;
-            af->heading[slot] = 0;
+            as->body = 0.0f;
+            as->heading = 0;
         }
     }
     if (!in_range) return;
-    af->body[slot] += (float)body;
-    if (heading > af->heading[slot]) af->heading[slot] = heading;
+    as->body += (float)body;
+    if (heading > as->heading) as->heading = heading;
 }
 
 /* Body terms of all the passages of slot's article. */
@@ -258,8 +276,11 @@ static void article_field_end_term(article_field *af, const store_view *v, const
         float idf = logf(1.0f + (af->n_articles - fdf + 0.5f) / (fdf + 0.5f));
         for (uint32_t i = 0; i < af->n_touched; i++) {
             uint32_t slot = af->touched[i];
-            float sc = term_score(idf, af->body[slot], af->heading[slot], article_len(v, af, slot),
-                                  af->avg_len, pr->k1, pr->b, pr->w_heading);
+            article_slot *as = &af->slot[slot];
+            if (as->inv_norm == 0.0f)
+                as->inv_norm = 1.0f / (1.0f - pr->b + pr->b * (float)article_len(v, af, slot) / af->avg_len);
+            float sc = term_score_normed(idf, as->body, as->heading, as->inv_norm, pr->k1,
+                                         pr->w_heading);
             if (sc <= 0.0f) continue;
             if (af->score[slot] == 0.0f) af->scored[af->n_scored++] = slot;
             af->score[slot] += sc;
