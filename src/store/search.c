@@ -9,6 +9,7 @@
  * snapshot's postings and the live passages' term lists with the same
  * formula as bm25.c, so a view scores a passage exactly as a store rebuilt
  * from its visible passages would. */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,10 +190,6 @@ static void accum_add(accum *a, uint32_t slot, float s) {
 
 /* ---- the article field (bm25.h): each article's BM25F as one document ---- */
 
-/* Per query. Slots: snapshot article a is slot a; the live article whose
- * first passage is live passage i is slot n_snap + i. One query term at a
- * time gathers the term's article tf (body summed, heading once) in range,
- * and its document frequency over every visible article. */
 /* What one term gathers of one article, kept together (one cache line). */
 typedef struct article_slot {
     uint32_t seen;    /* the term that last counted it */
@@ -201,9 +198,13 @@ typedef struct article_slot {
     float inv_norm;   /* its length norm's inverse, 0 until needed */
 } article_slot;
 
+/* Per query. Slots: snapshot article a is slot a; the live article whose
+ * first passage is live passage i is slot n_snap + i. One query term at a
+ * time gathers the term's article tf (body summed, heading once) in range,
+ * and its document frequency over every visible article. */
 typedef struct article_field {
     float weight;            /* w_article; 0: off */
-    uint32_t n_snap;
+    uint32_t n_snap, n_slots; /* n_snap + the view's live passages */
     float n_articles, avg_len;
     article_slot *slot;
     float *score;            /* per slot: the summed article score */
@@ -221,12 +222,11 @@ static void article_field_init(article_field *af, const store_view *v, float wei
     af->n_articles = (float)v->n_articles;
     af->avg_len = (float)((double)v->total_body / (double)v->n_articles);
     if (!(af->avg_len > 0)) af->avg_len = 1.0f;
-    size_t slots = (size_t)s->n_articles + v->n_live + 1;
+    af->n_slots = s->n_articles + v->n_live;
+    size_t slots = (size_t)af->n_slots + 1;
     af->slot = xcalloc(slots, sizeof *af->slot);
     af->score = xcalloc(slots, sizeof *af->score);
-
     af->best = xcalloc(slots, sizeof *af->best);
-
     af->touched = xmalloc(slots * sizeof *af->touched);
     af->scored = xmalloc(slots * sizeof *af->scored);
 }
@@ -234,9 +234,7 @@ static void article_field_init(article_field *af, const store_view *v, float wei
 static void article_field_free(article_field *af) {
     free(af->slot);
     free(af->score);
-
     free(af->best);
-
     free(af->touched);
     free(af->scored);
 }
@@ -245,6 +243,7 @@ static void article_field_free(article_field *af) {
  * rows searched; an article's passages are all in range or none). */
 static inline void article_field_posting(article_field *af, uint32_t slot, bool in_range,
                                          uint32_t body, uint32_t heading) {
+    assert(slot < af->n_slots && af->stamp > 0); /* seen starts at 0: no term yet */
     article_slot *as = &af->slot[slot];
     if (as->seen != af->stamp) {
         as->seen = af->stamp;
@@ -388,7 +387,8 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
             for (uint32_t p = a; p < z; p++) {
                 uint32_t d = bm->post_doc[p];
                 if (!view_snap_visible(v, d)) continue;
-                uint32_t packed = bm->post_tf[p], body = packed & TF_BODY_MASK, heading = packed >> TF_HEADING_SHIFT;
+                uint32_t packed = bm->post_tf[p];
+                uint32_t body = packed & TF_BODY_MASK, heading = packed >> TF_HEADING_SHIFT;
                 bool in_range = d >= lo && d < hi;
                 article_field_posting(&af, s->row_article[d], in_range, body, heading);
                 if (!in_range) continue;

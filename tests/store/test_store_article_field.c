@@ -40,7 +40,8 @@ static const struct {
                "the coach who had taken him from junior events to the top of the rankings."},
 };
 #define N_DOCS (int)(sizeof docs / sizeof docs[0])
-#define QUESTION "Who scored with a header and who volleyed in the Euro semi-final between Portugal and Wales?"
+#define QUESTION \
+    "Who scored with a header and who volleyed in the Euro semi-final between Portugal and Wales?"
 
 typedef struct fixture {
     char *dir;
@@ -98,7 +99,8 @@ static int body_len(int from, int to) {
     analyzer *a = analyzer_new();
     assert_non_null(a);
     int len = 0;
-    for (int i = from; i < to; i++) analyzer_terms(a, docs[i].text, strlen(docs[i].text), count_term, &len);
+    for (int i = from; i < to; i++)
+        analyzer_terms(a, docs[i].text, strlen(docs[i].text), count_term, &len);
     analyzer_free(a);
     return len;
 }
