@@ -158,7 +158,8 @@ static inline float term_score(float idf, float body, uint32_t heading, uint32_t
 }
 
 /* The same with the length norm's inverse given, 1 / (1 - b + b * len / avgdl):
- * an article's is computed once per query, not once per term. */
+ * a snapshot row's is computed when the snapshot opens, an article's once per
+ * query, instead of once per posting. */
 static inline float term_score_normed(float idf, float body, uint32_t heading, float inv_norm, float k1,
                                       float wh) {
     float tf = wh * (float)heading + body * inv_norm;
@@ -349,6 +350,10 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     float n_docs = (float)v->n_passages;
     float avgdl = (float)((double)v->total_body / (double)v->n_passages);
     if (!(avgdl > 0)) avgdl = 1.0f;
+    /* The snapshot's own length norms hold while no write changed N or the
+     * lengths and the query keeps the index's b (then the figures are its). */
+    const float *inv_norm =
+        v->n_passages == s->n && v->total_body == s->total_body && pr.b == bm->params.b ? s->row_inv_norm : NULL;
     article_field af;
     article_field_init(&af, v, q->bm25 != NULL ? q->bm25->article_weight : BM25_DEFAULT_W_ARTICLE);
     for (int i = 0; i < qt.n; i++) {
@@ -392,7 +397,9 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
                 bool in_range = d >= lo && d < hi;
                 article_field_posting(&af, s->row_article[d], in_range, body, heading);
                 if (!in_range) continue;
-                float sc = term_score(idf, body, heading, bm->doclen[d], avgdl, pr.k1, pr.b, pr.w_heading);
+                float sc = inv_norm ? term_score_normed(idf, body, heading, inv_norm[d], pr.k1, pr.w_heading)
+                                    : term_score(idf, body, heading, bm->doclen[d], avgdl, pr.k1, pr.b,
+                                                 pr.w_heading);
                 if (sc > 0.0f) accum_add(&rows, d - lo, sc);
             }
             article_field_end_term(&af, v, &pr);
@@ -426,7 +433,10 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     heap h = {.items = xmalloc((size_t)depth * sizeof(scored)), .len = 0, .cap = depth};
     for (uint32_t i = 0; i < rows.n; i++) {
         uint32_t row = rows.touched[i] + lo;
-        if (keep_row(f, row)) topk_offer(&h, (scored){rows.acc[rows.touched[i]], s->row_ids[row]});
+        scored x = {rows.acc[rows.touched[i]], s->row_ids[row]};
+        /* The filter reads the passage's row (a cache miss): only for a
+         * hit that would enter the heap. */
+        if ((h.len < h.cap || scored_below(h.items[0], x)) && keep_row(f, row)) topk_offer(&h, x);
     }
     for (uint32_t i = 0; i < live.n; i++)
         topk_offer(&h, (scored){live.acc[live.touched[i]], s->n + live.touched[i]});

@@ -230,6 +230,11 @@ snapshot *snap_open(const char *data_dir, const char *expected_model, char *err,
     if (check_tables(s, path, err, errlen) != 0 || open_indexes(s, path, err, errlen) != 0)
         goto fail;
     for (uint32_t r = 0; r < s->n; r++) s->total_body += s->bm25.doclen[r];
+    s->row_inv_norm = xmalloc(((size_t)s->n + 1) * sizeof *s->row_inv_norm);
+    float avgdl = s->n ? (float)((double)s->total_body / (double)s->n) : 1.0f, bb = s->bm25.params.b;
+    if (!(avgdl > 0)) avgdl = 1.0f;
+    for (uint32_t r = 0; r < s->n; r++)
+        s->row_inv_norm[r] = 1.0f / (1.0f - bb + bb * (float)s->bm25.doclen[r] / avgdl);
     s->row_article = xmalloc(((size_t)s->n + 1) * sizeof *s->row_article);
     s->article_len = xcalloc((size_t)s->n_articles + 1, sizeof *s->article_len);
     for (uint32_t a = 0; a < s->n_articles; a++) /* check_tables: runs cover every passage once */
@@ -263,6 +268,7 @@ void snap_close(snapshot *s) {
     free(s->graphs);
     free(s->topic_names);
     free(s->row_article);
+    free(s->row_inv_norm);
     free(s->article_len);
     munmap((void *)s->map, s->size);
     close(s->fd);

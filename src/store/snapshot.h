@@ -52,6 +52,8 @@ struct snapshot {
     /* Derived at open, for BM25's article field (search.c), owned: */
     uint32_t *row_article; /* row -> index into articles */
     uint32_t *article_len; /* article -> body terms of all its passages */
+    float *row_inv_norm;   /* row -> 1 / BM25's length norm at the index's b and this
+                            * snapshot's average length (search.c, while no write changed it) */
     uint64_t total_body; /* body terms of every passage (BM25 lengths) */
 };
 
