@@ -352,8 +352,8 @@ static int lexical_ids(const store_view *v, const store_query *q, int st, const 
     if (!(avgdl > 0)) avgdl = 1.0f;
     /* The snapshot's own length norms hold while no write changed N or the
      * lengths and the query keeps the index's b (then the figures are its). */
-    const float *inv_norm =
-        v->n_passages == s->n && v->total_body == s->total_body && pr.b == bm->params.b ? s->row_inv_norm : NULL;
+    bool own_norms = v->n_passages == s->n && v->total_body == s->total_body && pr.b == bm->params.b;
+    const float *inv_norm = own_norms ? s->row_inv_norm : NULL;
     article_field af;
     article_field_init(&af, v, q->bm25 != NULL ? q->bm25->article_weight : BM25_DEFAULT_W_ARTICLE);
     for (int i = 0; i < qt.n; i++) {
