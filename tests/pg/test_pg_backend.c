@@ -247,7 +247,23 @@ static void test_articles(void **state) {
     char err[256];
     assert_int_equal(store_view_failed(pv, err, sizeof err), 0); /* absent, not unavailable */
 
-    /* Pages of 7, all articles and one topic's: the same ids and ends. */
+    /* The article field's rows (ragd_article_terms) and count are what the
+ * passages' postings add up to: the same rows both ways (see
+ * pg_write.c). */
+#define ARTICLE_TERMS_AGREE                                                                        \
+    "DO $$ BEGIN IF EXISTS ((SELECT term, topic, article_id, tf_body, tf_heading, article_len, date" \
+    " FROM ragd_article_terms EXCEPT ALL SELECT * FROM agg) UNION ALL (SELECT * FROM agg EXCEPT ALL" \
+    " SELECT term, topic, article_id, tf_body, tf_heading, article_len, date FROM"                   \
+    " ragd_article_terms)) OR (SELECT n_articles FROM ragd_stats) <> (SELECT count(*) FROM"         \
+    " ragd_articles) OR (SELECT count(*) FROM agg) = 0 THEN RAISE EXCEPTION 'article terms disagree';" \
+    " END IF; END $$"
+#define ARTICLE_TERMS_AGG                                                                          \
+    "CREATE TEMP VIEW agg AS SELECT p.term, p.topic, p.article_id, sum(p.tf_body)::bigint AS b,"    \
+    " max(p.tf_heading) AS h, l.len::bigint, min(p.date) AS d FROM ragd_postings p JOIN (SELECT"     \
+    " article_id, sum(body_len) AS len FROM ragd_passages GROUP BY article_id) l USING (article_id)" \
+    " GROUP BY p.term, p.topic, p.article_id, l.len;"
+
+/* Pages of 7, all articles and one topic's: the same ids and ends. */
     const char *const *names;
     store_topics(ev, &names);
     const char *topics[] = {NULL, names[0]};
@@ -311,6 +327,10 @@ static void test_writes_and_a_second_gateway(void **state) {
     assert_int_equal(store_put(pg, &a, 1, &res, err, sizeof err), 0);
     assert_true(res.created);
     assert_int_equal(res.passages, 2);
+    /* Written again (a replace): its article field's rows are replaced too. */
+    assert_int_equal(store_put(pg, &a, 1, &res, err, sizeof err), 0);
+    assert_false(res.created);
+    assert_int_equal(pg_cluster_exec(&cluster, ARTICLE_TERMS_AGG ARTICLE_TERMS_AGREE), 0);
 
     store *gateways[] = {pg, other};
     for (int g = 0; g < 2; g++) {
@@ -345,6 +365,7 @@ static void test_writes_and_a_second_gateway(void **state) {
 
     assert_int_equal(store_delete(other, "live-1", err, sizeof err), 1);
     assert_int_equal(store_delete(pg, "live-1", err, sizeof err), 0);
+    assert_int_equal(pg_cluster_exec(&cluster, ARTICLE_TERMS_AGG ARTICLE_TERMS_AGREE), 0);
     for (int g = 0; g < 2; g++) {
         assert_int_equal(lexical_hits(gateways[g], "zorblax", top, sizeof top), 0);
         v = store_acquire(gateways[g]);
@@ -445,11 +466,13 @@ static void test_database_stopped_and_started(void **state) {
     assert_false(res.created);
 }
 
-/* A version-1 database (no seq, the plain postings key) is migrated on open:
+/* A version-1 database (no seq, the plain postings key, no article field
+ * rows) is migrated on open:
  * its passages are numbered in (article id, passage index) order, the tie
  * order it had, the next write continues after them, the postings key
- * covers the lexical columns, vectors are inline, and searches work. (Made by taking versions 2
- * to 4 away from a fresh database, in its own database.) */
+ * covers the lexical columns, vectors are inline, the article field's rows
+ * are the ones the writes made, and searches work. (Made by taking versions 2
+ * to 5 away from a fresh database, in its own database.) */
 static void test_migrates_version_1(void **state) {
     (void)state;
     char err[512], conninfo[200];
@@ -459,15 +482,19 @@ static void test_migrates_version_1(void **state) {
     if (s == NULL) fail_msg("open: %s", err);
     assert_int_equal(pg_store_bulk_load(pg_store_of(s), fx.articles, 10, NULL, err, sizeof err), 0);
     store_close(s);
-    char sql[600];
+    pg_cluster c1 = cluster;
+    snprintf(c1.conninfo, sizeof c1.conninfo, "%s", conninfo);
+    /* What the writes made: kept, to compare the migration's rows with. */
+    assert_int_equal(pg_cluster_exec(&c1, ARTICLE_TERMS_AGG ARTICLE_TERMS_AGREE), 0);
+    assert_int_equal(pg_cluster_exec(&c1, "CREATE TABLE written AS SELECT * FROM ragd_article_terms"), 0);
+    char sql[800];
     snprintf(sql, sizeof sql, "%s",
-             "ALTER TABLE ragd_passages DROP COLUMN seq; ALTER TABLE ragd_postings DROP COLUMN seq;"
+             "DROP TABLE ragd_article_terms; ALTER TABLE ragd_stats DROP COLUMN n_articles;"
+             " ALTER TABLE ragd_passages DROP COLUMN seq; ALTER TABLE ragd_postings DROP COLUMN seq;"
              " ALTER TABLE ragd_postings ADD PRIMARY KEY (term, topic, article_id, passage_index);"
              " ALTER TABLE ragd_stats DROP COLUMN next_seq;"
              " ALTER TABLE ragd_passages ALTER COLUMN embedding SET STORAGE EXTERNAL;"
              " UPDATE ragd_meta SET value = '1' WHERE key = 'schema_version'");
-    pg_cluster c1 = cluster;
-    snprintf(c1.conninfo, sizeof c1.conninfo, "%s", conninfo);
     assert_int_equal(pg_cluster_exec(&c1, sql), 0);
 
     s = pg_store_open_backend(conninfo, "m", DIM, NULL, err, sizeof err);
@@ -485,6 +512,12 @@ static void test_migrates_version_1(void **state) {
                                      " OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
                                      " 'ragd_passages'::regclass AND attname = 'embedding' AND attstorage <> 'm')"
                                      " THEN RAISE EXCEPTION 'bad migration'; END IF; END $$"), 0);
+    assert_int_equal(pg_cluster_exec(&c1, "DO $$ BEGIN IF EXISTS ((TABLE written EXCEPT ALL TABLE"
+                                          " ragd_article_terms) UNION ALL (TABLE ragd_article_terms"
+                                          " EXCEPT ALL TABLE written)) OR (SELECT n_articles FROM"
+                                          " ragd_stats) <> 10 THEN RAISE EXCEPTION 'article terms"
+                                          " not migrated'; END IF; END $$"),
+                     0);
     store_article a = fx.articles[20];
     assert_int_equal(store_put(s, &a, 1, NULL, err, sizeof err), 0);
     char check[400];
@@ -493,6 +526,7 @@ static void test_migrates_version_1(void **state) {
              " (SELECT max(seq) FROM ragd_passages WHERE article_id <> '%s') + 1 THEN RAISE"
              " EXCEPTION 'the put does not follow'; END IF; END $$", a.id, a.id);
     assert_int_equal(pg_cluster_exec(&c1, check), 0);
+    assert_int_equal(pg_cluster_exec(&c1, ARTICLE_TERMS_AGG ARTICLE_TERMS_AGREE), 0);
     char best[STORE_ARTICLE_ID_MAX + 1];
     assert_true(lexical_hits(s, fx.articles[3].heading, best, sizeof best) > 0);
     assert_string_equal(best, fx.articles[3].id);

@@ -552,7 +552,7 @@ static size_t pgb_article_list(const store_view *cv, const char *topic, const ch
 static size_t pgb_article_count(const store_view *cv, const char *topic) {
     pg_view *v = view_of(cv);
     long long n = topic == NULL
-                      ? read_number(v, "count", "SELECT count(*) FROM ragd_articles", 0, NULL)
+                      ? read_number(v, "count", "SELECT n_articles FROM ragd_stats", 0, NULL)
                       : read_number(v, "count", "SELECT count(*) FROM ragd_articles WHERE topic = $1",
                                     1, (const char *const[]){topic});
     return n > 0 ? (size_t)n : 0;

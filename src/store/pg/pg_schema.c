@@ -69,8 +69,36 @@ static const char *const migration_4 =
     "ALTER TABLE ragd_passages ALTER COLUMN embedding SET STORAGE MAIN;"
     "UPDATE ragd_passages SET embedding = embedding::real[]::vector(%1$d);";
 
+/* Version 4 → 5: the article field's statistics kept on write instead of
+ * aggregated from the postings by every search (bm25.h's article field):
+ * ragd_article_terms, one row per (term, article) with the body tf summed
+ * over the article's passages, the heading tf (the same in every passage, so
+ * counted once) and the article's length, its key covering what a search
+ * reads; and the live article count in ragd_stats. A search then counts an
+ * article df as it counts a passage df, by one index range per term. The
+ * existing articles' rows are made from their postings here, one partition
+ * per topic as ragd_postings has (%%s and %%L: format()'s, printf's escaped). */
+static const char *const migration_5 =
+    "CREATE TABLE ragd_article_terms (term text COLLATE \"C\" NOT NULL, topic text NOT NULL,"
+    " article_id text NOT NULL, tf_body bigint NOT NULL, tf_heading int NOT NULL,"
+    " article_len bigint NOT NULL, date text NOT NULL,"
+    " PRIMARY KEY (term, topic, article_id) INCLUDE (tf_body, tf_heading, article_len, date))"
+    " PARTITION BY LIST (topic);"
+    "CREATE INDEX ragd_article_terms_article ON ragd_article_terms (article_id);"
+    "DO $$ DECLARE t record; BEGIN FOR t IN SELECT topic, part FROM ragd_topics LOOP"
+    " EXECUTE format('CREATE TABLE ragd_article_terms_p%%s PARTITION OF ragd_article_terms"
+    " FOR VALUES IN (%%L)', t.part, t.topic); END LOOP; END $$;"
+    "INSERT INTO ragd_article_terms SELECT p.term, p.topic, p.article_id, sum(p.tf_body),"
+    " max(p.tf_heading), l.len, min(p.date) FROM ragd_postings p JOIN (SELECT article_id,"
+    " sum(body_len) AS len FROM ragd_passages GROUP BY article_id) l USING (article_id)"
+    " GROUP BY p.term, p.topic, p.article_id, l.len;"
+    "ALTER TABLE ragd_stats ADD COLUMN n_articles bigint NOT NULL DEFAULT 0;"
+    "UPDATE ragd_stats SET n_articles = (SELECT count(*) FROM ragd_articles);"
+    "ANALYZE ragd_article_terms;";
+
 static const char *const migrations[PG_STORE_SCHEMA_VERSION] = {migration_1, migration_2,
-                                                                migration_3, migration_4};
+                                                                migration_3, migration_4,
+                                                                migration_5};
 
 static const char *fix_hint = "point --store-url at another database, or drop this one's ragd_* "
                               "tables and run `ragd ingest` again";

@@ -5,7 +5,8 @@
  *            in SQL with bm25.c's formula, N and avgdl from ragd_stats and
  *            document frequencies counted from the postings of every topic
  *            (as the embedded index counts them, computed once: MATERIALIZED),
- *            then the topic and date filters on the postings themselves;
+ *            then the topic and date filters on the postings themselves; the
+ *            article field (bm25.h) the same way from ragd_article_terms;
  *   vector   exact: the inner product over every row of the partition(s) (a
  *            sequential scan: <#> has no index here), as store.c's SIMD scan;
  *            approximate: the HNSW index (ORDER BY <=>, hnsw.ef_search), and
@@ -72,22 +73,29 @@ static void on_term(const char *t, size_t len, void *ctx) {
     q->n++;
 }
 
-/* The WHERE clauses shared by both halves; params 1 and 2 are the half's own. */
-static void add_filters(buf *sql, const char *table, const store_query *q, const char **params,
-                        int *np) {
-    if (q->topic) {
-        params[*np] = q->topic;
-        buf_printf(sql, " AND %s.topic = $%d", table, ++*np);
-    }
-    if (q->date_from || q->date_to) buf_printf(sql, " AND length(%s.date) >= 10", table);
-    if (q->date_from) {
-        params[*np] = q->date_from;
-        buf_printf(sql, " AND left(%s.date, 10) >= $%d COLLATE \"C\"", table, ++*np);
-    }
-    if (q->date_to) {
-        params[*np] = q->date_to;
-        buf_printf(sql, " AND left(%s.date, 10) <= $%d COLLATE \"C\"", table, ++*np);
-    }
+/* The query's filters as parameters: the $n of each, 0 for none. */
+typedef struct filter_params {
+    int topic, date_from, date_to;
+} filter_params;
+
+#define MAX_FILTER_PARAMS 3
+
+/* Append the filters' values to params (np of them so far). */
+static filter_params bind_filters(const store_query *q, const char **params, int *np) {
+    filter_params f = {0};
+    if (q->topic) params[*np] = q->topic, f.topic = ++*np;
+    if (q->date_from) params[*np] = q->date_from, f.date_from = ++*np;
+    if (q->date_to) params[*np] = q->date_to, f.date_to = ++*np;
+    return f;
+}
+
+/* The WHERE clauses of the filters on table's rows (every table searched
+ * has topic and date columns). */
+static void add_filters(buf *sql, const char *table, filter_params f) {
+    if (f.topic) buf_printf(sql, " AND %s.topic = $%d", table, f.topic);
+    if (f.date_from || f.date_to) buf_printf(sql, " AND length(%s.date) >= 10", table);
+    if (f.date_from) buf_printf(sql, " AND left(%s.date, 10) >= $%d COLLATE \"C\"", table, f.date_from);
+    if (f.date_to) buf_printf(sql, " AND left(%s.date, 10) <= $%d COLLATE \"C\"", table, f.date_to);
 }
 
 /* The lexical half: *out its rows (NULL: no term of the question is
@@ -118,26 +126,30 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
     snprintf(wh, sizeof wh, "%.9g", (double)p.w_heading);
     snprintf(lim, sizeof lim, "%d", depth);
     snprintf(wa, sizeof wa, "%.9g", (double)w_article);
-    const char *params[9] = {t.arr.data, k1, b, wh, lim, wa};
+    const char *params[6 + MAX_FILTER_PARAMS] = {t.arr.data, k1, b, wh, lim, wa};
     int np = 6;
+    filter_params f = bind_filters(q, params, &np);
     /* bm25.h's BM25F twice, as search.c computes it: m, the question's
      * postings in the filters; ps, each passage's score; art, each article's
-     * (body tf summed over its passages, heading once, its length, df and N
-     * over articles), added ($6 times) to the article's best passage only. */
+     * from ragd_article_terms (body tf summed over its passages, heading
+     * once, its length, df and N over articles), added ($6 times) to the
+     * article's best passage only. Document frequencies count every topic's
+     * rows, as the embedded index does: one index range per term each. */
     buf sql = {0};
     buf_printf(&sql,
                "WITH q AS (SELECT DISTINCT unnest($1::text[]) COLLATE \"C\" AS term),"
-               " df AS MATERIALIZED (SELECT p.term, count(*)::float8 AS df,"
-               "  count(DISTINCT p.article_id)::float8 AS adf FROM ragd_postings p"
-               "  JOIN q ON p.term = q.term GROUP BY p.term),"
+               " df AS MATERIALIZED (SELECT q.term,"
+               "  (SELECT count(*) FROM ragd_postings p WHERE p.term = q.term)::float8 AS df,"
+               "  (SELECT count(*) FROM ragd_article_terms a WHERE a.term = q.term)::float8 AS adf"
+               "  FROM q),"
                " st AS (SELECT n_docs::float8 AS n, CASE WHEN n_docs > 0 AND total_len > 0"
-               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl, a.na,"
-               "  CASE WHEN a.na > 0 AND total_len > 0 THEN total_len::float8 / a.na ELSE 1 END AS avgal"
-               "  FROM ragd_stats CROSS JOIN (SELECT count(*)::float8 AS na FROM ragd_articles) a),"
+               "  THEN total_len::float8 / n_docs ELSE 1 END AS avgdl, n_articles::float8 AS na,"
+               "  CASE WHEN n_articles > 0 AND total_len > 0 THEN total_len::float8 / n_articles"
+               "  ELSE 1 END AS avgal FROM ragd_stats),"
                " m AS MATERIALIZED (SELECT p.topic, p.article_id, p.passage_index, p.seq, p.term,"
                "  p.tf_body, p.tf_heading, p.body_len FROM ragd_postings p JOIN q ON p.term = q.term"
                "  WHERE true");
-    add_filters(&sql, "p", q, params, &np);
+    add_filters(&sql, "p", f);
     buf_printf(&sql,
                "),"
                " ps AS (SELECT m.topic, m.article_id, m.passage_index, m.seq,"
@@ -147,18 +159,16 @@ static int lexical_rows(pg_store *s, PGconn *c, const store_query *q, int depth,
                "  CROSS JOIN LATERAL (SELECT $4::float8 * m.tf_heading + CASE WHEN m.tf_body > 0"
                "   THEN m.tf_body / (1 - $3::float8 + $3::float8 * m.body_len / st.avgdl) ELSE 0 END"
                "   AS tf) f WHERE f.tf > 0 GROUP BY m.topic, m.article_id, m.passage_index, m.seq),"
-               " at AS (SELECT m.article_id, m.term, sum(m.tf_body)::float8 AS body,"
-               "  max(m.tf_heading)::float8 AS heading FROM m WHERE $6::float8 > 0"
-               "  GROUP BY m.article_id, m.term),"
-               " al AS (SELECT v.article_id, sum(v.body_len)::float8 AS len FROM ragd_passages v"
-               "  WHERE v.article_id IN (SELECT article_id FROM at) GROUP BY v.article_id),"
-               " art AS (SELECT at.article_id,"
+               " art AS (SELECT a.article_id,"
                "  sum(ln(1 + (st.na - df.adf + 0.5) / (df.adf + 0.5)) * f.tf * ($2::float8 + 1)"
                "   / (f.tf + $2::float8)) AS score"
-               "  FROM at JOIN df ON at.term = df.term JOIN al ON al.article_id = at.article_id CROSS JOIN st"
-               "  CROSS JOIN LATERAL (SELECT $4::float8 * at.heading + CASE WHEN at.body > 0"
-               "   THEN at.body / (1 - $3::float8 + $3::float8 * al.len / st.avgal) ELSE 0 END"
-               "   AS tf) f WHERE f.tf > 0 GROUP BY at.article_id),"
+               "  FROM ragd_article_terms a JOIN df ON a.term = df.term CROSS JOIN st"
+               "  CROSS JOIN LATERAL (SELECT $4::float8 * a.tf_heading + CASE WHEN a.tf_body > 0"
+               "   THEN a.tf_body / (1 - $3::float8 + $3::float8 * a.article_len / st.avgal) ELSE 0 END"
+               "   AS tf) f WHERE $6::float8 > 0 AND f.tf > 0");
+    add_filters(&sql, "a", f);
+    buf_printf(&sql,
+               "  GROUP BY a.article_id),"
                " x AS (SELECT y.topic, y.article_id, y.passage_index, y.seq, y.total AS score FROM"
                "  (SELECT ps.topic, ps.article_id, ps.passage_index, ps.seq, ps.score"
                "   + CASE WHEN row_number() OVER (PARTITION BY ps.article_id"
@@ -189,8 +199,9 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     vector_literal(&vec, q->vector, s->dim);
     char lim[16];
     snprintf(lim, sizeof lim, "%d", depth);
-    const char *params[6] = {vec.data, lim};
+    const char *params[2 + MAX_FILTER_PARAMS] = {vec.data, lim};
     int np = 2;
+    filter_params f = bind_filters(q, params, &np);
     /* A graph walk cannot skip rows out of the date range without losing
      * recall, so a filtered query scans exactly (as store.c). */
     bool hnsw = q->approximate && !q->date_from && !q->date_to;
@@ -201,7 +212,7 @@ static int vector_rows(pg_store *s, PGconn *c, const store_query *q, int depth, 
     else
         buf_printf(&sql, "SELECT " ROW_COLUMNS " FROM (SELECT v.topic, v.article_id, v.passage_index,"
                          " v.seq, -(v.embedding <#> $1::vector) AS score FROM ragd_passages v WHERE true");
-    add_filters(&sql, "v", q, params, &np);
+    add_filters(&sql, "v", f);
     if (hnsw)
         buf_printf(&sql, " ORDER BY v.embedding <=> $1::vector LIMIT $2::int) x" ROW_JOIN);
     else

@@ -6,8 +6,9 @@
  *   ragd_meta      key/value: schema_version, model, dim, analyzer, bm25_k1,
  *                  bm25_b, bm25_w_heading. A database of a newer version, of
  *                  another model or dim, or of another analyzer is refused.
- *   ragd_stats     one row: live passage count and total body length (BM25's
- *                  N and avgdl), and the next passage's write order (seq).
+ *   ragd_stats     one row: live passage and article counts and total body
+ *                  length (BM25's N and avgdl, per passage and per article),
+ *                  and the next passage's write order (seq).
  *                  Writers lock it, so writes are serialised and the
  *                  statistics cover exactly the committed passages.
  *   ragd_topics    topic → partition number.
@@ -22,6 +23,10 @@
  *                  by one SQL query over the question's terms (document
  *                  frequencies counted from the postings), with bm25.c's
  *                  formula: the same scores within float rounding.
+ *   ragd_article_terms  PARTITION BY LIST (topic): the article field's
+ *                  postings (term, article, body tf summed over its passages,
+ *                  heading tf, the article's length), written with the
+ *                  passages, so a search reads them as it reads ragd_postings.
  *
  * Writes: a put (create or replace) or delete of articles is one transaction
  * (a replaced article swaps at once for every reader); passages and postings
@@ -48,8 +53,8 @@
 #include "store/store.h"
 
 /* 2: seq, the passages' write order (ties); 3: covering postings key;
- * 4: vectors stored inline */
-#define PG_STORE_SCHEMA_VERSION 4
+ * 4: vectors stored inline; 5: the article field's statistics */
+#define PG_STORE_SCHEMA_VERSION 5
 #define PG_STORE_POOL_DEFAULT 4
 #define PG_STORE_BULK_BATCH 200 /* articles per bulk-load transaction */
 

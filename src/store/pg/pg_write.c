@@ -7,7 +7,10 @@
  * counts up in write order. The BM25
  * postings are made here, in C, by ragd's own analyzer: per passage, the
  * heading's and the body's term frequencies (capped as bm25.c caps them) and
- * the body length. Every write transaction first locks the ragd_stats row,
+ * the body length; and the article field's rows (ragd_article_terms), the
+ * same terms summed over the article's passages, so that a search counts an
+ * article's df and tf from one index range per term instead of aggregating
+ * the passages' postings. Every write transaction first locks the ragd_stats row,
  * which serialises writers and keeps N, the total length and seq exact.
  * A topic's partitions are created before the write transaction, in their own
  * short one: creating a partition locks the parent table, and readers should
@@ -122,12 +125,43 @@ static int by_term(const void *x, const void *y) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
+/* The article field's terms of one article (bm25.h): each passage's
+ * distinct terms with their capped tfs, gathered over the article's passages
+ * and then summed per term by article_term_rows. */
+typedef struct article_terms {
+    passage_terms terms; /* refs: one per (passage, term); chars: the terms */
+    uint32_t *body, *heading; /* per ref */
+    size_t cap;
+    uint64_t len; /* body terms of the whole article */
+} article_terms;
+
+static void article_terms_add(article_terms *at, const char *term, uint32_t len, uint32_t body,
+                              uint32_t heading) {
+    passage_terms *p = &at->terms;
+    if (p->n == at->cap) {
+        at->cap = at->cap ? at->cap * 2 : 256;
+        p->refs = xrealloc(p->refs, at->cap * sizeof *p->refs);
+        at->body = xrealloc(at->body, at->cap * sizeof *at->body);
+        at->heading = xrealloc(at->heading, at->cap * sizeof *at->heading);
+    }
+    p->refs[p->n] = (term_ref){(uint32_t)p->chars.len, len, false};
+    at->body[p->n] = body, at->heading[p->n] = heading;
+    p->n++;
+    buf_append(&p->chars, term, len);
+}
+
+static void article_terms_free(article_terms *at) {
+    buf_free(&at->terms.chars);
+    free(at->terms.refs), free(at->body), free(at->heading);
+    *at = (article_terms){0};
+}
+
 /* Append the passage's posting rows (term, topic, article, index, tf_body,
- * tf_heading, body_len, date, seq) to out; returns the body length. The
- * passage's length, date and write order ride along so a lexical search
- * reads no other table. */
+ * tf_heading, body_len, date, seq) to out, and its terms to the article's;
+ * returns the body length. The passage's length, date and write order ride
+ * along so a lexical search reads no other table. */
 static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, long long seq,
-                             buf *out) {
+                             buf *out, article_terms *article) {
     passage_terms p = {0};
     p.heading = true;
     analyzer_terms(an, a->heading, strlen(a->heading), on_term, &p);
@@ -155,13 +189,63 @@ static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, l
         buf_printf(out, "\t%zu\t%u\t%u\t%u\t", idx, body, heading, p.body_len);
         copy_field(out, a->date);
         buf_printf(out, "\t%lld\n", seq);
+        article_terms_add(article, term, p.refs[i].len, body, heading);
         i = j;
     }
     tls_chars = NULL;
     uint32_t len = p.body_len;
+    article->len += len;
     buf_free(&p.chars);
     free(p.refs);
     return len;
+}
+
+/* Order of the article's refs by term, carrying their tfs along. */
+static __thread const article_terms *tls_article;
+
+static int by_article_term(const void *x, const void *y) {
+    const size_t *a = x, *b = y;
+    const term_ref *r = tls_article->terms.refs;
+    tls_chars = tls_article->terms.chars.data;
+    return by_term(&r[*a], &r[*b]);
+}
+
+/* Append the article's rows (term, topic, article, tf_body, tf_heading,
+ * article_len, date) to out, as search.c gathers them at query time: the
+ * body tf summed over its passages (each capped as its posting is), the
+ * heading tf once (every passage carries the same heading). */
+static void article_term_rows(const article_terms *at, const store_article *a, buf *out) {
+    size_t n = at->terms.n;
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    tls_article = at;
+    if (n > 1) qsort(order, n, sizeof *order, by_article_term);
+    tls_chars = at->terms.chars.data;
+    const term_ref *r = at->terms.refs;
+    for (size_t i = 0; i < n;) {
+        uint64_t body = 0;
+        uint32_t heading = 0;
+        size_t j = i;
+        for (; j < n && by_term(&r[order[i]], &r[order[j]]) == 0; j++) {
+            body += at->body[order[j]];
+            if (at->heading[order[j]] > heading) heading = at->heading[order[j]];
+        }
+        char term[ANALYZER_MAX_TERM + 1];
+        memcpy(term, at->terms.chars.data + r[order[i]].off, r[order[i]].len);
+        term[r[order[i]].len] = '\0';
+        copy_field(out, term);
+        buf_putc(out, '\t');
+        copy_field(out, a->topic);
+        buf_putc(out, '\t');
+        copy_field(out, a->id);
+        buf_printf(out, "\t%llu\t%u\t%llu\t", (unsigned long long)body, heading,
+                   (unsigned long long)at->len);
+        copy_field(out, a->date);
+        buf_putc(out, '\n');
+        i = j;
+    }
+    tls_article = NULL, tls_chars = NULL;
+    free(order);
 }
 
 /* Send what libpq holds for c, waiting at most until deadline
@@ -223,7 +307,7 @@ static int copy_in(pg_store *s, PGconn *c, const char *sql, const buf *data, cha
 
 /* ---- partitions -------------------------------------------------------- */
 
-/* Make sure topic has its two partitions (own transaction, see the top). */
+/* The HNSW index of a passages partition. */
 static int create_index(pg_store *s, PGconn *c, int part, char *err, size_t errlen) {
     char sql[320];
     snprintf(sql, sizeof sql,
@@ -249,6 +333,7 @@ static int create_missing_indexes(pg_store *s, PGconn *c, char *err, size_t errl
     return rc;
 }
 
+/* Make sure topic has its partitions (own transaction, see the top). */
 static int ensure_partition(pg_store *s, PGconn *c, const char *topic, bool index_now, char *err,
                             size_t errlen) {
     const char *params[] = {topic};
@@ -280,8 +365,10 @@ static int ensure_partition(pg_store *s, PGconn *c, const char *topic, bool inde
         buf_printf(&sql,
                    "CREATE TABLE ragd_passages_p%d PARTITION OF ragd_passages FOR VALUES IN (%s);"
                    "CREATE TABLE ragd_postings_p%d PARTITION OF ragd_postings FOR VALUES IN (%s);"
+                   "CREATE TABLE ragd_article_terms_p%d PARTITION OF ragd_article_terms"
+                   " FOR VALUES IN (%s);"
                    "INSERT INTO ragd_topics VALUES (%s, %d)",
-                   part, lit, part, lit, lit, part);
+                   part, lit, part, lit, part, lit, lit, part);
         buf_putc(&sql, '\0');
         PQfreemem(lit);
         rc = pg_cmd(s, c, sql.data, "creating the topic's partitions", err, errlen);
@@ -315,6 +402,10 @@ static int remove_article(pg_store *s, PGconn *c, const char *id, bool *existed,
                      PGRES_COMMAND_OK, "deleting postings", &rc, err, errlen);
     if (r == NULL) return rc;
     PQclear(r);
+    r = pg_exec_want(s, c, "DELETE FROM ragd_article_terms WHERE article_id = $1", 1, params,
+                     PGRES_COMMAND_OK, "deleting the article's terms", &rc, err, errlen);
+    if (r == NULL) return rc;
+    PQclear(r);
     r = pg_exec_want(s, c, "DELETE FROM ragd_articles WHERE id = $1", 1, params, PGRES_COMMAND_OK,
                      "deleting the article", &rc, err, errlen);
     if (r == NULL) return rc;
@@ -337,12 +428,14 @@ static int begin_write(pg_store *s, PGconn *c, long long *next_seq, char *err, s
     return 0;
 }
 
-static int add_stats(pg_store *s, PGconn *c, long long docs, long long len, long long next_seq, char *err,
-                     size_t errlen) {
-    char sql[200];
+/* The statistics moved by docs passages, articles and len body terms. */
+static int add_stats(pg_store *s, PGconn *c, long long docs, long long articles, long long len,
+                     long long next_seq, char *err, size_t errlen) {
+    char sql[240];
     snprintf(sql, sizeof sql,
-             "UPDATE ragd_stats SET n_docs = n_docs + (%lld), total_len = total_len + (%lld),"
-             " next_seq = %lld", docs, len, next_seq);
+             "UPDATE ragd_stats SET n_docs = n_docs + (%lld), n_articles = n_articles + (%lld),"
+             " total_len = total_len + (%lld), next_seq = %lld",
+             docs, articles, len, next_seq);
     return pg_cmd(s, c, sql, "updating the statistics", err, errlen);
 }
 
@@ -357,8 +450,8 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     }
     analyzer *an = pg_analyzer_take(s);
     if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
-    buf passages = {0}, postings = {0}, articles = {0};
-    long long docs = 0, len = 0, seq = 0;
+    buf passages = {0}, postings = {0}, articles = {0}, article_rows = {0};
+    long long docs = 0, n_articles = 0, len = 0, seq = 0;
     int rc = begin_write(s, c, &seq, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (keep && !keep[i]) continue;
@@ -367,10 +460,11 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
         if (replace) {
             long long d = 0, l = 0;
             rc = remove_article(s, c, x->id, &existed, &d, &l, err, errlen);
-            docs -= d, len -= l;
+            docs -= d, len -= l, n_articles -= existed;
         }
+        article_terms terms = {0};
         for (size_t j = 0; j < x->n_passages; j++) {
-            uint32_t body_len = posting_rows(an, x, j, seq, &postings);
+            uint32_t body_len = posting_rows(an, x, j, seq, &postings, &terms);
             copy_field(&passages, x->topic);
             buf_putc(&passages, '\t');
             copy_field(&passages, x->id);
@@ -385,6 +479,9 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             buf_printf(&passages, "\t%lld\n", seq++);
             docs++, len += body_len;
         }
+        article_term_rows(&terms, x, &article_rows);
+        article_terms_free(&terms);
+        n_articles++;
         copy_field(&articles, x->id);
         buf_putc(&articles, '\t');
         copy_field(&articles, x->topic);
@@ -405,13 +502,16 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             rc = copy_in(s, c, "COPY ragd_postings (term, topic, article_id, passage_index, tf_body,"
                             " tf_heading, body_len, date, seq) FROM STDIN", &postings, err, errlen);
         if (rc == 0)
+            rc = copy_in(s, c, "COPY ragd_article_terms (term, topic, article_id, tf_body, tf_heading,"
+                            " article_len, date) FROM STDIN", &article_rows, err, errlen);
+        if (rc == 0)
             rc = copy_in(s, c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
                             " FROM STDIN", &articles, err, errlen);
     }
-    if (rc == 0) rc = add_stats(s, c, docs, len, seq, err, errlen);
+    if (rc == 0) rc = add_stats(s, c, docs, n_articles, len, seq, err, errlen);
     if (rc == 0) rc = pg_cmd(s, c, "COMMIT", "COMMIT", err, errlen);
     else pg_rollback(s, c);
-    buf_free(&passages), buf_free(&postings), buf_free(&articles);
+    buf_free(&passages), buf_free(&postings), buf_free(&articles), buf_free(&article_rows);
     return rc;
 }
 
@@ -435,7 +535,7 @@ int pg_store_delete(pg_store *s, const char *article_id, char *err, size_t errle
     long long docs = 0, len = 0, seq = 0;
     int rc = begin_write(s, c, &seq, err, errlen);
     if (rc == 0) rc = remove_article(s, c, article_id, &existed, &docs, &len, err, errlen);
-    if (rc == 0) rc = add_stats(s, c, -docs, -len, seq, err, errlen);
+    if (rc == 0) rc = add_stats(s, c, -docs, -(long long)existed, -len, seq, err, errlen);
     if (rc == 0) rc = pg_cmd(s, c, "COMMIT", "COMMIT", err, errlen);
     else pg_rollback(s, c);
     pg_conn_give(s, &s->writes, c);
@@ -488,7 +588,8 @@ int pg_store_bulk_load(pg_store *s, const store_article *articles, size_t n, siz
      * planner would guess, badly, for the first searches), and no visibility
      * map (the postings' covering key would not give index-only scans). */
     if (rc == 0 && total > 0)
-        rc = pg_cmd(s, c, "VACUUM (ANALYZE) ragd_passages, ragd_postings, ragd_articles, ragd_stats", "VACUUM",
+        rc = pg_cmd(s, c, "VACUUM (ANALYZE) ragd_passages, ragd_postings, ragd_article_terms,"
+                           " ragd_articles, ragd_stats", "VACUUM",
                     err, errlen);
     pg_conn_give(s, &s->writes, c);
     return rc;
