@@ -90,29 +90,46 @@ static void copy_vector(buf *b, const float *v, int dim) {
     buf_putc(b, ']');
 }
 
-/* One passage's terms: every term with its field, sorted and counted. */
+/* A bag of terms, sorted and counted by each_term: a passage's, every
+ * occurrence with its field (count 1); an article's, each passage's tf of a
+ * term in one field (count = that tf). */
 typedef struct term_ref {
-    uint32_t off, len;
+    uint32_t off, len, count;
     bool heading;
 } term_ref;
 
-typedef struct passage_terms {
+typedef struct term_bag {
     buf chars;
     term_ref *refs;
     size_t n, cap;
-    bool heading; /* the field being analysed */
+} term_bag;
+
+static void bag_add(term_bag *b, const char *t, size_t len, uint32_t count, bool heading) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->refs = xrealloc(b->refs, b->cap * sizeof *b->refs);
+    }
+    b->refs[b->n++] = (term_ref){(uint32_t)b->chars.len, (uint32_t)len, count, heading};
+    buf_append(&b->chars, t, len);
+}
+
+static void bag_free(term_bag *b) {
+    buf_free(&b->chars);
+    free(b->refs);
+    *b = (term_bag){0};
+}
+
+/* The analyzer's callback: one occurrence in the field being analysed. */
+typedef struct analysis {
+    term_bag *bag;
+    bool heading;
     uint32_t body_len;
-} passage_terms;
+} analysis;
 
 static void on_term(const char *t, size_t len, void *ctx) {
-    passage_terms *p = ctx;
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 256;
-        p->refs = xrealloc(p->refs, p->cap * sizeof *p->refs);
-    }
-    p->refs[p->n++] = (term_ref){(uint32_t)p->chars.len, (uint32_t)len, p->heading};
-    buf_append(&p->chars, t, len);
-    if (!p->heading) p->body_len++;
+    analysis *an = ctx;
+    bag_add(an->bag, t, len, 1, an->heading);
+    if (!an->heading) an->body_len++;
 }
 
 static __thread const char *tls_chars;
@@ -125,127 +142,92 @@ static int by_term(const void *x, const void *y) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
-/* The article field's terms of one article (bm25.h): each passage's
- * distinct terms with their capped tfs, gathered over the article's passages
- * and then summed per term by article_term_rows. */
-typedef struct article_terms {
-    passage_terms terms; /* refs: one per (passage, term); chars: the terms */
-    uint32_t *body, *heading; /* per ref */
-    size_t cap;
-    uint64_t len; /* body terms of the whole article */
-} article_terms;
+/* fn for each distinct term of the bag (NUL-terminated), with its body and
+ * heading tf, capped as bm25.c caps them (an article's summed body tf too:
+ * it differs from the uncapped sum only past 2^24 occurrences of a term). */
+typedef void term_fn(const char *term, size_t len, uint32_t body, uint32_t heading, void *ctx);
 
-static void article_terms_add(article_terms *at, const char *term, uint32_t len, uint32_t body,
-                              uint32_t heading) {
-    passage_terms *p = &at->terms;
-    if (p->n == at->cap) {
-        at->cap = at->cap ? at->cap * 2 : 256;
-        p->refs = xrealloc(p->refs, at->cap * sizeof *p->refs);
-        at->body = xrealloc(at->body, at->cap * sizeof *at->body);
-        at->heading = xrealloc(at->heading, at->cap * sizeof *at->heading);
-    }
-    p->refs[p->n] = (term_ref){(uint32_t)p->chars.len, len, false};
-    at->body[p->n] = body, at->heading[p->n] = heading;
-    p->n++;
-    buf_append(&p->chars, term, len);
-}
-
-static void article_terms_free(article_terms *at) {
-    buf_free(&at->terms.chars);
-    free(at->terms.refs), free(at->body), free(at->heading);
-    *at = (article_terms){0};
-}
-
-/* Append the passage's posting rows (term, topic, article, index, tf_body,
- * tf_heading, body_len, date, seq) to out, and its terms to the article's;
- * returns the body length. The passage's length, date and write order ride
- * along so a lexical search reads no other table. */
-static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, long long seq,
-                             buf *out, article_terms *article) {
-    passage_terms p = {0};
-    p.heading = true;
-    analyzer_terms(an, a->heading, strlen(a->heading), on_term, &p);
-    p.heading = false;
-    analyzer_terms(an, a->passages[idx], strlen(a->passages[idx]), on_term, &p);
-    tls_chars = p.chars.data;
-    if (p.n > 1) qsort(p.refs, p.n, sizeof *p.refs, by_term);
-    for (size_t i = 0; i < p.n;) {
-        uint32_t body = 0, heading = 0;
+static void each_term(term_bag *b, term_fn *fn, void *ctx) {
+    tls_chars = b->chars.data;
+    if (b->n > 1) qsort(b->refs, b->n, sizeof *b->refs, by_term);
+    for (size_t i = 0; i < b->n;) {
+        uint64_t body = 0, heading = 0;
         size_t j = i;
-        for (; j < p.n && by_term(&p.refs[i], &p.refs[j]) == 0; j++) {
-            if (p.refs[j].heading) heading++;
-            else body++;
-        }
-        if (body > TF_BODY_MAX) body = TF_BODY_MAX;
-        if (heading > TF_HEADING_MAX) heading = TF_HEADING_MAX;
+        for (; j < b->n && by_term(&b->refs[i], &b->refs[j]) == 0; j++)
+            *(b->refs[j].heading ? &heading : &body) += b->refs[j].count;
         char term[ANALYZER_MAX_TERM + 1];
-        memcpy(term, p.chars.data + p.refs[i].off, p.refs[i].len);
-        term[p.refs[i].len] = '\0';
-        copy_field(out, term);
-        buf_putc(out, '\t');
-        copy_field(out, a->topic);
-        buf_putc(out, '\t');
-        copy_field(out, a->id);
-        buf_printf(out, "\t%zu\t%u\t%u\t%u\t", idx, body, heading, p.body_len);
-        copy_field(out, a->date);
-        buf_printf(out, "\t%lld\n", seq);
-        article_terms_add(article, term, p.refs[i].len, body, heading);
+        memcpy(term, b->chars.data + b->refs[i].off, b->refs[i].len);
+        term[b->refs[i].len] = '\0';
+        fn(term, b->refs[i].len, body > TF_BODY_MAX ? TF_BODY_MAX : (uint32_t)body,
+           heading > TF_HEADING_MAX ? TF_HEADING_MAX : (uint32_t)heading, ctx);
         i = j;
     }
     tls_chars = NULL;
-    uint32_t len = p.body_len;
-    article->len += len;
-    buf_free(&p.chars);
-    free(p.refs);
-    return len;
 }
 
-/* Order of the article's refs by term, carrying their tfs along. */
-static __thread const article_terms *tls_article;
+/* One passage's posting rows, and its tfs into its article's bag. */
+typedef struct passage_rows {
+    const store_article *a;
+    size_t idx;
+    uint32_t body_len;
+    long long seq;
+    buf *out;
+    term_bag *article;
+} passage_rows;
 
-static int by_article_term(const void *x, const void *y) {
-    const size_t *a = x, *b = y;
-    const term_ref *r = tls_article->terms.refs;
-    tls_chars = tls_article->terms.chars.data;
-    return by_term(&r[*a], &r[*b]);
+static void posting_row(const char *term, size_t len, uint32_t body, uint32_t heading, void *ctx) {
+    passage_rows *pr = ctx;
+    buf *out = pr->out;
+    copy_field(out, term);
+    buf_putc(out, '\t');
+    copy_field(out, pr->a->topic);
+    buf_putc(out, '\t');
+    copy_field(out, pr->a->id);
+    buf_printf(out, "\t%zu\t%u\t%u\t%u\t", pr->idx, body, heading, pr->body_len);
+    copy_field(out, pr->a->date);
+    buf_printf(out, "\t%lld\n", pr->seq);
+    /* Every passage carries the article's heading: it counts once. */
+    if (body > 0) bag_add(pr->article, term, len, body, false);
+    if (heading > 0 && pr->idx == 0) bag_add(pr->article, term, len, heading, true);
 }
 
-/* Append the article's rows (term, topic, article, tf_body, tf_heading,
- * article_len, date) to out, as search.c gathers them at query time: the
- * body tf summed over its passages (each capped as its posting is), the
- * heading tf once (every passage carries the same heading). */
-static void article_term_rows(const article_terms *at, const store_article *a, buf *out) {
-    size_t n = at->terms.n;
-    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++) order[i] = i;
-    tls_article = at;
-    if (n > 1) qsort(order, n, sizeof *order, by_article_term);
-    tls_chars = at->terms.chars.data;
-    const term_ref *r = at->terms.refs;
-    for (size_t i = 0; i < n;) {
-        uint64_t body = 0;
-        uint32_t heading = 0;
-        size_t j = i;
-        for (; j < n && by_term(&r[order[i]], &r[order[j]]) == 0; j++) {
-            body += at->body[order[j]];
-            if (at->heading[order[j]] > heading) heading = at->heading[order[j]];
-        }
-        char term[ANALYZER_MAX_TERM + 1];
-        memcpy(term, at->terms.chars.data + r[order[i]].off, r[order[i]].len);
-        term[r[order[i]].len] = '\0';
-        copy_field(out, term);
-        buf_putc(out, '\t');
-        copy_field(out, a->topic);
-        buf_putc(out, '\t');
-        copy_field(out, a->id);
-        buf_printf(out, "\t%llu\t%u\t%llu\t", (unsigned long long)body, heading,
-                   (unsigned long long)at->len);
-        copy_field(out, a->date);
-        buf_putc(out, '\n');
-        i = j;
-    }
-    tls_article = NULL, tls_chars = NULL;
-    free(order);
+/* Append the passage's posting rows (term, topic, article, index, tf_body,
+ * tf_heading, body_len, date, seq) to out, and its tfs to the article's
+ * bag; returns the body length. The passage's length, date and write order
+ * ride along so a lexical search reads no other table. */
+static uint32_t posting_rows(analyzer *an, const store_article *a, size_t idx, long long seq,
+                             buf *out, term_bag *article) {
+    term_bag bag = {0};
+    analysis terms = {.bag = &bag, .heading = true};
+    analyzer_terms(an, a->heading, strlen(a->heading), on_term, &terms);
+    terms.heading = false;
+    analyzer_terms(an, a->passages[idx], strlen(a->passages[idx]), on_term, &terms);
+    passage_rows pr = {a, idx, terms.body_len, seq, out, article};
+    each_term(&bag, posting_row, &pr);
+    bag_free(&bag);
+    return terms.body_len;
+}
+
+/* The article field's rows of one article (bm25.h), as search.c gathers
+ * them at query time: the body tf summed over its passages, the heading tf
+ * once, the article's length. */
+typedef struct article_rows {
+    const store_article *a;
+    uint64_t len;
+    buf *out;
+} article_rows;
+
+static void article_row(const char *term, size_t len, uint32_t body, uint32_t heading, void *ctx) {
+    (void)len;
+    article_rows *ar = ctx;
+    copy_field(ar->out, term);
+    buf_putc(ar->out, '\t');
+    copy_field(ar->out, ar->a->topic);
+    buf_putc(ar->out, '\t');
+    copy_field(ar->out, ar->a->id);
+    buf_printf(ar->out, "\t%u\t%u\t%llu\t", body, heading, (unsigned long long)ar->len);
+    copy_field(ar->out, ar->a->date);
+    buf_putc(ar->out, '\n');
 }
 
 /* Send what libpq holds for c, waiting at most until deadline
@@ -398,12 +380,9 @@ static int remove_article(pg_store *s, PGconn *c, const char *id, bool *existed,
     *docs = atoll(PQgetvalue(r, 0, 0));
     *len = atoll(PQgetvalue(r, 0, 1));
     PQclear(r);
-    r = pg_exec_want(s, c, "DELETE FROM ragd_postings WHERE article_id = $1", 1, params,
+    r = pg_exec_want(s, c, "WITH a AS (DELETE FROM ragd_article_terms WHERE article_id = $1)"
+                           " DELETE FROM ragd_postings WHERE article_id = $1", 1, params,
                      PGRES_COMMAND_OK, "deleting postings", &rc, err, errlen);
-    if (r == NULL) return rc;
-    PQclear(r);
-    r = pg_exec_want(s, c, "DELETE FROM ragd_article_terms WHERE article_id = $1", 1, params,
-                     PGRES_COMMAND_OK, "deleting the article's terms", &rc, err, errlen);
     if (r == NULL) return rc;
     PQclear(r);
     r = pg_exec_want(s, c, "DELETE FROM ragd_articles WHERE id = $1", 1, params, PGRES_COMMAND_OK,
@@ -450,7 +429,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     }
     analyzer *an = pg_analyzer_take(s);
     if (an == NULL) return seterr(err, errlen, "cannot make the BM25 analyzer"), PG_STORE_ERR_ANALYZER;
-    buf passages = {0}, postings = {0}, articles = {0}, article_rows = {0};
+    buf passages = {0}, postings = {0}, articles = {0}, article_term_rows = {0};
     long long docs = 0, n_articles = 0, len = 0, seq = 0;
     int rc = begin_write(s, c, &seq, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -462,9 +441,11 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             rc = remove_article(s, c, x->id, &existed, &d, &l, err, errlen);
             docs -= d, len -= l, n_articles -= existed;
         }
-        article_terms terms = {0};
+        term_bag article = {0};
+        uint64_t article_len = 0;
         for (size_t j = 0; j < x->n_passages; j++) {
-            uint32_t body_len = posting_rows(an, x, j, seq, &postings, &terms);
+            uint32_t body_len = posting_rows(an, x, j, seq, &postings, &article);
+            article_len += body_len;
             copy_field(&passages, x->topic);
             buf_putc(&passages, '\t');
             copy_field(&passages, x->id);
@@ -479,8 +460,8 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
             buf_printf(&passages, "\t%lld\n", seq++);
             docs++, len += body_len;
         }
-        article_term_rows(&terms, x, &article_rows);
-        article_terms_free(&terms);
+        each_term(&article, article_row, &(article_rows){x, article_len, &article_term_rows});
+        bag_free(&article);
         n_articles++;
         copy_field(&articles, x->id);
         buf_putc(&articles, '\t');
@@ -503,7 +484,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
                             " tf_heading, body_len, date, seq) FROM STDIN", &postings, err, errlen);
         if (rc == 0)
             rc = copy_in(s, c, "COPY ragd_article_terms (term, topic, article_id, tf_body, tf_heading,"
-                            " article_len, date) FROM STDIN", &article_rows, err, errlen);
+                            " article_len, date) FROM STDIN", &article_term_rows, err, errlen);
         if (rc == 0)
             rc = copy_in(s, c, "COPY ragd_articles (id, topic, heading, date, body, n_passages)"
                             " FROM STDIN", &articles, err, errlen);
@@ -511,7 +492,7 @@ static int write_batch(pg_store *s, PGconn *c, const store_article *a, size_t n,
     if (rc == 0) rc = add_stats(s, c, docs, n_articles, len, seq, err, errlen);
     if (rc == 0) rc = pg_cmd(s, c, "COMMIT", "COMMIT", err, errlen);
     else pg_rollback(s, c);
-    buf_free(&passages), buf_free(&postings), buf_free(&articles), buf_free(&article_rows);
+    buf_free(&passages), buf_free(&postings), buf_free(&articles), buf_free(&article_term_rows);
     return rc;
 }
 
